@@ -1,0 +1,269 @@
+"""Grounded extractive answers: quote the sentences that answer, cite their paragraphs.
+
+The default path needs no LLM and is deterministic: every sentence in an
+answer is copied verbatim from a cited paragraph, and the citation validator
+checks that before the answer leaves this module. An optional LLM (see
+``assistant.llm``) may rewrite the answer, under the same citation rules.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from assistant.cite import Citation, cite, validate
+from assistant.query import COMPARE, FACT, META, MULTI_TOWN, SUMMARY, Query
+from assistant.retrieve import Hit, HybridRetriever, Retrieval
+from ingest.clean import fold, split_sentences
+
+_NUMBER = re.compile(r"\d+(?:\s*\.\s*\d+)?|[一二三四五六七八九十百千两]+(?=[次个名人件起项条份场期户本余])")
+_FIELD_LABELS = {"doc_number": "文号", "signer": "签发人", "date": "落款日期", "title": "标题", "issuer": "发文机关"}
+_GROUPS = (
+    ("问题", re.compile(r"问题|不足|短板|差距|薄弱|困难")),
+    ("下一步", re.compile(r"下一步|计划|安排|打算|思路|建议|意见|展望|\d{4}年度推进")),
+)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer with its citations.
+
+    Attributes:
+        question: The question as asked.
+        answer: Answer text (Chinese, Markdown), citations rendered inline.
+        towns: Towns the answer asserts.
+        abstained: The reports do not answer the question.
+        citations: Paragraphs the answer rests on.
+        related: Nearest passages shown with an abstention ("可能相关").
+        kind: Question kind.
+        notice: A note for the user (e.g. the LLM fell back to the extractive answer).
+    """
+
+    question: str
+    answer: str
+    towns: tuple[str, ...]
+    abstained: bool
+    citations: tuple[Citation, ...]
+    related: tuple[Citation, ...] = ()
+    kind: str = FACT
+    notice: str = ""
+    flags: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict:
+        """The CLI contract's ask object."""
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "towns": list(self.towns),
+            "abstained": self.abstained,
+            "citations": [c.to_dict() for c in self.citations],
+            "related": [c.to_dict() for c in self.related],
+            "kind": self.kind,
+            "notice": self.notice,
+        }
+
+
+def _sentence_score(sentence: str, terms: dict[str, float], numeric: bool) -> float:
+    folded = fold(sentence)
+    total = sum(terms.values()) or 1.0
+    score = sum(w for t, w in terms.items() if t in folded) / total
+    if numeric:
+        score += 0.5 if _NUMBER.search(folded) else -0.3
+    return score
+
+
+def best_sentences(hit: Hit, terms: dict[str, float], numeric: bool, n: int = 1) -> list[str]:
+    """The sentence(s) of a paragraph that best match the question, in reading order."""
+    sentences = split_sentences(hit.text) or [hit.text]
+    ranked = sorted(range(len(sentences)), key=lambda i: -_sentence_score(sentences[i], terms, numeric))
+    keep = sorted(ranked[:n])
+    return [sentences[i] for i in keep]
+
+
+class Answerer:
+    """Builds answers from retrieval results.
+
+    Args:
+        retriever: The hybrid retriever.
+        llm: Optional LLM backend (``assistant.llm``); None for extractive only.
+    """
+
+    def __init__(self, retriever: HybridRetriever, llm=None) -> None:
+        self.retriever = retriever
+        self.llm = llm
+
+    def ask(self, question: str, history: list | None = None) -> Answer:
+        """Answer a question.
+
+        Args:
+            question: The question.
+            history: Earlier turns (``assistant.conversation``) for follow-ups.
+
+        Returns:
+            The answer; citations validated against the index.
+        """
+        query = self.retriever.understand(question)
+        if query.kind == META:
+            answer = self._meta(query)
+        else:
+            retrieval = self.retriever.retrieve(query, k=8)
+            answer = self._extractive(retrieval)
+        validate(list(answer.citations) + list(answer.related), self.retriever.kb.paragraphs)
+        return answer
+
+    # --- per kind ----------------------------------------------------------
+    def _weights(self, retrieval: Retrieval) -> dict[str, float]:
+        idf = self.retriever._idf(list(retrieval.topic_terms))
+        return {t: w for t, w in idf.items() if w > 0} or {t: 1.0 for t in retrieval.topic_terms}
+
+    def _extractive(self, retrieval: Retrieval) -> Answer:
+        query = retrieval.query
+        if retrieval.abstain:
+            return self._abstain(retrieval)
+        if query.kind in (MULTI_TOWN, COMPARE) and retrieval.towns:
+            return self._cross_town(retrieval)
+        if query.kind == SUMMARY:
+            return self._summary(retrieval)
+        return self._fact(retrieval)
+
+    def _abstain(self, retrieval: Retrieval) -> Answer:
+        query = retrieval.query
+        scope = "、".join(query.towns) + "的" if query.towns else ""
+        related = tuple(Citation.of(self.retriever.kb.paragraphs[h.id]) for h in retrieval.hits[:3])
+        lines = [f"报告中未找到{scope}相关内容：{retrieval.reason or '没有段落直接回答这个问题'}。"]
+        if related:
+            lines.append("\n可能相关：")
+            lines += [f"- {c.render()} {c.text[:60]}…" for c in related]
+        return Answer(
+            question=query.text, answer="\n".join(lines), towns=(), abstained=True, citations=(), related=related,
+            kind=query.kind,
+        )  # fmt: skip
+
+    def _fact(self, retrieval: Retrieval) -> Answer:
+        query = retrieval.query
+        weights = self._weights(retrieval)
+        hits = list(retrieval.hits)
+        top = hits[0]
+        candidates = [h for h in hits[:3] if h.town == top.town]
+        scored = []
+        for h in candidates:
+            for s in split_sentences(h.text) or [h.text]:
+                scored.append((_sentence_score(s, weights, query.numeric) - 0.05 * candidates.index(h), s, h))
+        scored.sort(key=lambda x: -x[0])
+        _, sentence, hit = scored[0]
+        citations = [Citation.of(self.retriever.kb.paragraphs[hit.id], quote=sentence)]
+        lines = [f"{hit.town}：{sentence}{citations[0].render()}"]
+        # A second sentence when it adds a different figure from another paragraph.
+        for score, s, h in scored[1:]:
+            if h.id != hit.id and score >= scored[0][0] * 0.9 and (not query.numeric or _NUMBER.search(s)):
+                c = Citation.of(self.retriever.kb.paragraphs[h.id], quote=s)
+                citations.append(c)
+                lines.append(f"{h.town}：{s}{c.render()}")
+                break
+        return Answer(
+            question=query.text, answer="\n".join(lines), towns=(hit.town,), abstained=False,
+            citations=tuple(citations), kind=query.kind,
+        )  # fmt: skip
+
+    def _cross_town(self, retrieval: Retrieval) -> Answer:
+        query = retrieval.query
+        weights = self._weights(retrieval)
+        matched = [m for m in retrieval.towns if m.matched]
+        citations: list[Citation] = []
+        topic = "".join(retrieval.topic_terms[:4]) or "相关内容"
+        if query.kind == COMPARE:
+            lines = ["| 镇 | 报告原文 | 出处 |", "| --- | --- | --- |"]
+            for m in retrieval.towns:
+                if not m.matched:
+                    lines.append(f"| {m.town} | 未提及 | — |")
+                    continue
+                hit = m.hits[0]
+                sentence = best_sentences(hit, weights, query.numeric)[0]
+                c = Citation.of(self.retriever.kb.paragraphs[hit.id], quote=sentence)
+                citations.append(c)
+                lines.append(f"| {m.town} | {sentence} | {c.render()} |")
+            head = f"共{len(matched)}个镇的报告提到{topic}："
+            text = head + "\n\n" + "\n".join(lines)
+        else:
+            lines = [f"共{len(matched)}个镇提到{topic}："]
+            for m in matched:
+                hit = m.hits[0]
+                sentence = best_sentences(hit, weights, query.numeric)[0]
+                c = Citation.of(self.retriever.kb.paragraphs[hit.id], quote=sentence)
+                citations.append(c)
+                lines.append(f"- **{m.town}**：{sentence}{c.render()}")
+            text = "\n".join(lines)
+        return Answer(
+            question=query.text, answer=text, towns=tuple(m.town for m in matched), abstained=False,
+            citations=tuple(citations), kind=query.kind,
+        )  # fmt: skip
+
+    def _summary(self, retrieval: Retrieval) -> Answer:
+        query = retrieval.query
+        weights = self._weights(retrieval)
+        top_town = retrieval.hits[0].town
+        hits = [h for h in retrieval.hits if h.town == top_town][:6]
+        groups: dict[str, list[tuple[str, Citation]]] = {}
+        for h in hits:
+            path = " ".join(h.section_path)
+            group = next((name for name, pattern in _GROUPS if pattern.search(path)), "成效与做法")
+            sentence = best_sentences(h, weights, False)[0]
+            c = Citation.of(self.retriever.kb.paragraphs[h.id], quote=sentence)
+            groups.setdefault(group, []).append((sentence, c))
+        lines = [f"{top_town}报告中的相关内容："]
+        for group in ("问题", "成效与做法", "下一步"):
+            if group in groups:
+                lines.append(f"\n**{group}**")
+                lines += [f"- {s}{c.render()}" for s, c in groups[group]]
+        citations = tuple(c for items in groups.values() for _, c in items)
+        return Answer(
+            question=query.text, answer="\n".join(lines), towns=(top_town,), abstained=False,
+            citations=citations, kind=query.kind,
+        )  # fmt: skip
+
+    def _meta(self, query: Query) -> Answer:
+        kb = self.retriever.kb
+        towns = query.towns or tuple(kb.towns())
+        lines, citations = [], []
+        for town in towns:
+            for meta in (m for m in kb.metas.values() if m.town == town):
+                for name in query.fields or ("doc_number", "signer", "date"):
+                    value = getattr(meta, name)
+                    label = _FIELD_LABELS[name]
+                    if not value:
+                        lines.append(f"{town}：报告中未写明{label}。")
+                        continue
+                    para = _holding_paragraph(kb, meta.doc_id, name, value)
+                    if para is None:
+                        lines.append(f"{town}：{label}为 {value}。")
+                        continue
+                    c = Citation.of(para, quote=para.text if len(para.text) <= 60 else "")
+                    citations.append(c)
+                    lines.append(f"{town}：{label}为 {value}{c.render()}")
+        if not citations:
+            scope = "、".join(towns) if query.towns else "各镇"
+            return Answer(
+                question=query.text, answer=f"报告中未找到{scope}报告的{'、'.join(_FIELD_LABELS[f] for f in query.fields)}。",
+                towns=(), abstained=True, citations=(), kind=META,
+            )  # fmt: skip
+        return Answer(
+            question=query.text, answer="\n".join(lines), towns=tuple(dict.fromkeys(c.town for c in citations)),
+            abstained=False, citations=tuple(citations), kind=META,
+        )  # fmt: skip
+
+
+def _holding_paragraph(kb, doc_id: str, field_name: str, value: str):
+    """The paragraph of a document that states a metadata value."""
+    needle = re.sub(r"\s+", "", value)
+    if field_name == "date":
+        y, m, d = (int(x) for x in value.split("-"))
+        pattern = re.compile(rf"{y}\s*年\s*0?{m}\s*月\s*0?{d}\s*日")
+        match = lambda text: bool(pattern.search(text))  # noqa: E731
+    else:
+        match = lambda text: needle in re.sub(r"\s+", "", text)  # noqa: E731
+    candidates = [p for p in kb.paragraphs.values() if p.doc_id == doc_id and p.role in ("front", "sign")]
+    candidates += [p for p in kb.paragraphs.values() if p.doc_id == doc_id and p.role == "body"]
+    return next((p for p in candidates if match(p.text)), None)
+
+
+__all__ = ["Answer", "Answerer", "Citation", "cite", "best_sentences"]

@@ -1,0 +1,91 @@
+"""Citations: the record, its rendering, and the validator every answer passes.
+
+A citation points at one paragraph (town · section · paragraph number) and may
+carry the exact sentence quoted from it. The validator is the guarantee behind
+"nothing is stated that the reports don't say": each cited paragraph must exist,
+belong to the stated town, and contain the quoted text verbatim.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ingest.clean import squash
+from ingest.records import Paragraph
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A pointer to the paragraph a claim rests on.
+
+    Attributes:
+        id: Paragraph id.
+        town: Town of the paragraph.
+        doc: Document id.
+        section: Innermost section heading.
+        paragraph: 1-based number inside the section.
+        text: Full paragraph text.
+        quote: The sentence(s) quoted from the paragraph ("" when none).
+    """
+
+    id: str
+    town: str
+    doc: str
+    section: str
+    paragraph: int
+    text: str
+    quote: str = ""
+
+    def render(self) -> str:
+        """``〔北留镇 · 二、存在的问题 · 第3段〕``."""
+        return cite(self.town, self.section, self.paragraph)
+
+    def to_dict(self) -> dict:
+        """The CLI contract's citation object (plus ``quote`` and ``label``)."""
+        return {
+            "id": self.id,
+            "town": self.town,
+            "doc": self.doc,
+            "section": self.section,
+            "paragraph": self.paragraph,
+            "text": self.text,
+            "quote": self.quote,
+            "label": self.render(),
+        }
+
+    @classmethod
+    def of(cls, p: Paragraph, quote: str = "") -> Citation:
+        """Citation of a paragraph, optionally quoting part of it."""
+        return cls(id=p.id, town=p.town, doc=p.doc_id, section=p.section, paragraph=p.paragraph, text=p.text, quote=quote)
+
+
+def cite(town: str, section: str, paragraph: int) -> str:
+    """Render a citation label."""
+    return f"〔{town} · {section} · 第{paragraph}段〕"
+
+
+class CitationError(ValueError):
+    """A citation that does not hold."""
+
+
+def validate(citations: list[Citation], paragraphs: dict[str, Paragraph]) -> None:
+    """Check every citation against the index.
+
+    Args:
+        citations: Citations of an answer.
+        paragraphs: All paragraphs by id.
+
+    Raises:
+        CitationError: A paragraph is missing, belongs to another town or section,
+            or does not contain the quote.
+    """
+    for c in citations:
+        p = paragraphs.get(c.id)
+        if p is None:
+            raise CitationError(f"cited paragraph {c.id} is not in the index")
+        if p.town != c.town:
+            raise CitationError(f"paragraph {c.id} belongs to {p.town}, not {c.town}")
+        if (p.section, p.paragraph) != (c.section, c.paragraph):
+            raise CitationError(f"paragraph {c.id} is {p.section} #{p.paragraph}, not {c.section} #{c.paragraph}")
+        if c.quote and squash(c.quote) not in squash(p.text):
+            raise CitationError(f"paragraph {c.id} does not contain the quoted text {c.quote[:30]!r}")

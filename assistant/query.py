@@ -1,0 +1,119 @@
+"""Query understanding: normalise a question, find towns/years/fields, classify its kind.
+
+Simple, tested rules (no LLM): the questions county officials ask fall into a
+handful of shapes, and the shape decides how retrieval and answering work.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ingest.clean import fold
+
+FACT, MULTI_TOWN, COMPARE, SUMMARY, META = "fact", "multi_town", "compare", "summary", "meta"
+
+_META_FIELDS = {
+    "doc_number": re.compile(r"文号|发文字号|发文号|document number|reference number"),
+    "signer": re.compile(r"签发|签批|signed|signer|issued by"),
+    "date": re.compile(r"落款|成文日期|印发日期|发文日期|什么时候(?:印发|发布|签发)|哪天(?:印发|发布)|date of issue|when was .*(?:issued|signed)"),
+    "title": re.compile(r"标题|题目|title of"),
+    "issuer": re.compile(r"发文机关|落款单位|谁发的|issuing body"),
+}
+_MULTI = re.compile(r"哪些(?:乡镇|镇|乡|街道|地方)|哪几个(?:乡镇|镇|乡)|哪(?:个|一个)(?:乡镇|镇|乡)|有几个镇|which towns?\b|what towns?\b")
+_COMPARE = re.compile(r"各(?:乡镇|镇|乡|街道)|每个(?:乡镇|镇|乡)|分别|对比|比较|最多|最少|最高|最低|排名|排序|\beach town\b|compare|\bmost\b|\bleast\b|per town")
+_SUMMARY = re.compile(
+    r"汇总|总结|概括|梳理|起草|归纳|综述|有哪些问题|存在哪些|存在什么|存在的问题|问题短板|哪些不足|不足|短板|"
+    r"下一步|打算|计划|安排|举措|措施|做法|成效|情况如何|怎么样|summar|overview|problems|plans?\b|next steps"
+)
+_NUMERIC = re.compile(r"多少|几[次个名人件起项条份场期户本]|几次|数量|金额|比例|比率|百分之|how many|how much|number of|amount")
+_YEAR = re.compile(r"((?:19|20)\d{2})\s*年?")
+# Words that shape a question but name no topic; removed before lexical matching.
+QUESTION_WORDS = frozenset(
+    "哪些 哪个 哪几个 哪一个 什么 多少 几 几次 是否 有没有 有无 吗 呢 请问 请 提到 提及 说到 谈到 "
+    "分别 各 各镇 每个 全部 所有 一共 共 总共 是 为 有 了 的 在 中 镇 乡 乡镇 报告 情况 "
+    "which town towns what how many much the a an of in did does do is are was were mention mentioned".split()
+)
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question, understood.
+
+    Attributes:
+        text: The question as typed.
+        folded: Index form (simplified, half-width, no stray spaces, lower case).
+        kind: ``fact``, ``multi_town``, ``compare``, ``summary`` or ``meta``.
+        towns: Canonical towns named in the question.
+        years: Years named in the question.
+        fields: Document fields asked for (``doc_number``, ``signer``, ``date``, ``title``, ``issuer``).
+        numeric: The question asks for a figure.
+    """
+
+    text: str
+    folded: str
+    kind: str
+    towns: tuple[str, ...] = ()
+    years: tuple[int, ...] = ()
+    fields: tuple[str, ...] = ()
+    numeric: bool = False
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def cross_town(self) -> bool:
+        """True for questions answered town by town (which-towns, per-town comparison)."""
+        return self.kind in (MULTI_TOWN, COMPARE)
+
+
+def normalise(text: str) -> str:
+    """Index form of a question (see :func:`ingest.clean.fold`)."""
+    return fold(text)
+
+
+def detect_towns(folded: str, aliases: dict[str, str]) -> tuple[str, ...]:
+    """Towns named in a folded question, longest alias first, in order of mention.
+
+    Args:
+        folded: Folded question.
+        aliases: Folded alias → canonical town (full names and short forms).
+    """
+    found: dict[str, int] = {}
+    taken = [False] * len(folded)
+    for alias in sorted(aliases, key=len, reverse=True):
+        for m in re.finditer(re.escape(alias), folded):
+            if any(taken[m.start() : m.end()]):
+                continue
+            for i in range(m.start(), m.end()):
+                taken[i] = True
+            found.setdefault(aliases[alias], m.start())
+    return tuple(sorted(found, key=found.get))
+
+
+def understand(question: str, aliases: dict[str, str] | None = None) -> Query:
+    """Analyse a question.
+
+    Args:
+        question: The question as typed (any script, width or language).
+        aliases: Folded town alias → canonical town; towns are not detected when None.
+
+    Returns:
+        The analysed query.
+    """
+    folded = normalise(question)
+    towns = detect_towns(folded, aliases or {})
+    years = tuple(int(y) for y in _YEAR.findall(folded))
+    fields_asked = tuple(name for name, pattern in _META_FIELDS.items() if pattern.search(folded))
+    numeric = bool(_NUMERIC.search(folded))
+    if fields_asked and not numeric:
+        kind = META
+    elif _MULTI.search(folded):
+        kind = MULTI_TOWN
+    elif _COMPARE.search(folded) and len(towns) != 1:
+        kind = COMPARE
+    elif _SUMMARY.search(folded) and not numeric:
+        kind = SUMMARY
+    else:
+        kind = FACT
+    return Query(
+        text=question, folded=folded, kind=kind, towns=towns, years=years, fields=fields_asked, numeric=numeric
+    )

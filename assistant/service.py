@@ -1,0 +1,90 @@
+"""The assistant as one object: settings → knowledge base → retriever → answerer.
+
+CLI commands, the app and the benchmark all go through :class:`Assistant`, so
+models and indexes are loaded once per process and every entry point behaves
+the same.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from assistant.settings import Settings
+
+
+class Assistant:
+    """Facade over the pipeline.
+
+    Args:
+        settings: Runtime configuration.
+    """
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+
+    @functools.cached_property
+    def kb(self):
+        """The knowledge base (opened on first use)."""
+        from assistant.registry import make_embedder
+        from vectorstore.kb import KnowledgeBase
+
+        return KnowledgeBase(
+            self.settings.db,
+            make_embedder(self.settings.embedder),
+            chroma_url=self.settings.chroma_url,
+            max_bytes=self.settings.max_upload_mb * 1024 * 1024,
+        )
+
+    @functools.cached_property
+    def retriever(self):
+        """The hybrid retriever."""
+        from assistant.retrieve import HybridRetriever
+
+        self.kb.ensure_indexes()
+        return HybridRetriever(self.kb)
+
+    @functools.cached_property
+    def answerer(self):
+        """The extractive answerer (optionally with an LLM)."""
+        from assistant.answer import Answerer
+
+        llm = None
+        if self.settings.llm_url:
+            from assistant.registry import make_llm
+
+            llm = make_llm(
+                "openai",
+                url=self.settings.llm_url,
+                model=self.settings.llm_model,
+                api_key_env=self.settings.llm_api_key_env,
+                timeout=self.settings.llm_timeout,
+            )
+        return Answerer(self.retriever, llm=llm)
+
+    def ingest(self, paths, prune: bool = False, progress=None):
+        """Ingest files/folders; see :meth:`vectorstore.kb.KnowledgeBase.ingest`."""
+        report = self.kb.ingest(paths, prune=prune, progress=progress)
+        self.__dict__.pop("retriever", None)
+        self.__dict__.pop("answerer", None)
+        return report
+
+    def check_question(self, question: str) -> str:
+        """Validate a question; returns it stripped.
+
+        Raises:
+            ValueError: Empty or too long (message in Chinese for the user).
+        """
+        question = (question or "").strip()
+        if not question:
+            raise ValueError("问题不能为空")
+        if len(question) > self.settings.max_question_chars:
+            raise ValueError(f"问题过长（{len(question)} 字），上限 {self.settings.max_question_chars} 字")
+        return question
+
+    def search(self, question: str, k: int = 5):
+        """Top-k paragraphs (list of :class:`assistant.retrieve.Hit`)."""
+        return self.retriever.search(self.check_question(question), k=k)
+
+    def ask(self, question: str, history=None):
+        """Answer a question (an :class:`assistant.answer.Answer`)."""
+        return self.answerer.ask(self.check_question(question), history=history)

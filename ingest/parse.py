@@ -1,0 +1,339 @@
+"""Parse report text into sections and numbered paragraphs.
+
+The reports mix heading schemes (markdown ``#`` with inconsistent depths,
+``一、``/``（一）``/``(一)``/``1.``/``（1）`` enumerations, bold ``**一是…**`` items,
+inline headings such as "（一）坚持政治引领，扛牢法治之责。正文…") and carry page-break
+debris that splits words across blank lines. The enumeration marker, not the
+markdown depth, decides a heading's level, because the markdown depths in the
+corpus contradict each other.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ingest.clean import display_line, ends_sentence, strip_markup
+
+FRONT_SECTION = "文首"
+LEAD_SECTION = "前言"
+SIGN_SECTION = "落款"
+
+_CN_NUM = "一二三四五六七八九十百零〇"
+# (pattern, level): the enumeration scheme fixes the depth of a heading.
+_MARKERS: tuple[tuple[re.Pattern[str], int], ...] = (
+    (re.compile(rf"^[{_CN_NUM}]+\s*[、.．]"), 1),
+    (re.compile(rf"^[（(]\s*[{_CN_NUM}]+\s*[）)]"), 2),
+    (re.compile(r"^\d{1,2}\s*[、.．](?!\d)"), 3),
+    (re.compile(r"^[（(]\s*\d{1,2}\s*[）)]"), 4),
+    (re.compile(r"^[①-⑳]"), 4),
+    (re.compile(rf"^[{_CN_NUM}]{{1,3}}是"), 5),
+)
+_MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s*(.*?)\s*#*\s*$")
+_BOLD_LINE = re.compile(r"^\*\*(.+?)\*\*[。：:]?$")
+_BOLD_LEAD = re.compile(r"\*\*([^*\n]{2,60}?)\*\*")
+_INDENT = re.compile(r"^(\u3000|\s{2,}|\t)")
+DOC_NUMBER = re.compile(
+    r"[\u4e00-\u9fa5A-Za-z]{1,10}\s*[〔\[［【(（]\s*(?:19|20)\d{2}\s*[〕\]］】)）]\s*第?\s*\d{1,4}\s*号"
+)
+DATE_LINE = re.compile(r"^(?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日\s*(?:印发|发布|签发)?$")
+SIGNER_LINE = re.compile(r"^签发人\s*[:：]")
+_SIGN_HINT = re.compile(r"^(抄送|抄报|共印|印发|[(（]此件)")
+_SPACE_NEAR_CJK = re.compile(r"(?<=[^\x00-\x7f])\s+|\s+(?=[^\x00-\x7f])")
+_MAX_HEADING = 60
+
+
+@dataclass(frozen=True)
+class ParsedParagraph:
+    """A paragraph before document metadata is known.
+
+    Attributes:
+        text: Display text.
+        start: Offset of the first character in the source text.
+        end: Offset just past the last character in the source text.
+        section_path: Headings from outermost to innermost.
+        paragraph: 1-based number inside the innermost section.
+        role: ``front``, ``body`` or ``sign``.
+    """
+
+    text: str
+    start: int
+    end: int
+    section_path: tuple[str, ...]
+    paragraph: int
+    role: str
+
+    @property
+    def section(self) -> str:
+        """Innermost section heading."""
+        return self.section_path[-1]
+
+
+@dataclass
+class _Line:
+    raw: str  # line content with layout whitespace stripped, markup kept
+    start: int  # offset of raw[0] in the source
+    indented: bool
+    after_blank: bool
+    kind: str = "body"  # heading | docnum | signer | date | body
+    level: int = 0
+    heading: str = ""
+
+
+@dataclass
+class _Block:
+    """Lines joined into one paragraph; ``offsets[i]`` is the source offset of ``raw[i]``."""
+
+    raw: str
+    offsets: list[int]
+    kind: str
+    level: int = 0
+    heading: str = ""
+    role: str = "body"
+
+
+def tidy_heading(text: str) -> str:
+    """Return a heading in citation form: markup, '#', trailing 。 and layout spaces removed."""
+    text = strip_markup(text).strip().rstrip("。.：:")
+    return _SPACE_NEAR_CJK.sub("", text)
+
+
+def marker_level(text: str) -> int:
+    """Return the heading level implied by an enumeration marker at the start, or 0."""
+    text = strip_markup(text).lstrip()
+    for pattern, level in _MARKERS:
+        if pattern.match(text):
+            return level
+    return 0
+
+
+def _classify(raw: str, md: bool) -> tuple[str, int, str]:
+    """Classify one stripped source line as heading/docnum/signer/date/body."""
+    plain = display_line(raw)
+    if DOC_NUMBER.fullmatch(plain.replace(" ", "")):
+        return "docnum", 0, plain
+    if SIGNER_LINE.match(plain):
+        return "signer", 0, plain
+    if DATE_LINE.match(plain):
+        return "date", 0, plain
+    level = marker_level(plain)
+    bold = _BOLD_LINE.match(raw.strip())
+    if md or bold:
+        return "heading", level, tidy_heading(plain)
+    short_title = len(plain) <= _MAX_HEADING and not ends_sentence(plain) and "。" not in plain
+    if level and level < 5 and short_title:
+        return "heading", level, tidy_heading(plain)
+    return "body", 0, plain
+
+
+def _lines(text: str) -> list[_Line]:
+    lines = []
+    pos = 0
+    blank_before = False
+    for line in text.split("\n"):
+        stripped = line.strip(" \t\u3000\u00a0")
+        if stripped:
+            lead = len(line) - len(line.lstrip(" \t\u3000\u00a0"))
+            md = _MD_HEADING.match(stripped)
+            if md:  # keep the heading text, not its '#' marks, as the line's content
+                lead += md.start(2)
+                stripped = md.group(2)
+            if not strip_markup(stripped).strip():
+                pos += len(line) + 1
+                continue
+            item = _Line(
+                raw=stripped,
+                start=pos + lead,
+                indented=bool(_INDENT.match(line)),
+                after_blank=blank_before,
+            )
+            item.kind, item.level, item.heading = _classify(stripped, bool(md))
+            lines.append(item)
+        blank_before = not stripped
+        pos += len(line) + 1
+    return lines
+
+
+def _joinable(block: _Block, line: _Line, uses_indent: bool) -> bool:
+    """Decide whether ``line`` continues ``block`` across a line or page break."""
+    if block.kind != "body" or block.role != "body" or line.kind != "body":
+        return False
+    if uses_indent and line.indented:
+        return False
+    text = strip_markup(block.raw)
+    # A page break leaves a long line cut mid-sentence; a short line before a
+    # blank line is a title or a label, never a fragment.
+    return len(text) >= (25 if line.after_blank else 10) and not ends_sentence(text)
+
+
+def _new_block(line: _Line) -> _Block:
+    return _Block(
+        raw=line.raw,
+        offsets=list(range(line.start, line.start + len(line.raw))),
+        kind=line.kind,
+        level=line.level,
+        heading=line.heading,
+    )
+
+
+def _append(block: _Block, line: _Line) -> None:
+    if re.search(r"[A-Za-z0-9,]$", block.raw) and re.match(r"[A-Za-z0-9]", line.raw):
+        block.raw += " "
+        block.offsets.append(block.offsets[-1])
+    block.raw += line.raw
+    block.offsets.extend(range(line.start, line.start + len(line.raw)))
+
+
+def _blocks(text: str) -> list[_Block]:
+    lines = _lines(text)
+    body_lines = [ln for ln in lines if ln.kind == "body"]
+    uses_indent = sum(ln.indented for ln in body_lines) >= max(2, len(body_lines) // 2)
+    blocks: list[_Block] = []
+    for line in lines:
+        if blocks and _joinable(blocks[-1], line, uses_indent):
+            _append(blocks[-1], line)
+        else:
+            blocks.append(_new_block(line))
+    _mark_roles(blocks)
+    return blocks
+
+
+def _is_body_start(block: _Block) -> bool:
+    text = strip_markup(block.raw)
+    return block.kind == "heading" and block.level > 0 or (
+        block.kind == "body" and (len(text) > 60 or ends_sentence(text) and len(text) > 25)
+    )
+
+
+def _mark_roles(blocks: list[_Block]) -> None:
+    """Mark the front matter (masthead, 文号, title, 主送) and the 落款 zone."""
+    first_body = next((i for i, b in enumerate(blocks) if _is_body_start(b)), len(blocks))
+    for block in blocks[:first_body]:
+        block.role = "front"
+    # The salutation line ("市依法治市办：") closes the front matter.
+    if first_body < len(blocks):
+        block = blocks[first_body]
+        text = strip_markup(block.raw)
+        if block.kind == "body" and len(text) <= 40 and text.endswith(("：", ":")):
+            block.role = "front"
+    for block in blocks[first_body:]:
+        if block.kind in ("docnum", "signer"):
+            block.role = "front"
+    for block in reversed(blocks[first_body:]):
+        text = strip_markup(block.raw)
+        short = len(text) <= 40 and block.kind != "heading"
+        if short and (not ends_sentence(text) or _SIGN_HINT.match(text)):
+            block.role = "sign"
+        else:
+            break
+
+
+def _split_items(block: _Block) -> list[tuple[str, int, _Block]]:
+    """Split a body block at bold item titles ("**一是加强理论学习。**正文").
+
+    Returns (heading, level, block) triples; heading is "" for text that stays
+    in the current section.
+    """
+    cuts = [
+        m
+        for m in _BOLD_LEAD.finditer(block.raw)
+        if marker_level(m.group(1)) and len(tidy_heading(m.group(1))) > 4
+    ]
+    if not cuts:
+        return [("", 0, block)]
+    pieces = []
+    bounds = [m.start() for m in cuts] + [len(block.raw)]
+    if cuts[0].start() > 0 and block.raw[: cuts[0].start()].strip():
+        pieces.append(("", 0, _slice(block, 0, cuts[0].start())))
+    for m, end in zip(cuts, bounds[1:]):
+        piece = _slice(block, m.start(), end)
+        pieces.append((tidy_heading(m.group(1)), marker_level(m.group(1)), piece))
+    return pieces
+
+
+def _slice(block: _Block, start: int, end: int) -> _Block:
+    raw = block.raw[start:end]
+    lead = len(raw) - len(raw.lstrip())
+    raw = raw.strip()
+    offs = block.offsets[start + lead : start + lead + len(raw)]
+    return _Block(raw=raw, offsets=offs, kind=block.kind, role=block.role)
+
+
+def _inline_heading(text: str) -> tuple[str, int]:
+    """Return (heading, level) when a body paragraph opens with an enumerated lead sentence."""
+    level = marker_level(text)
+    if not level or level == 5:
+        return "", 0
+    m = re.match(r"^(.{3,50}?)[。：:]", text)
+    if not m or len(text) <= len(m.group(0)) + 1:
+        return "", 0
+    return tidy_heading(m.group(1)), level
+
+
+class _Sections:
+    """Section stack with per-section paragraph counters."""
+
+    def __init__(self) -> None:
+        self.stack: list[tuple[int, str]] = []
+        self.counts: dict[tuple[str, ...], int] = {}
+
+    def open(self, level: int, heading: str) -> None:
+        while self.stack and self.stack[-1][0] >= level:
+            self.stack.pop()
+        self.stack.append((level, heading))
+
+    def path(self, fallback: str) -> tuple[str, ...]:
+        return tuple(h for _, h in self.stack) or (fallback,)
+
+    def number(self, path: tuple[str, ...]) -> int:
+        self.counts[path] = self.counts.get(path, 0) + 1
+        return self.counts[path]
+
+
+def parse_paragraphs(text: str) -> list[ParsedParagraph]:
+    """Parse decoded report text into numbered paragraphs with section paths.
+
+    Args:
+        text: Decoded source text (``SourceText.text``).
+
+    Returns:
+        Paragraphs in reading order. Front matter is filed under ``文首``, body
+        text before the first heading under ``前言``, the sign-off under ``落款``.
+    """
+    sections = _Sections()
+    out: list[ParsedParagraph] = []
+
+    def emit(block: _Block, path: tuple[str, ...], role: str) -> None:
+        display = strip_markup(block.raw).strip()
+        if not display:
+            return
+        out.append(
+            ParsedParagraph(
+                text=display,
+                start=block.offsets[0],
+                end=block.offsets[-1] + 1,
+                section_path=path,
+                paragraph=sections.number(path),
+                role=role,
+            )
+        )
+
+    for block in _blocks(text):
+        if block.role == "front":
+            emit(block, (FRONT_SECTION,), "front")
+            continue
+        if block.role == "sign":
+            emit(block, (SIGN_SECTION,), "sign")
+            continue
+        if block.kind == "heading":
+            sections.open(block.level or 1, block.heading)
+            continue
+        for heading, level, piece in _split_items(block):
+            if heading:
+                sections.open(level, heading)
+            else:
+                inline, inline_level = _inline_heading(strip_markup(piece.raw))
+                if inline:
+                    sections.open(inline_level, inline)
+            emit(piece, sections.path(LEAD_SECTION), "body")
+    return out

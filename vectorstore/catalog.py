@@ -1,0 +1,210 @@
+"""The catalogue: documents, paragraphs, chunks and the embedding cache in one SQLite file.
+
+SQLite is the source of truth because its transactions make an ingest atomic:
+a crash before ``COMMIT`` leaves the previous state intact. Chroma and BM25
+are derived from it and reconciled after every ingest.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ingest.records import Chunk, DocumentMeta, Paragraph, ParsedDocument
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY, sha256 TEXT UNIQUE, path TEXT, town TEXT, meta TEXT,
+    paragraphs INTEGER, chunks INTEGER, chars INTEGER, ingested_at TEXT
+);
+CREATE TABLE IF NOT EXISTS paragraphs (
+    id TEXT PRIMARY KEY, doc_id TEXT, ordinal INTEGER, town TEXT, section TEXT, section_path TEXT,
+    paragraph INTEGER, text TEXT, start INTEGER, "end" INTEGER, year INTEGER, role TEXT
+);
+CREATE INDEX IF NOT EXISTS paragraphs_doc ON paragraphs(doc_id);
+CREATE TABLE IF NOT EXISTS chunks (
+    id TEXT PRIMARY KEY, doc_id TEXT, paragraph_ids TEXT, section TEXT, town TEXT, text TEXT, context TEXT,
+    embed_key TEXT
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE TABLE IF NOT EXISTS embeddings (key TEXT PRIMARY KEY, vec BLOB);
+CREATE TABLE IF NOT EXISTS town_overrides (sha256 TEXT PRIMARY KEY, town TEXT);
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT);
+"""
+
+
+class Catalog:
+    """SQLite catalogue at ``{db}/catalog.sqlite``.
+
+    Args:
+        path: Database file path.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.executescript(SCHEMA)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    # --- documents -------------------------------------------------------
+    def document_by_sha(self, sha256: str) -> dict | None:
+        """The stored document with these bytes, if any."""
+        row = self.conn.execute("SELECT doc_id, path FROM documents WHERE sha256=?", (sha256,)).fetchone()
+        return {"doc_id": row[0], "path": row[1]} if row else None
+
+    def documents_at(self, path: str) -> list[str]:
+        """Ids of documents ingested from ``path``."""
+        return [r[0] for r in self.conn.execute("SELECT doc_id FROM documents WHERE path=?", (path,))]
+
+    def documents(self) -> list[dict]:
+        """All documents: metadata plus paragraph/chunk counts and ingest time."""
+        rows = self.conn.execute(
+            "SELECT meta, paragraphs, chunks, chars, ingested_at, path FROM documents ORDER BY town, doc_id"
+        ).fetchall()
+        out = []
+        for meta, paragraphs, chunks, chars, ingested_at, path in rows:
+            item = json.loads(meta)
+            item.update(paragraphs=paragraphs, chunks=chunks, chars=chars, ingested_at=ingested_at, path=path)
+            out.append(item)
+        return out
+
+    def metas(self) -> dict[str, DocumentMeta]:
+        """Metadata of every document by id."""
+        out = {}
+        for (meta,) in self.conn.execute("SELECT meta FROM documents"):
+            data = json.loads(meta)
+            data["warnings"] = tuple(data.get("warnings", ()))
+            out[data["doc_id"]] = DocumentMeta(**data)
+        return out
+
+    def town_override(self, sha256: str) -> str | None:
+        """A town name the user set for these bytes."""
+        row = self.conn.execute("SELECT town FROM town_overrides WHERE sha256=?", (sha256,)).fetchone()
+        return row[0] if row else None
+
+    def insert_document(self, doc: ParsedDocument, embed_keys: list[str]) -> None:
+        """Insert one parsed document (call inside a transaction)."""
+        meta = doc.meta
+        self.conn.execute(
+            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?)",
+            (
+                meta.doc_id,
+                meta.sha256,
+                meta.source_path,
+                meta.town,
+                json.dumps(meta.to_dict(), ensure_ascii=False),
+                len(doc.paragraphs),
+                len(doc.chunks),
+                sum(len(p.text) for p in doc.paragraphs),
+                time.strftime("%Y-%m-%d %H:%M:%S"),
+            ),
+        )
+        self.conn.executemany(
+            "INSERT INTO paragraphs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (p.id, p.doc_id, p.ordinal, p.town, p.section, json.dumps(list(p.section_path), ensure_ascii=False),
+                 p.paragraph, p.text, p.start, p.end, p.year, p.role)
+                for p in doc.paragraphs
+            ],
+        )  # fmt: skip
+        self.conn.executemany(
+            "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?)",
+            [
+                (c.id, c.doc_id, json.dumps(list(c.paragraph_ids)), c.section, c.town, c.text, c.context, key)
+                for c, key in zip(doc.chunks, embed_keys)
+            ],
+        )
+
+    def delete_document(self, doc_id: str) -> list[str]:
+        """Delete a document's rows (inside a transaction); returns its chunk ids."""
+        chunk_ids = [r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE doc_id=?", (doc_id,))]
+        for table in ("paragraphs", "chunks"):
+            self.conn.execute(f"DELETE FROM {table} WHERE doc_id=?", (doc_id,))
+        self.conn.execute("DELETE FROM documents WHERE doc_id=?", (doc_id,))
+        return chunk_ids
+
+    def set_town(self, doc_id: str, town: str) -> None:
+        """Rename a document's town and remember it for these bytes."""
+        row = self.conn.execute("SELECT sha256, meta FROM documents WHERE doc_id=?", (doc_id,)).fetchone()
+        if row is None:
+            raise KeyError(doc_id)
+        meta = json.loads(row[1])
+        meta.update(town=town, town_found=True, warnings=[])
+        with self.conn:
+            self.conn.execute("INSERT OR REPLACE INTO town_overrides VALUES (?,?)", (row[0], town))
+            self.conn.execute(
+                "UPDATE documents SET town=?, meta=? WHERE doc_id=?",
+                (town, json.dumps(meta, ensure_ascii=False), doc_id),
+            )
+            self.conn.execute("UPDATE paragraphs SET town=? WHERE doc_id=?", (town, doc_id))
+            self.conn.execute("UPDATE chunks SET town=? WHERE doc_id=?", (town, doc_id))
+
+    # --- paragraphs and chunks -----------------------------------------
+    def paragraphs(self) -> list[Paragraph]:
+        """Every paragraph, documents in id order, paragraphs in reading order."""
+        rows = self.conn.execute(
+            'SELECT id, doc_id, town, section, section_path, paragraph, text, start, "end", ordinal, year, role '
+            "FROM paragraphs ORDER BY doc_id, ordinal"
+        )
+        return [
+            Paragraph(
+                id=r[0], doc_id=r[1], town=r[2], section=r[3], section_path=tuple(json.loads(r[4])),
+                paragraph=r[5], text=r[6], start=r[7], end=r[8], ordinal=r[9], year=r[10], role=r[11],
+            )
+            for r in rows
+        ]  # fmt: skip
+
+    def chunks(self, doc_id: str | None = None) -> list[tuple[Chunk, str]]:
+        """Chunks with their embedding keys."""
+        sql = "SELECT id, doc_id, town, paragraph_ids, section, text, context, embed_key FROM chunks"
+        rows = self.conn.execute(sql + (" WHERE doc_id=?" if doc_id else ""), (doc_id,) if doc_id else ())
+        return [
+            (
+                Chunk(id=r[0], doc_id=r[1], town=r[2], paragraph_ids=tuple(json.loads(r[3])), section=r[4],
+                      text=r[5], context=r[6]),
+                r[7],
+            )
+            for r in rows
+        ]  # fmt: skip
+
+    def chunk_paragraphs(self) -> dict[str, tuple[str, ...]]:
+        """Chunk id → paragraph ids it covers."""
+        return {r[0]: tuple(json.loads(r[1])) for r in self.conn.execute("SELECT id, paragraph_ids FROM chunks")}
+
+    # --- embedding cache -------------------------------------------------
+    def cached_vectors(self, keys: list[str]) -> dict[str, np.ndarray]:
+        """Cached vectors for the keys that have one."""
+        out: dict[str, np.ndarray] = {}
+        for i in range(0, len(keys), 500):
+            part = keys[i : i + 500]
+            marks = ",".join("?" * len(part))
+            for key, blob in self.conn.execute(f"SELECT key, vec FROM embeddings WHERE key IN ({marks})", part):
+                out[key] = np.frombuffer(blob, dtype=np.float32)
+        return out
+
+    def cache_vectors(self, items: dict[str, np.ndarray]) -> None:
+        """Store vectors (inside a transaction)."""
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO embeddings VALUES (?,?)",
+            [(k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in items.items()],
+        )
+
+    # --- state -----------------------------------------------------------
+    def get_state(self, key: str, default: str | None = None) -> str | None:
+        """A value from the key-value state table."""
+        row = self.conn.execute("SELECT value FROM state WHERE key=?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_state(self, key: str, value: str) -> None:
+        """Set a state value (inside a transaction)."""
+        self.conn.execute("INSERT OR REPLACE INTO state VALUES (?,?)", (key, value))

