@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from assistant.cite import Citation, cite, validate
+from assistant.lexicon import coverage
 from assistant.query import COMPARE, FACT, META, MULTI_TOWN, SUMMARY, Query
 from assistant.retrieve import Hit, HybridRetriever, Retrieval
 from ingest.clean import fold, split_sentences
@@ -65,8 +66,7 @@ class Answer:
 
 def _sentence_score(sentence: str, terms: dict[str, float], numeric: bool) -> float:
     folded = fold(sentence)
-    total = sum(terms.values()) or 1.0
-    score = sum(w for t, w in terms.items() if t in folded) / total
+    score = coverage(folded, terms)
     if numeric:
         score += 0.5 if _NUMBER.search(folded) else -0.3
     return score
@@ -113,8 +113,8 @@ class Answerer:
 
     # --- per kind ----------------------------------------------------------
     def _weights(self, retrieval: Retrieval) -> dict[str, float]:
-        idf = self.retriever._idf(list(retrieval.topic_terms))
-        return {t: w for t, w in idf.items() if w > 0} or {t: 1.0 for t in retrieval.topic_terms}
+        weights = self.retriever.weights(list(retrieval.topic_terms))
+        return {t: w for t, w in weights.items() if w > 0} or {t: 1.0 for t in retrieval.topic_terms}
 
     def _extractive(self, retrieval: Retrieval) -> Answer:
         query = retrieval.query

@@ -56,7 +56,9 @@ class Citation:
     @classmethod
     def of(cls, p: Paragraph, quote: str = "") -> Citation:
         """Citation of a paragraph, optionally quoting part of it."""
-        return cls(id=p.id, town=p.town, doc=p.doc_id, section=p.section, paragraph=p.paragraph, text=p.text, quote=quote)
+        return cls(
+            id=p.id, town=p.town, doc=p.doc_id, section=p.section, paragraph=p.paragraph, text=p.text, quote=quote
+        )
 
 
 def cite(town: str, section: str, paragraph: int) -> str:

@@ -16,22 +16,31 @@ FACT, MULTI_TOWN, COMPARE, SUMMARY, META = "fact", "multi_town", "compare", "sum
 _META_FIELDS = {
     "doc_number": re.compile(r"文号|发文字号|发文号|document number|reference number"),
     "signer": re.compile(r"签发|签批|signed|signer|issued by"),
-    "date": re.compile(r"落款|成文日期|印发日期|发文日期|什么时候(?:印发|发布|签发)|哪天(?:印发|发布)|date of issue|when was .*(?:issued|signed)"),
+    "date": re.compile(
+        r"落款|成文日期|印发日期|发文日期|什么时候(?:印发|发布|签发)|哪天(?:印发|发布)|date of issue|when was .*(?:issued|signed)"
+    ),
     "title": re.compile(r"标题|题目|title of"),
     "issuer": re.compile(r"发文机关|落款单位|谁发的|issuing body"),
 }
-_MULTI = re.compile(r"哪些(?:乡镇|镇|乡|街道|地方)|哪几个(?:乡镇|镇|乡)|哪(?:个|一个)(?:乡镇|镇|乡)|有几个镇|which towns?\b|what towns?\b")
-_COMPARE = re.compile(r"各(?:乡镇|镇|乡|街道)|每个(?:乡镇|镇|乡)|分别|对比|比较|最多|最少|最高|最低|排名|排序|\beach town\b|compare|\bmost\b|\bleast\b|per town")
+_MULTI = re.compile(
+    r"哪些(?:乡镇|镇|乡|街道|地方)|哪几个(?:乡镇|镇|乡)|哪(?:个|一个)(?:乡镇|镇|乡)|有几个镇|which towns?\b|what towns?\b"
+)
+_COMPARE = re.compile(
+    r"各(?:乡镇|镇|乡|街道)|每个(?:乡镇|镇|乡)|分别|对比|比较|最多|最少|最高|最低|排名|排序|\beach town\b|compare|\bmost\b|\bleast\b|per town"
+)
 _SUMMARY = re.compile(
     r"汇总|总结|概括|梳理|起草|归纳|综述|有哪些问题|存在哪些|存在什么|存在的问题|问题短板|哪些不足|不足|短板|"
     r"下一步|打算|计划|安排|举措|措施|做法|成效|情况如何|怎么样|summar|overview|problems|plans?\b|next steps"
 )
-_NUMERIC = re.compile(r"多少|几[次个名人件起项条份场期户本]|几次|数量|金额|比例|比率|百分之|how many|how much|number of|amount")
+_NUMERIC = re.compile(
+    r"多少|几[次个名人件起项条份场期户本]|几次|数量|金额|比例|比率|百分之|how many|how much|number of|amount"
+)
 _YEAR = re.compile(r"((?:19|20)\d{2})\s*年?")
 # Words that shape a question but name no topic; removed before lexical matching.
 QUESTION_WORDS = frozenset(
     "哪些 哪个 哪几个 哪一个 什么 多少 几 几次 是否 有没有 有无 吗 呢 请问 请 提到 提及 说到 谈到 "
     "分别 各 各镇 每个 全部 所有 一共 共 总共 是 为 有 了 的 在 中 镇 乡 乡镇 报告 情况 "
+    "这份 这个 该 由 谁 哪 哪里 何时 怎么 如何 怎样 请列出 列出 "
     "which town towns what how many much the a an of in did does do is are was were mention mentioned".split()
 )
 
@@ -117,3 +126,21 @@ def understand(question: str, aliases: dict[str, str] | None = None) -> Query:
     return Query(
         text=question, folded=folded, kind=kind, towns=towns, years=years, fields=fields_asked, numeric=numeric
     )
+
+
+_TOPIC_STRIP = re.compile(
+    r"^(?:请问|请)?(?:哪些|哪几个|哪个|哪一个|各|每个)(?:乡镇|镇|乡|街道)(?:的报告)?(?:都|分别|还)?(?:提到了?|提及了?|谈到了?|说到了?|存在|有|在|是|已经|已)?"
+)
+
+
+def topic_phrase(question: str) -> str:
+    """The topic of a which-towns question, for the answer's lead line.
+
+    >>> topic_phrase("哪些镇提到执法力量薄弱？")
+    '执法力量薄弱'
+    """
+    text = _TOPIC_STRIP.sub("", question.strip())
+    text = re.sub(r"[？?。！!]+$", "", text)
+    text = re.sub(r"^(?:了|过)", "", text)
+    text = re.sub(r"的(?:问题|情况)$", "", text)
+    return text or question.strip()

@@ -14,14 +14,28 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from assistant.lexicon import GENERIC, best_window, contains, sentences, term_weight
 from assistant.query import COMPARE, MULTI_TOWN, QUESTION_WORDS, SUMMARY, Query, understand
 from ingest.clean import fold
 from ingest.records import Paragraph
 from vectorstore.kb import KnowledgeBase, town_aliases
-from vectorstore.tokenize import tokenize
+from vectorstore.tokenize import tokenize, tokenize_precise
 
 RRF_K = 60
+PART_WEIGHT = 0.5  # sub-words of a question word count half
+VERB_WEIGHT = 0.6  # questions paraphrase verbs freely ("建立或落实" vs "聘用…担任")
+CORE_SHARE = 0.85  # core terms within this share of the rarest one are required evidence
 _PUNCT = re.compile(r"[\s\W_]+")
+_PSEUDO_SECTIONS = {"文首", "前言", "落款"}
+_CONTENT_FLAG = re.compile(r"^(?:n|a|b|vn|l|i|eng)")
+_NUMERAL = re.compile(r"\d|[一二三四五六七八九十百千两]+[次个名人件起项条份场期户本]")
+
+
+def _strip_towns(folded: str, aliases: dict[str, str]) -> str:
+    """Remove town names from a folded question (longest alias first)."""
+    for alias in sorted(aliases, key=len, reverse=True):
+        folded = folded.replace(alias, "")
+    return folded
 
 
 @dataclass(frozen=True)
@@ -66,6 +80,21 @@ class Hit:
             "text": self.text,
             "score": round(float(self.score), 6),
         }
+
+
+@dataclass(frozen=True)
+class Topic:
+    """What a question is about, for lexical evidence.
+
+    Attributes:
+        weights: Term → weight (IDF; generic words and sub-words reduced).
+        required: The rarest core terms: evidence must contain each (or a synonym).
+        known: At least one term occurs in the knowledge base (False e.g. for English).
+    """
+
+    weights: dict[str, float]
+    required: tuple[str, ...]
+    known: bool
 
 
 @dataclass(frozen=True)
@@ -115,7 +144,9 @@ class HybridRetriever:
         dense_candidates: Chunks fetched from Chroma per question (more for cross-town).
         town_threshold: A town matches a cross-town question when its relevance is at
             least this share of the best town's.
-        min_relevance: Below this relevance nothing is considered to answer the question.
+        min_coverage: Evidence must cover at least this weighted share of the question's terms.
+        dense_floor: With no lexical handle (e.g. an English question), a passage is evidence
+            when its cosine similarity reaches this.
     """
 
     def __init__(
@@ -123,8 +154,9 @@ class HybridRetriever:
         kb: KnowledgeBase,
         rrf_k: int = RRF_K,
         dense_candidates: int = 40,
-        town_threshold: float = 0.6,
-        min_relevance: float = 0.35,
+        town_threshold: float = 0.5,
+        min_coverage: float = 0.4,
+        dense_floor: float = 0.86,
     ) -> None:
         if rrf_k <= 0:
             raise ValueError(f"rrf_k must be > 0, got {rrf_k}")
@@ -132,13 +164,16 @@ class HybridRetriever:
             raise ValueError(f"dense_candidates must be >= 1, got {dense_candidates}")
         if not 0 < town_threshold <= 1:
             raise ValueError(f"town_threshold must be in (0, 1], got {town_threshold}")
-        if not 0 <= min_relevance < 1:
-            raise ValueError(f"min_relevance must be in [0, 1), got {min_relevance}")
+        if not 0 <= min_coverage < 1:
+            raise ValueError(f"min_coverage must be in [0, 1), got {min_coverage}")
+        if not -1 <= dense_floor < 1:
+            raise ValueError(f"dense_floor must be in [-1, 1), got {dense_floor}")
         self.kb = kb
         self.rrf_k = rrf_k
         self.dense_candidates = dense_candidates
         self.town_threshold = town_threshold
-        self.min_relevance = min_relevance
+        self.min_coverage = min_coverage
+        self.dense_floor = dense_floor
         self._folded: dict[str, str] | None = None
         self._aliases: dict[str, str] | None = None
         self._order: list[str] | None = None
@@ -147,9 +182,18 @@ class HybridRetriever:
     def _prepare(self) -> None:
         if self._folded is None:
             paragraphs = self.kb.paragraphs
-            self._folded = {pid: _PUNCT.sub("", fold(" ".join(p.section_path) + p.text)) for pid, p in paragraphs.items()}
+            self._folded = {}
+            self._sentences = {}
+            self._headings = {}
+            for pid, p in paragraphs.items():
+                text = fold(p.text)
+                heading = fold("".join(h for h in p.section_path if h not in _PSEUDO_SECTIONS))
+                self._folded[pid] = _PUNCT.sub("", heading + text)
+                self._sentences[pid] = sentences(text)
+                self._headings[pid] = heading
             self._aliases = {fold(a): t for t in self.kb.towns() for a in town_aliases(t)}
             self._order = self.kb.bm25.ids
+            self._town_of = np.array([paragraphs[pid].town for pid in self._order]) if self._order else np.array([])
 
     def refresh(self) -> None:
         """Forget cached views after the knowledge base changed."""
@@ -167,73 +211,137 @@ class HybridRetriever:
 
     # --- scoring -----------------------------------------------------------
     def topic_terms(self, query: Query) -> list[str]:
-        """Content tokens of the question: no question words, towns or years."""
-        town_tokens = {fold(a) for t in query.towns for a in town_aliases(t)}
-        out = []
-        for token in tokenize(query.text):
-            if token in QUESTION_WORDS or token in town_tokens or re.fullmatch(r"(19|20)\d{2}", token):
-                continue
-            if any(token in alias for alias in self.aliases) and len(token) <= 3:
-                continue
-            if token not in out:
-                out.append(token)
-        return out
+        """Content words of the question (no question words, towns or years), then their parts.
 
-    def _idf(self, terms: list[str]) -> dict[str, float]:
-        folded = self._folded or {}
-        n = max(1, len(folded))
+        Precise-mode words come first and are the question's *core* terms;
+        search-mode sub-words ("执法力量" → "执法", "力量") follow as parts.
+        """
+        core, parts, _ = self._terms(query)
+        return core + [t for t in parts if t not in core]
+
+    def _terms(self, query: Query) -> tuple[list[str], list[str], dict[str, str]]:
+        town_tokens = {fold(a) for t in query.towns for a in town_aliases(t)}
+        text = _strip_towns(query.folded, self.aliases)
+
+        def keep(token: str) -> bool:
+            return not (token in QUESTION_WORDS or token in town_tokens or re.fullmatch(r"(19|20)\d{2}", token))
+
+        tagged = [(t, flag) for t, flag in tokenize_precise(text) if keep(t)]
+        core = list(dict.fromkeys(t for t, _ in tagged))
+        parts = [t for t in dict.fromkeys(tokenize(text)) if keep(t) and t not in core]
+        # A part is kept only when it is a real piece of a core word, not a bridge
+        # across two words ("执法力量" yields "法力").
+        parts = [t for t in parts if any(c.startswith(t) or c.endswith(t) for c in core if len(c) > len(t))]
+        return core, parts, dict(tagged)
+
+    def topic(self, query: Query) -> Topic:
+        """Weighted question terms and the core terms an answer must contain."""
+        core, parts, flags = self._terms(query)
+        bm25 = self.kb.bm25
+        n = max(1, len(bm25.ids))
+        weights: dict[str, float] = {}
+        known = False
+        for term in core + parts:
+            df = int(np.count_nonzero(bm25.scores([term])))
+            known = known or df > 0
+            idf = float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+            weights[term] = term_weight(term, idf) * (1.0 if term in core else PART_WEIGHT)
+            if flags.get(term, "").startswith("v") and flags.get(term) != "vn":
+                weights[term] *= VERB_WEIGHT
+        # Required evidence: the rarest content words (nouns, adjectives; not verbs,
+        # which questions paraphrase freely) that some report actually uses.
+        specific = [
+            t
+            for t in core
+            if t not in GENERIC
+            and len(t) >= 2
+            and _CONTENT_FLAG.match(flags.get(t, "n"))
+            and weights[t] > 0
+            and int(np.count_nonzero(bm25.scores([t]))) > 0
+        ]
+        top = max((weights[t] for t in specific), default=0.0)
+        required = tuple(t for t in specific if weights[t] >= CORE_SHARE * top)
+        return Topic(weights=weights, required=required, known=known)
+
+    def weights(self, terms: list[str]) -> dict[str, float]:
+        """IDF weight of each term (document frequency from the BM25 index)."""
+        bm25 = self.kb.bm25
+        n = max(1, len(bm25.ids))
         out = {}
         for term in terms:
-            df = sum(1 for text in folded.values() if term in text)
-            out[term] = float(np.log(1 + (n - df + 0.5) / (df + 0.5))) if df else 0.0
+            df = int(np.count_nonzero(bm25.scores([term])))
+            out[term] = term_weight(term, float(np.log(1 + (n - df + 0.5) / (df + 0.5))))
         return out
 
-    def _coverage(self, pid: str, idf: dict[str, float]) -> float:
-        total = sum(idf.values())
-        if not total:
-            return 0.0
-        text = (self._folded or {}).get(pid, "")
-        return sum(w for t, w in idf.items() if t in text) / total
+    def evidence(self, pid: str, weights: dict[str, float]) -> tuple[float, int]:
+        """Sentence-level lexical evidence of a paragraph: (coverage, best sentence index)."""
+        self._prepare()
+        return best_window(self._headings[pid], self._sentences[pid], weights)
+
+    def has_required(self, pid: str, topic: Topic) -> bool:
+        """Whether one sentence window of the paragraph (with its heading) holds every required term."""
+        self._prepare()
+        if not topic.required:
+            return True
+        heading, parts = self._headings[pid], self._sentences[pid]
+        windows = [heading + a + b for a, b in zip(parts, parts[1:] + [""])]
+        return any(all(contains(w, t) for t in topic.required) for w in windows)
 
     def _dense(self, query: Query, towns: list[str] | None, n: int) -> dict[str, float]:
-        vector = self.kb.embedder.embed([query.text], "query")[0]
+        # The town filter already scopes the search; the town's name in the query
+        # would only pull mastheads and sign-offs up.
+        text = _strip_towns(query.folded, self.aliases) if towns else query.text
+        vector = self.kb.embedder.embed([text or query.text], "query")[0]
         sims: dict[str, float] = {}
         for hit in self.kb.store.query(vector, n, towns=towns):
             for pid in self.kb.chunk_paragraphs.get(hit.chunk_id, ()):
                 sims[pid] = max(sims.get(pid, -1.0), hit.similarity)
         return sims
 
-    def _score(self, query: Query, towns: list[str] | None, dense_n: int) -> list[Hit]:
+    def _score(
+        self, query: Query, topic: Topic, towns: list[str] | None, dense_n: int, per_town: int = 12
+    ) -> list[Hit]:
         """Fused hits over the allowed towns, best first (all candidates, not cut to k)."""
         self._prepare()
         paragraphs = self.kb.paragraphs
         order = self._order or []
-        terms = tokenize(query.text)
-        bm25 = self.kb.bm25.scores([t for t in terms if t not in QUESTION_WORDS] or terms)
+        weights = topic.weights
+        bm25 = self.kb.bm25.scores(list(weights) or tokenize(query.text))
         allowed = set(towns) if towns else None
-        bm25_rank = [
-            (order[i], float(bm25[i]))
-            for i in np.argsort(-bm25)
-            if bm25[i] > 0 and (allowed is None or paragraphs[order[i]].town in allowed)
-        ]
+        # BM25 candidates: the best few of every town, so no town is crowded out.
+        taken: dict[str, int] = {}
+        bm25_rank: list[tuple[str, float]] = []
+        for i in np.argsort(-bm25):
+            if bm25[i] <= 0:
+                break
+            town = self._town_of[i]
+            if (allowed is not None and town not in allowed) or taken.get(town, 0) >= per_town:
+                continue
+            taken[town] = taken.get(town, 0) + 1
+            bm25_rank.append((order[i], float(bm25[i])))
         dense = self._dense(query, towns, dense_n)
         dense_rank = sorted(dense.items(), key=lambda kv: -kv[1])
+        candidates = dict.fromkeys([pid for pid, _ in bm25_rank] + [pid for pid, _ in dense_rank])
+        lexical = {pid: self.evidence(pid, weights)[0] for pid in candidates}
+        lex_rank = sorted(((pid, v) for pid, v in lexical.items() if v > 0), key=lambda kv: -kv[1])
         fused: dict[str, float] = {}
-        for rank, (pid, _) in enumerate(bm25_rank):
-            fused[pid] = fused.get(pid, 0.0) + 1.0 / (self.rrf_k + rank + 1)
-        for rank, (pid, _) in enumerate(dense_rank):
-            fused[pid] = fused.get(pid, 0.0) + 1.0 / (self.rrf_k + rank + 1)
+        for ranking in (bm25_rank, dense_rank, lex_rank):
+            for rank, (pid, _) in enumerate(ranking):
+                fused[pid] = fused.get(pid, 0.0) + 1.0 / (self.rrf_k + rank + 1)
         exact = self._exact(query.folded, allowed)
         for pid in exact:
             fused[pid] = fused.get(pid, 0.0) + 1.0  # a verbatim quote outranks everything
-        topic = self.topic_terms(query)
-        idf = self._idf(topic)
+            lexical.setdefault(pid, 1.0)
         bm25_by_id = dict(bm25_rank)
         hits = []
         for pid, score in fused.items():
             p = paragraphs[pid]
-            source = "exact" if pid in exact else ("both" if pid in dense and pid in bm25_by_id else "dense" if pid in dense else "bm25")
-            hits.append(_hit(p, score, dense.get(pid, 0.0), bm25_by_id.get(pid, 0.0), self._coverage(pid, idf), source))
+            source = (
+                "exact"
+                if pid in exact
+                else ("both" if pid in dense and pid in bm25_by_id else "dense" if pid in dense else "bm25")
+            )
+            hits.append(_hit(p, score, dense.get(pid, 0.0), bm25_by_id.get(pid, 0.0), lexical.get(pid, 0.0), source))
         hits.sort(key=lambda h: -h.score)
         return hits
 
@@ -268,54 +376,60 @@ class HybridRetriever:
         query = question if isinstance(question, Query) else self.understand(question)
         if not self.kb.paragraphs:
             return Retrieval(query=query, hits=(), abstain=True, reason="知识库为空，请先导入报告")
-        topic = tuple(self.topic_terms(query))
+        topic = self.topic(query)
         towns = list(query.towns) or None
         if query.cross_town and not towns:
             return self._cross_town(query, k, topic)
-        hits = self._score(query, towns, max(self.dense_candidates, k * 4))
+        hits = self._score(query, topic, towns, max(self.dense_candidates, k * 4))
         if query.kind == SUMMARY:
             hits = self._expand_sections(hits)
-        best = hits[0] if hits else None
-        relevance = _relevance(best) if best else 0.0
-        abstain = best is None or (relevance < self.min_relevance and best.source != "exact")
-        reason = "报告中未找到与问题直接相关的内容" if abstain else ""
-        if query.numeric and not abstain and not any(re.search(r"\d|[一二三四五六七八九十百千]+[次个名人件起项条份]", h.text) for h in hits[:k]):
+        top = hits[:k]
+        abstain, reason = False, ""
+        if not top:
+            abstain, reason = True, "没有可检索的段落"
+        elif top[0].source != "exact" and not any(self._supports(h, topic) for h in top):
+            abstain, reason = True, "报告中没有段落提到问题所问的内容"
+        elif query.numeric and not any(_NUMERAL.search(h.text) for h in top if self._supports(h, topic)):
             abstain, reason = True, "报告中未找到问题所问的数字"
-        return Retrieval(query=query, hits=tuple(hits[:k]), abstain=abstain, reason=reason, topic_terms=topic)
+        return Retrieval(query=query, hits=tuple(top), abstain=abstain, reason=reason, topic_terms=tuple(topic.weights))
 
-    def _cross_town(self, query: Query, k: int, topic: tuple[str, ...]) -> Retrieval:
+    def _supports(self, hit: Hit, topic: Topic) -> bool:
+        """Whether a hit is real evidence: lexical (required terms, coverage) or, with no lexical handle, dense."""
+        if not topic.known:  # nothing of the question occurs in any report (e.g. English): trust the embedder
+            return hit.dense >= self.dense_floor
+        return hit.coverage >= self.min_coverage and self.has_required(hit.id, topic)
+
+    def _cross_town(self, query: Query, k: int, topic: Topic) -> Retrieval:
         n_chunks = max(self.dense_candidates, 12 * len(self.kb.towns()))
-        hits = self._score(query, None, n_chunks)
+        hits = self._score(query, topic, None, n_chunks)
         by_town: dict[str, list[Hit]] = {}
         for hit in hits:
             by_town.setdefault(hit.town, []).append(hit)
-        scored = {town: max(_relevance(h) for h in town_hits) for town, town_hits in by_town.items()}
-        best = max(scored.values(), default=0.0)
         matches = []
         for town, town_hits in by_town.items():
-            town_hits.sort(key=lambda h: -_relevance(h))
-            relevance = scored[town]
-            matched = relevance >= max(self.min_relevance, self.town_threshold * best)
-            if query.kind == COMPARE and query.numeric:
-                matched = relevance >= self.min_relevance
-            matches.append(TownMatch(town=town, matched=matched, relevance=relevance, hits=tuple(town_hits[:3])))
-        matches.sort(key=lambda m: (-m.matched, -m.relevance))
+            town_hits.sort(key=lambda h: (-self._supports(h, topic), -_relevance(h)))
+            matches.append((town, town_hits, _relevance(town_hits[0]), self._supports(town_hits[0], topic)))
+        best = max((rel for _, _, rel, ok in matches if ok), default=0.0)
+        decided = []
+        for town, town_hits, relevance, ok in matches:
+            matched = ok and relevance >= self.town_threshold * best
+            decided.append(TownMatch(town=town, matched=matched, relevance=relevance, hits=tuple(town_hits[:3])))
+        decided.sort(key=lambda m: (-m.matched, -m.relevance))
         interleaved: list[Hit] = []
-        matched = [m for m in matches if m.matched]
+        matched = [m for m in decided if m.matched]
         for depth in range(3):
             for m in matched:
                 if depth < len(m.hits):
                     interleaved.append(m.hits[depth])
         rest = [h for h in hits if h not in interleaved]
-        ordered = (interleaved + rest)[: max(k, len(matched))]
         abstain = not matched
         return Retrieval(
             query=query,
-            hits=tuple(ordered[:k] if len(ordered) > k and not query.cross_town else ordered),
-            towns=tuple(matches),
+            hits=tuple((interleaved + rest)[:k]),
+            towns=tuple(decided),
             abstain=abstain,
             reason="报告中未找到提及该内容的镇" if abstain else "",
-            topic_terms=topic,
+            topic_terms=tuple(topic.weights),
         )
 
     def _expand_sections(self, hits: list[Hit]) -> list[Hit]:
@@ -330,9 +444,9 @@ class HybridRetriever:
 
 
 def _relevance(hit: Hit) -> float:
-    """Blend of lexical coverage and dense similarity, roughly in [0, 1]."""
+    """Blend of sentence-level lexical evidence and dense similarity, roughly in [0, 1]."""
     dense = max(0.0, (hit.dense - 0.75) / 0.2) if hit.dense else 0.0
-    return 0.6 * hit.coverage + 0.4 * min(1.0, dense)
+    return 0.65 * hit.coverage + 0.35 * min(1.0, dense)
 
 
 def _hit(p: Paragraph, score: float, dense: float, bm25: float, coverage: float, source: str) -> Hit:

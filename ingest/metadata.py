@@ -127,9 +127,7 @@ def extract_metadata(
         town, town_found = votes.most_common(1)[0][0], True
     else:
         # Last resort: the town the body names most often ("三道沟镇积极…").
-        mentions = Counter(
-            t for p in body[:8] for t in (_clean_place(x) for x in re.findall(_TOWN, p.text)) if t
-        )
+        mentions = Counter(t for p in body[:8] for t in (_clean_place(x) for x in re.findall(_TOWN, p.text)) if t)
         if mentions and mentions.most_common(1)[0][1] >= 2:
             town, town_found = mentions.most_common(1)[0][0], True
         else:
@@ -162,9 +160,7 @@ def extract_metadata(
     if year is None and date:
         year = int(date[:4]) - 1  # an annual report is signed off early the next year
     issuer_lines = [p.text for p in sign if _ISSUER.search(p.text.replace(" ", ""))]
-    issuer = " ".join(issuer_lines) or next(
-        (p.text for p in front if _ISSUER.search(p.text.replace(" ", ""))), None
-    )
+    issuer = " ".join(issuer_lines) or next((p.text for p in front if _ISSUER.search(p.text.replace(" ", ""))), None)
     return DocumentMeta(
         doc_id=doc_id,
         town=town,

@@ -200,8 +200,10 @@ def _blocks(text: str) -> list[_Block]:
 
 def _is_body_start(block: _Block) -> bool:
     text = strip_markup(block.raw)
-    return block.kind == "heading" and block.level > 0 or (
-        block.kind == "body" and (len(text) > 60 or ends_sentence(text) and len(text) > 25)
+    return (
+        block.kind == "heading"
+        and block.level > 0
+        or (block.kind == "body" and (len(text) > 60 or ends_sentence(text) and len(text) > 25))
     )
 
 
@@ -234,11 +236,7 @@ def _split_items(block: _Block) -> list[tuple[str, int, _Block]]:
     Returns (heading, level, block) triples; heading is "" for text that stays
     in the current section.
     """
-    cuts = [
-        m
-        for m in _BOLD_LEAD.finditer(block.raw)
-        if marker_level(m.group(1)) and len(tidy_heading(m.group(1))) > 4
-    ]
+    cuts = [m for m in _BOLD_LEAD.finditer(block.raw) if marker_level(m.group(1)) and len(tidy_heading(m.group(1))) > 4]
     if not cuts:
         return [("", 0, block)]
     pieces = []

@@ -87,7 +87,9 @@ def find_files(paths: Iterable[str | os.PathLike]) -> tuple[list[Path], list[dic
                     if child.suffix.lower() in SUPPORTED_SUFFIXES:
                         files.append(child)
                     else:
-                        errors.append({"path": str(child), "error": f"不支持的文件类型 {child.suffix or '（无扩展名）'}"})
+                        errors.append(
+                            {"path": str(child), "error": f"不支持的文件类型 {child.suffix or '（无扩展名）'}"}
+                        )
         elif path.is_file():
             files.append(path)
         else:
@@ -205,7 +207,10 @@ class KnowledgeBase:
                 size = path.stat().st_size
                 if size > self.max_bytes:
                     report.errors.append(
-                        {"path": str(path), "error": f"文件过大（{size / 1048576:.1f} MB，上限 {self.max_bytes / 1048576:.0f} MB）"}
+                        {
+                            "path": str(path),
+                            "error": f"文件过大（{size / 1048576:.1f} MB，上限 {self.max_bytes / 1048576:.0f} MB）",
+                        }
                     )
                     continue
                 digest = sha256_bytes(path.read_bytes())
@@ -332,7 +337,11 @@ class KnowledgeBase:
                 ids=[c.id for c, _ in add],
                 embeddings=[vectors[key] for _, key in add],
                 metadatas=[
-                    {"town": c.town, "doc_id": c.doc_id, "year": (metas.get(c.doc_id).year or 0) if c.doc_id in metas else 0}
+                    {
+                        "town": c.town,
+                        "doc_id": c.doc_id,
+                        "year": (metas.get(c.doc_id).year or 0) if c.doc_id in metas else 0,
+                    }
                     for c, _ in add
                 ],
                 documents=[c.text for c, _ in add],

@@ -52,3 +52,19 @@ def tokenize(text: str, stopwords: frozenset[str] = STOPWORDS) -> list[str]:
     """
     jb = _jieba()
     return [t for t in jb.lcut_for_search(fold(text)) if _KEEP.search(t) and t not in stopwords and t.strip()]
+
+
+def tokenize_precise(text: str, stopwords: frozenset[str] = STOPWORDS) -> list[tuple[str, str]]:
+    """Precise-mode jieba words with part-of-speech flags: the terms a question is about.
+
+    Returns:
+        (word, flag) pairs, e.g. ``("执法力量", "n")``, ``("薄弱", "a")``.
+    """
+    _jieba()
+    import jieba.posseg as pseg
+
+    return [
+        (w.word, w.flag)
+        for w in pseg.cut(fold(text))
+        if _KEEP.search(w.word) and w.word not in stopwords and w.word.strip()
+    ]
