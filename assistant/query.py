@@ -6,8 +6,10 @@ handful of shapes, and the shape decides how retrieval and answering work.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ingest.clean import fold
 
@@ -41,8 +43,37 @@ QUESTION_WORDS = frozenset(
     "哪些 哪个 哪几个 哪一个 什么 多少 几 几次 是否 有没有 有无 吗 呢 请问 请 提到 提及 说到 谈到 "
     "分别 各 各镇 每个 全部 所有 一共 共 总共 是 为 有 了 的 在 中 镇 乡 乡镇 报告 情况 "
     "这份 这个 该 由 谁 哪 哪里 何时 怎么 如何 怎样 请列出 列出 "
-    "which town towns what how many much the a an of in did does do is are was were mention mentioned".split()
+    "which town towns what how many much the a an of in on at to for by with from did does do is are was were "
+    "has have had mention mentioned mentions any there their its it this that these those".split()
 )
+
+
+GLOSSARY_FILE = Path(__file__).with_name("data") / "en_zh.tsv"
+
+
+@functools.lru_cache(maxsize=1)
+def glossary() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """English phrase patterns → Chinese terms, longest phrase first."""
+    pairs = []
+    for line in GLOSSARY_FILE.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#") and "\t" in line:
+            en, zh = line.split("\t", 1)
+            pairs.append((en.strip().lower(), zh.strip()))
+    pairs.sort(key=lambda p: -len(p[0]))
+    return tuple((re.compile(rf"\b{re.escape(en)}\b"), zh) for en, zh in pairs)
+
+
+def translate_english(folded: str) -> str:
+    """Replace English domain phrases with their Chinese terms (other words stay).
+
+    >>> translate_english("which towns mention weak law enforcement capacity?")
+    'which towns mention 薄弱 执法力量?'
+    """
+    if not re.search(r"[a-z]{3,}", folded):
+        return folded
+    for pattern, zh in glossary():
+        folded = pattern.sub(f" {zh} ", folded)
+    return re.sub(r"\s+", " ", folded).strip()
 
 
 @dataclass(frozen=True)
@@ -55,6 +86,7 @@ class Query:
         kind: ``fact``, ``multi_town``, ``compare``, ``summary`` or ``meta``.
         towns: Canonical towns named in the question.
         years: Years named in the question.
+        search_text: Text retrieval works on: ``folded`` with English domain terms in Chinese.
         fields: Document fields asked for (``doc_number``, ``signer``, ``date``, ``title``, ``issuer``).
         numeric: The question asks for a figure.
     """
@@ -62,6 +94,7 @@ class Query:
     text: str
     folded: str
     kind: str
+    search_text: str = ""
     towns: tuple[str, ...] = ()
     years: tuple[int, ...] = ()
     fields: tuple[str, ...] = ()
@@ -124,7 +157,14 @@ def understand(question: str, aliases: dict[str, str] | None = None) -> Query:
     else:
         kind = FACT
     return Query(
-        text=question, folded=folded, kind=kind, towns=towns, years=years, fields=fields_asked, numeric=numeric
+        text=question,
+        folded=folded,
+        kind=kind,
+        search_text=translate_english(folded),
+        towns=towns,
+        years=years,
+        fields=fields_asked,
+        numeric=numeric,
     )
 
 

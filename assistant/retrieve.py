@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.lexicon import GENERIC, best_window, contains, sentences, term_weight
-from assistant.query import COMPARE, MULTI_TOWN, QUESTION_WORDS, SUMMARY, Query, understand
+from assistant.query import COMPARE, FACT, MULTI_TOWN, QUESTION_WORDS, SUMMARY, Query, understand
 from ingest.clean import fold
 from ingest.records import Paragraph
 from vectorstore.kb import KnowledgeBase, town_aliases
@@ -23,12 +23,23 @@ from vectorstore.tokenize import tokenize, tokenize_precise
 
 RRF_K = 60
 PART_WEIGHT = 0.5  # sub-words of a question word count half
+UNKNOWN_LATIN_WEIGHT = 0.2  # an English word the glossary could not map says little about evidence
 VERB_WEIGHT = 0.6  # questions paraphrase verbs freely ("建立或落实" vs "聘用…担任")
 CORE_SHARE = 0.85  # core terms within this share of the rarest one are required evidence
 _PUNCT = re.compile(r"[\s\W_]+")
 _PSEUDO_SECTIONS = {"文首", "前言", "落款"}
 _CONTENT_FLAG = re.compile(r"^(?:n|a|b|vn|l|i|eng)")
 _NUMERAL = re.compile(r"\d|[一二三四五六七八九十百千两]+[次个名人件起项条份场期户本]")
+
+
+def pinyin_aliases(town: str) -> list[str]:
+    """Latin spellings of a town for English questions: 东方红镇 → "dongfanghong"."""
+    from pypinyin import lazy_pinyin
+
+    short = town_aliases(town)[-1]
+    if not re.search(r"[\u4e00-\u9fff]", short):
+        return []
+    return ["".join(lazy_pinyin(short)).lower()]
 
 
 def _strip_towns(folded: str, aliases: dict[str, str]) -> str:
@@ -191,7 +202,7 @@ class HybridRetriever:
                 self._folded[pid] = _PUNCT.sub("", heading + text)
                 self._sentences[pid] = sentences(text)
                 self._headings[pid] = heading
-            self._aliases = {fold(a): t for t in self.kb.towns() for a in town_aliases(t)}
+            self._aliases = {fold(a): t for t in self.kb.towns() for a in town_aliases(t) + pinyin_aliases(t)}
             self._order = self.kb.bm25.ids
             self._town_of = np.array([paragraphs[pid].town for pid in self._order]) if self._order else np.array([])
 
@@ -221,7 +232,7 @@ class HybridRetriever:
 
     def _terms(self, query: Query) -> tuple[list[str], list[str], dict[str, str]]:
         town_tokens = {fold(a) for t in query.towns for a in town_aliases(t)}
-        text = _strip_towns(query.folded, self.aliases)
+        text = _strip_towns(query.search_text or query.folded, self.aliases)
 
         def keep(token: str) -> bool:
             return not (token in QUESTION_WORDS or token in town_tokens or re.fullmatch(r"(19|20)\d{2}", token))
@@ -246,6 +257,8 @@ class HybridRetriever:
             known = known or df > 0
             idf = float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
             weights[term] = term_weight(term, idf) * (1.0 if term in core else PART_WEIGHT)
+            if not df and re.fullmatch(r"[a-z0-9'-]+", term):
+                weights[term] *= UNKNOWN_LATIN_WEIGHT
             if flags.get(term, "").startswith("v") and flags.get(term) != "vn":
                 weights[term] *= VERB_WEIGHT
         # Required evidence: the rarest content words (nouns, adjectives; not verbs,
@@ -278,19 +291,28 @@ class HybridRetriever:
         self._prepare()
         return best_window(self._headings[pid], self._sentences[pid], weights)
 
-    def has_required(self, pid: str, topic: Topic) -> bool:
-        """Whether one sentence window of the paragraph (with its heading) holds every required term."""
+    def has_required(self, pid: str, topic: Topic, numeric: bool = False) -> bool:
+        """Whether one sentence window of the paragraph holds every required term (and a figure).
+
+        Args:
+            pid: Paragraph id.
+            topic: The question's topic.
+            numeric: Also require a number in the same window (the question asks for a figure).
+        """
         self._prepare()
-        if not topic.required:
-            return True
         heading, parts = self._headings[pid], self._sentences[pid]
-        windows = [heading + a + b for a, b in zip(parts, parts[1:] + [""])]
-        return any(all(contains(w, t) for t in topic.required) for w in windows)
+        windows = [(heading + a + b, a + b) for a, b in zip(parts, parts[1:] + [""])]
+        return any(
+            all(contains(w, t) for t in topic.required) and (not numeric or _NUMERAL.search(body))
+            for w, body in windows
+        )
 
     def _dense(self, query: Query, towns: list[str] | None, n: int) -> dict[str, float]:
         # The town filter already scopes the search; the town's name in the query
         # would only pull mastheads and sign-offs up.
-        text = _strip_towns(query.folded, self.aliases) if towns else query.text
+        text = query.search_text if query.search_text != query.folded else query.text
+        if towns:
+            text = _strip_towns(query.search_text or query.folded, self.aliases)
         vector = self.kb.embedder.embed([text or query.text], "query")[0]
         sims: dict[str, float] = {}
         for hit in self.kb.store.query(vector, n, towns=towns):
@@ -380,6 +402,8 @@ class HybridRetriever:
         towns = list(query.towns) or None
         if query.cross_town and not towns:
             return self._cross_town(query, k, topic)
+        if towns and len(towns) > 1 and query.kind in (FACT, COMPARE, MULTI_TOWN):
+            return self._cross_town(query, k, topic, towns)
         hits = self._score(query, topic, towns, max(self.dense_candidates, k * 4))
         if query.kind == SUMMARY:
             hits = self._expand_sections(hits)
@@ -389,7 +413,7 @@ class HybridRetriever:
             abstain, reason = True, "没有可检索的段落"
         elif top[0].source != "exact" and not any(self._supports(h, topic) for h in top):
             abstain, reason = True, "报告中没有段落提到问题所问的内容"
-        elif query.numeric and not any(_NUMERAL.search(h.text) for h in top if self._supports(h, topic)):
+        elif query.numeric and not any(self.has_required(h.id, topic, numeric=True) for h in top):
             abstain, reason = True, "报告中未找到问题所问的数字"
         return Retrieval(query=query, hits=tuple(top), abstain=abstain, reason=reason, topic_terms=tuple(topic.weights))
 
@@ -399,9 +423,9 @@ class HybridRetriever:
             return hit.dense >= self.dense_floor
         return hit.coverage >= self.min_coverage and self.has_required(hit.id, topic)
 
-    def _cross_town(self, query: Query, k: int, topic: Topic) -> Retrieval:
-        n_chunks = max(self.dense_candidates, 12 * len(self.kb.towns()))
-        hits = self._score(query, topic, None, n_chunks)
+    def _cross_town(self, query: Query, k: int, topic: Topic, towns: list[str] | None = None) -> Retrieval:
+        n_chunks = max(self.dense_candidates, 12 * len(towns or self.kb.towns()))
+        hits = self._score(query, topic, towns, n_chunks)
         by_town: dict[str, list[Hit]] = {}
         for hit in hits:
             by_town.setdefault(hit.town, []).append(hit)

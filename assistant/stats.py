@@ -29,6 +29,7 @@ from ingest.clean import fold, to_simplified
 from ingest.records import Paragraph
 
 METRICS_PATH = Path(__file__).resolve().parent / "data" / "metrics.toml"
+StrPath = str | Path
 
 # Characters that carry no content and would break a match ("2\u200b000").
 _INVISIBLE = set("\u200b\u200c\u200d\u2060\ufeff\u00ad")
@@ -74,7 +75,7 @@ class Metric:
     exclude: re.Pattern[str] | None = None
     context: re.Pattern[str] | None = None
     priority: int = 0
-    max_gap: int = 12
+    max_gap: int = 8
     base_unit: str = ""
     convert: tuple[tuple[str, float], ...] = ()
 
@@ -97,6 +98,7 @@ class _Lexicon:
     skip_sections: re.Pattern[str] | None
     delta: re.Pattern[str] | None
     idioms: tuple[str, ...]
+    quantity: re.Pattern[str] | None
     mention: re.Pattern[str] = field(repr=False)
 
 
@@ -186,7 +188,7 @@ def _load_lexicon(path: str) -> _Lexicon:
     with open(path, "rb") as fh:
         data = tomllib.load(fh)
     settings = data.get("settings", {})
-    default_gap = int(settings.get("max_gap", 12))
+    default_gap = int(settings.get("max_gap", 8))
     metrics = []
     for item in data.get("metric", []):
         metrics.append(
@@ -216,7 +218,7 @@ def _load_lexicon(path: str) -> _Lexicon:
     mention = re.compile(
         r"(?P<pre>超过|近|约|逾|超)?"
         r"(?P<num>(?<![0-9.])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[" + _CN_CHARS + r"]+)"
-        r"(?P<mult>万(?!元)|千(?=余|多))?"
+        r"(?P<mult>万(?!元)|千)?"
         r"(?P<yu>余|多)?"
         r"(?P<unit>" + unit_alt + r")"
         r"(?P<suf>以上|左右|以内|以下|余)?"
@@ -227,11 +229,12 @@ def _load_lexicon(path: str) -> _Lexicon:
         skip_sections=_optional(settings.get("skip_sections")),
         delta=_optional(settings.get("delta")),
         idioms=tuple(settings.get("idioms", [])),
+        quantity=_optional(settings.get("quantity")),
         mention=mention,
     )
 
 
-def load_metrics(path: str | Path | None = None) -> list[Metric]:
+def load_metrics(path: StrPath | None = None) -> list[Metric]:
     """Load the metric lexicon.
 
     Args:
@@ -243,7 +246,7 @@ def load_metrics(path: str | Path | None = None) -> list[Metric]:
     return list(_load_lexicon(str(path or METRICS_PATH)).metrics)
 
 
-def get_metric(key: str, path: str | Path | None = None) -> Metric:
+def get_metric(key: str, path: StrPath | None = None) -> Metric:
     """Return the metric with this key (raises ``KeyError`` when unknown)."""
     for metric in load_metrics(path):
         if metric.key == key:
@@ -535,7 +538,7 @@ def _paragraph_facts(paragraph: Paragraph, lex: _Lexicon) -> list[Fact]:
 
 def extract_facts(
     paragraphs: Iterable[Paragraph],
-    metrics_path: str | Path | None = None,
+    metrics_path: StrPath | None = None,
     include_plans: bool = False,
     roles: Sequence[str] = ("body",),
 ) -> list[Fact]:
@@ -565,7 +568,7 @@ def _metric_key(metric: Metric | str) -> str:
     return metric.key if isinstance(metric, Metric) else metric
 
 
-def normalized_value(fact: Fact, metrics_path: str | Path | None = None) -> tuple[float, str]:
+def normalized_value(fact: Fact, metrics_path: StrPath | None = None) -> tuple[float, str]:
     """Value and unit of a fact in its metric's base unit, for comparing towns (元 -> 万元)."""
     try:
         metric = get_metric(fact.metric, metrics_path)
@@ -609,7 +612,27 @@ def facts_table(
     return out
 
 
-def find_metric(question: str, metrics_path: str | Path | None = None) -> Metric | None:
+# (score, alias start, alias end, metric) for one metric named in a question.
+_MetricMatch = tuple[tuple[int, int, int], int, int, Metric]
+
+
+def _metric_matches(question: str, lex: _Lexicon, numeric: bool) -> list[_MetricMatch]:
+    """Metrics named in a question, each with its best (longest) alias."""
+    folded = fold(question)
+    if numeric and lex.quantity is not None and not lex.quantity.search(folded):
+        return []
+    found: list[_MetricMatch] = []
+    for order, metric in enumerate(lex.metrics):
+        spans = [(folded.find(a), len(a)) for a in metric.aliases if a and a in folded]
+        if not spans:
+            continue
+        start, length = max(spans, key=lambda s: (s[1], -s[0]))
+        hint = 1 if any(h and h in folded for h in metric.hints) else 0
+        found.append(((length + 2 * hint, length, -order), start, start + length, metric))
+    return found
+
+
+def find_metric(question: str, metrics_path: StrPath | None = None, *, numeric: bool = True) -> Metric | None:
     """Map a question to the metric it asks about, via the lexicon's aliases.
 
     The longest alias found in the (folded) question wins; question words such as a unit
@@ -618,22 +641,41 @@ def find_metric(question: str, metrics_path: str | Path | None = None) -> Metric
     Args:
         question: e.g. ``各镇分别发放了多少普法宣传资料？`` or ``哪个镇罚款最多？``.
         metrics_path: Lexicon to use instead of the shipped one.
+        numeric: Only answer when the question asks for an amount ("多少", "最多",
+            "覆盖率"…), so "哪些镇提到执法力量薄弱？" is not sent to the table.
 
     Returns:
-        The metric, or ``None`` when no alias occurs in the question.
+        The metric, or ``None`` when no alias occurs in the question (or it asks no amount).
     """
-    folded = fold(question)
-    best: tuple[int, int, int] | None = None
-    chosen: Metric | None = None
-    for order, metric in enumerate(load_metrics(metrics_path)):
-        alias_len = max((len(a) for a in metric.aliases if a and a in folded), default=0)
-        if not alias_len:
-            continue
-        hint = sum(1 for h in metric.hints if h and h in folded)
-        score = (alias_len + 2 * min(hint, 1), alias_len, -order)
-        if best is None or score > best:
-            best, chosen = score, metric
-    return chosen
+    matches = _metric_matches(question, _load_lexicon(str(metrics_path or METRICS_PATH)), numeric)
+    return max(matches, key=lambda m: m[0])[3] if matches else None
+
+
+def find_metrics(question: str, metrics_path: StrPath | None = None, *, numeric: bool = True) -> list[Metric]:
+    """All metrics a question asks about, in question order ("多少名人民调解员和法律明白人" -> two).
+
+    A metric whose alias lies inside a longer alias of another metric is dropped
+    ("普法宣传" inside "普法宣传资料").
+
+    Args:
+        question: The user's question.
+        metrics_path: Lexicon to use instead of the shipped one.
+        numeric: As in :func:`find_metric`.
+
+    Returns:
+        The metrics, possibly empty.
+    """
+    matches = _metric_matches(question, _load_lexicon(str(metrics_path or METRICS_PATH)), numeric)
+    kept = []
+    for score, start, end, metric in matches:
+        covered = any(
+            s2 <= start and end <= e2 and ((e2 - s2) > (end - start) or score2 > score)
+            for score2, s2, e2, m2 in matches
+            if m2 is not metric
+        )
+        if not covered:
+            kept.append((start, metric))
+    return [metric for _, metric in sorted(kept, key=lambda k: k[0])]
 
 
 def answer_comparison(question: str, facts: Iterable[Fact], towns: Sequence[str] | None = None) -> str | None:

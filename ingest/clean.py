@@ -20,7 +20,7 @@ _BOLD = re.compile(r"\*\*|__")
 _NUMBER_GAP = re.compile(r"(?<=[\d.%])\s+(?=[\d.%])")
 _CJK = r"\u3400-\u9fff\uf900-\ufaff"
 # A space next to a CJK character or a number is layout, never meaning, in these reports.
-_CJK_GAP = re.compile(rf"(?<=[{_CJK}\d%.，。；：、）】」』”])\s+|\s+(?=[{_CJK}\d（【「『“，。；：、])")
+_CJK_GAP = re.compile(rf"(?<=[{_CJK}，。；：、）】」』”])\s+|\s+(?=[{_CJK}（【「『“，。；：、])")
 
 SENTENCE_END = "。！？；!?;"
 _TERMINAL = re.compile(r"[。！？；：!?;:…][”’」』）)\]】\"']*$")

@@ -69,6 +69,8 @@ def decode_text(data: bytes) -> tuple[str, str]:
             if _looks_like_text(text):
                 return text, name
         raise LoadError("不是文本文件（含二进制内容）")
+    if b"\x00" in data:  # no single-byte or GB text contains NUL
+        raise LoadError("不是文本文件（含二进制内容）")
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()
@@ -112,7 +114,7 @@ def _docx_text(path: Path) -> str:
             if not text:
                 lines.append("")
                 continue
-            text = numbering.prefix(child) + text
+            text = numbering.prefix(child, para.style) + text
             style = (para.style.name or "") if para.style is not None else ""
             m = re.match(r"(?:Heading|标题)\s*(\d)", style)
             if m:
@@ -172,10 +174,18 @@ class _DocxNumbering:
             for ilvl, spec in levels.items():
                 self.formats[(num.get(qn("w:numId")), ilvl)] = spec
 
-    def prefix(self, p) -> str:
+    def _numpr(self, element):
+        ppr = element.find(self.qn("w:pPr")) if element is not None else None
+        return ppr.find(self.qn("w:numPr")) if ppr is not None else None
+
+    def prefix(self, p, style=None) -> str:
+        """The rendered list number of paragraph element ``p`` ("" when it is not numbered)."""
         qn = self.qn
-        ppr = p.find(qn("w:pPr"))
-        numpr = ppr.find(qn("w:numPr")) if ppr is not None else None
+        numpr = self._numpr(p)
+        # List styles ("List Number") carry their numbering on the style, not the paragraph.
+        while numpr is None and style is not None:
+            numpr = self._numpr(style.element)
+            style = style.base_style
         if numpr is None:
             return ""
         num_id = numpr.find(qn("w:numId"))

@@ -94,7 +94,7 @@ class _Block:
 
 def tidy_heading(text: str) -> str:
     """Return a heading in citation form: markup, '#', trailing 。 and layout spaces removed."""
-    text = strip_markup(text).strip().rstrip("。.：:")
+    text = strip_markup(text).strip().lstrip("#").strip().rstrip("。.：:")
     return _SPACE_NEAR_CJK.sub("", text)
 
 

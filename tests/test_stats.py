@@ -21,6 +21,7 @@ from assistant.stats import (
     extract_facts,
     facts_table,
     find_metric,
+    find_metrics,
     format_number,
     load_metrics,
     normalized_value,
@@ -359,6 +360,13 @@ def test_changes_and_rates_are_not_levels():
     assert facts == []
 
 
+def test_cue_must_stand_close_to_the_number():
+    # The cue names the group, the figure counts a subset far behind it.
+    assert _facts("全乡执法人员中具有法律专业背景的仅2人。") == []
+    facts = _facts("全乡45名干部参加年度学法考试，参考率100%。")
+    assert facts == []  # exam takers, not trainees; a pass rate is no metric
+
+
 def test_nearest_cue_decides_between_metrics():
     facts = _facts(
         "办理行政强制案件2起、行政处罚案件26起，罚款 1.5 万元，罚款12000元。",
@@ -433,7 +441,19 @@ def test_find_metric(question, key):
 
 def test_find_metric_none_for_other_questions():
     assert find_metric("今天天气怎么样？") is None
-    assert find_metric("哪些镇提到了枫桥经验？") is None
+    # Names a metric's words but asks for no figure: a retrieval question, not a table lookup.
+    assert find_metric("哪些镇提到执法力量薄弱？") is None
+    assert find_metric("哪些镇提到执法力量薄弱？", numeric=False).key == "enforcement_staff"
+
+
+def test_find_metrics_lists_every_metric_asked():
+    keys = [m.key for m in find_metrics("三道沟镇配备了多少名人民调解员和法律明白人？")]
+    assert keys == ["mediators", "legal_literates"]
+    keys = [m.key for m in find_metrics("北留镇全年提供了多少法律咨询和法律援助？")]
+    assert keys == ["legal_consultations", "legal_aid"]
+    # "普法宣传" (events) lies inside "普法宣传资料" (materials): one metric only.
+    assert [m.key for m in find_metrics("各镇分别发放了多少普法宣传资料？")] == ["propaganda_materials"]
+    assert find_metrics("哪些镇提到执法力量薄弱？") == []
 
 
 def test_to_dict_row(corpus_facts):

@@ -97,7 +97,12 @@ class SentenceTransformerEmbedder(Embedder):
 
     def _load(self):
         if self._st is None:
+            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.set_verbosity_error()
+            hf_logging.disable_progress_bar()
 
             self._st = SentenceTransformer(self.model, device=self.device)
             self.dim = int(self._st.get_embedding_dimension())

