@@ -100,7 +100,9 @@ def test_human_summary(tmp_path):
 
 def test_unknown_town_is_indexed_and_can_be_renamed(tmp_path):
     path = tmp_path / "r.txt"
-    path.write_text("2024年工作总结\n\n一、成效\n\n全年调解矛盾纠纷18起，成功率百分之百，群众满意。\n", encoding="utf-8")
+    path.write_text(
+        "2024年工作总结\n\n一、成效\n\n全年调解矛盾纠纷18起，成功率百分之百，群众满意。\n", encoding="utf-8"
+    )
     db = tmp_path / "db"
     result = run("ingest", path, "--db", db)
     assert "未能从文档内容中识别镇名" in result.output

@@ -108,7 +108,7 @@ def test_scanned_pdf_is_reported(tmp_path):
         ("broken.docx", b"PK\x03\x04 not really a zip", "Word 文件损坏"),
         ("broken.pdf", b"%PDF-1.4\n garbage", "PDF"),
         ("image.png", b"\x89PNG\r\n", "不支持的文件类型"),
-        ("blank.txt", "\n\n   \n".encode(), "没有可用的文字内容"),
+        ("blank.txt", b"\n\n   \n", "没有可用的文字内容"),
     ],
 )
 def test_bad_files_give_one_line_reasons(tmp_path, name, data, message):

@@ -10,11 +10,23 @@ from ingest.pipeline import parse_file
 from tests.conftest import REPORTS
 
 EXPECTED = {
-    "东方红镇": {"county": "虎林市", "doc_number": "虎东呈[2025]5号", "signer": None, "date": "2025-02-26", "year": 2024},
+    "东方红镇": {
+        "county": "虎林市",
+        "doc_number": "虎东呈[2025]5号",
+        "signer": None,
+        "date": "2025-02-26",
+        "year": 2024,
+    },
     "二道甸子镇": {"county": "桦甸市", "doc_number": None, "signer": None, "date": "2025-03-21", "year": 2024},
     "旧院镇": {"county": "万源市", "doc_number": "旧府〔2025〕24号", "signer": "熊思炜", "date": None, "year": 2024},
     "北留镇": {"county": None, "doc_number": "北发〔2025〕4号", "signer": None, "date": "2025-01-20", "year": 2024},
-    "三道沟镇": {"county": "白山市", "doc_number": "三政发〔2025〕3号", "signer": None, "date": "2025-02-18", "year": 2024},
+    "三道沟镇": {
+        "county": "白山市",
+        "doc_number": "三政发〔2025〕3号",
+        "signer": None,
+        "date": "2025-02-18",
+        "year": 2024,
+    },
 }
 
 
