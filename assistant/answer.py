@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 
 from assistant.cite import Citation, cite, validate
 from assistant.lexicon import coverage
-from assistant.query import COMPARE, FACT, META, MULTI_TOWN, SUMMARY, Query
+from assistant.query import COMPARE, FACT, META, MULTI_TOWN, SUMMARY, Query, topic_phrase
 from assistant.retrieve import Hit, HybridRetriever, Retrieval
 from ingest.clean import fold, split_sentences
 
 _NUMBER = re.compile(r"\d+(?:\s*\.\s*\d+)?|[一二三四五六七八九十百千两]+(?=[次个名人件起项条份场期户本余])")
+_SUPERLATIVE = re.compile(r"最多|最少|最高|最低|最大|最小")
 _FIELD_LABELS = {"doc_number": "文号", "signer": "签发人", "date": "落款日期", "title": "标题", "issuer": "发文机关"}
 _GROUPS = (
     ("问题", re.compile(r"问题|不足|短板|差距|薄弱|困难")),
@@ -91,6 +92,7 @@ class Answerer:
     def __init__(self, retriever: HybridRetriever, llm=None) -> None:
         self.retriever = retriever
         self.llm = llm
+        self._facts: list | None = None
 
     def ask(self, question: str, history: list | None = None) -> Answer:
         """Answer a question.
@@ -116,15 +118,80 @@ class Answerer:
         weights = self.retriever.weights(list(retrieval.topic_terms))
         return {t: w for t, w in weights.items() if w > 0} or {t: 1.0 for t in retrieval.topic_terms}
 
+    @property
+    def facts(self) -> list:
+        """The statistics table of the knowledge base (extracted once)."""
+        if self._facts is None:
+            from assistant.stats import extract_facts
+
+            self._facts = extract_facts(self.retriever.kb.paragraphs.values())
+        return self._facts
+
     def _extractive(self, retrieval: Retrieval) -> Answer:
         query = retrieval.query
+        table = self._from_table(query)
+        if table is not None:
+            return table
         if retrieval.abstain:
             return self._abstain(retrieval)
-        if query.kind in (MULTI_TOWN, COMPARE) and retrieval.towns:
+        if retrieval.towns:
             return self._cross_town(retrieval)
         if query.kind == SUMMARY:
             return self._summary(retrieval)
         return self._fact(retrieval)
+
+    def _from_table(self, query: Query) -> Answer | None:
+        """Per-town figures and superlatives ("各镇分别…多少", "哪个镇…最多") from the statistics table."""
+        superlative = _SUPERLATIVE.search(query.folded)
+        several = len(query.towns) > 1 or (not query.towns and query.kind in (COMPARE, MULTI_TOWN))
+        if not (query.numeric or superlative) or not (several or superlative):
+            return None
+        from assistant.stats import facts_table, find_metric, normalized_value
+
+        metric = find_metric(query.text)
+        if metric is None:
+            return None
+        towns = list(query.towns) or self.retriever.kb.towns()
+        rows = facts_table(self.facts, towns=towns, metrics=[metric], dedupe=True)
+        if query.years:
+            rows = [f for f in rows if f.year in query.years] or rows
+        by_town: dict[str, list] = {}
+        for fact in rows:
+            by_town.setdefault(fact.town, []).append(fact)
+        if not by_town:
+            return None
+        paragraphs = self.retriever.kb.paragraphs
+        label = metric.label.split("（")[0]
+        lines = [f"| 镇 | {metric.label} | 报告原文 | 出处 |", "| --- | --- | --- | --- |"]
+        citations: list[Citation] = []
+        order = sorted(towns, key=lambda t: (t not in by_town, towns.index(t)))
+        for town in order:
+            facts = by_town.get(town)
+            if not facts:
+                lines.append(f"| {town} | 未提及 | — | — |")
+                continue
+            cells = []
+            for fact in facts:
+                c = Citation.of(paragraphs[fact.paragraph_id], quote=fact.quote)
+                if c not in citations:
+                    citations.append(c)
+                cells.append((fact.display, fact.quote, c.render()))
+            lines.append(
+                f"| {town} | {'；'.join(x[0] for x in cells)} | {'；'.join(x[1] for x in cells)} | "
+                f"{''.join(dict.fromkeys(x[2] for x in cells))} |"
+            )
+        asserted = tuple(t for t in order if t in by_town)
+        head = f"各镇{label}情况（{len(by_town)}个镇的报告给出了数字）："
+        if superlative:
+            most = superlative.group(0) in ("最多", "最高", "最大")
+            best = (max if most else min)(rows, key=lambda f: normalized_value(f)[0])
+            value, unit = normalized_value(best)
+            head = f"{label}{superlative.group(0)}的是{best.town}：{best.quote}{Citation.of(paragraphs[best.paragraph_id]).render()}。各镇对比："
+            asserted = (best.town,)
+        return Answer(
+            question=query.text, answer=head + "\n\n" + "\n".join(lines), towns=asserted, abstained=False,
+            citations=tuple(citations), kind=COMPARE,
+        )  # fmt: skip
 
     def _abstain(self, retrieval: Retrieval) -> Answer:
         query = retrieval.query
@@ -170,7 +237,7 @@ class Answerer:
         weights = self._weights(retrieval)
         matched = [m for m in retrieval.towns if m.matched]
         citations: list[Citation] = []
-        topic = "".join(retrieval.topic_terms[:4]) or "相关内容"
+        topic = topic_phrase(query.text)
         if query.kind == COMPARE:
             lines = ["| 镇 | 报告原文 | 出处 |", "| --- | --- | --- |"]
             for m in retrieval.towns:
@@ -182,10 +249,10 @@ class Answerer:
                 c = Citation.of(self.retriever.kb.paragraphs[hit.id], quote=sentence)
                 citations.append(c)
                 lines.append(f"| {m.town} | {sentence} | {c.render()} |")
-            head = f"共{len(matched)}个镇的报告提到{topic}："
+            head = f"各镇对比（{len(matched)}个镇的报告提到）："
             text = head + "\n\n" + "\n".join(lines)
         else:
-            lines = [f"共{len(matched)}个镇提到{topic}："]
+            lines = [f"共{len(matched)}个镇提到{topic}：" if query.kind == MULTI_TOWN else "各镇情况："]
             for m in matched:
                 hit = m.hits[0]
                 sentence = best_sentences(hit, weights, query.numeric)[0]

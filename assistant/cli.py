@@ -159,6 +159,102 @@ def search(question, k, batch, as_json, settings):
         click.echo(f"   {h.text[:160]}{'…' if len(h.text) > 160 else ''}")
 
 
+@cli.command()
+@click.argument("question", required=False)
+@click.option("--batch", type=click.Path(exists=True, dir_okay=False), help="JSONL 文件，每行 {id, question}")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON")
+@click.option("--llm-url", default=None, metavar="URL", help="OpenAI 兼容接口地址（默认不用大模型）")
+@click.option("--llm-model", default=None, metavar="NAME", help="大模型名称")
+@common_options
+def ask(question, batch, as_json, llm_url, llm_model, settings):
+    """回答问题：引用原文段落（镇 · 章节 · 段），报告未提及时明确说明。
+
+    Example: python -m assistant ask "北留镇2024年行政处罚罚款金额是多少？" --json
+    """
+    from dataclasses import replace
+
+    settings = replace(settings, llm_url=llm_url or settings.llm_url, llm_model=llm_model or settings.llm_model)
+    assistant = _assistant(settings)
+    if batch:
+        for row in _read_batch(batch):
+            try:
+                _print_json({**row, **assistant.ask(row["question"]).to_dict()})
+            except ValueError as err:
+                _print_json({**row, "error": str(err), "answer": "", "towns": [], "abstained": True, "citations": []})
+        return
+    if not question:
+        _fail("请提供问题，或使用 --batch FILE")
+    try:
+        answer = assistant.ask(question)
+    except ValueError as err:
+        _fail(str(err))
+    if as_json:
+        _print_json(answer.to_dict())
+        return
+    click.echo(answer.answer)
+    if answer.notice:
+        click.echo(f"\n提示：{answer.notice}")
+    if answer.citations:
+        click.echo("\n引用：")
+        for i, c in enumerate(answer.citations, 1):
+            click.echo(f"[{i}] {c.render()} {c.text[:80]}{'…' if len(c.text) > 80 else ''}")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="监听地址（非本机地址需要登录）")
+@click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535), help="端口")
+@click.option("--share", is_flag=True, help="生成公网分享链接（默认关闭）")
+@click.option("--auth-file", type=click.Path(exists=True, dir_okay=False), help="登录账号文件，每行 用户名:密码")
+@common_options
+def serve(host, port, share, auth_file, settings):
+    """启动浏览器界面（问答、引用查看、起草汇总、知识库管理、统计）。
+
+    Example: python -m assistant serve --port 7860
+    """
+    from assistant.app import serve as run_app
+
+    try:
+        run_app(settings, host=host, port=port, share=share, auth_file=auth_file)
+    except ValueError as err:
+        _fail(str(err))
+
+
+@cli.command()
+@click.option("--town", "towns", multiple=True, help="只统计这些镇（可重复）")
+@click.option("--metric", "metrics", multiple=True, help="只统计这些指标（指标代码或中文名，可重复）")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON 行列表")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="导出 CSV 文件")
+@click.option("--xlsx", "xlsx_path", type=click.Path(dir_okay=False), help="导出 Excel 文件")
+@common_options
+def stats(towns, metrics, as_json, csv_path, xlsx_path, settings):
+    """各镇关键数字统计表（每个数字都带出处段落）。
+
+    Example: python -m assistant stats --metric 罚款 --json
+    """
+    from assistant.stats import facts_table, load_metrics, to_csv, to_xlsx
+
+    assistant = _assistant(settings)
+    known = load_metrics()
+    wanted = []
+    for name in metrics:
+        found = [m.key for m in known if name in (m.key, m.label) or name in m.label or name in m.aliases]
+        if not found:
+            _fail(f"未知指标 {name}；可用：{'、'.join(m.label for m in known)}")
+        wanted += found
+    rows = facts_table(assistant.answerer.facts, towns=list(towns) or None, metrics=wanted or None)
+    if csv_path:
+        to_csv(rows, csv_path)
+    if xlsx_path:
+        to_xlsx(rows, xlsx_path)
+    if as_json:
+        _print_json([f.to_dict() for f in rows])
+        return
+    for f in rows:
+        click.echo(f"{f.town}\t{f.label}\t{f.display}\t{f.citation_label}")
+    if csv_path or xlsx_path:
+        click.echo(f"已导出 {len(rows)} 行：{' '.join(p for p in (csv_path, xlsx_path) if p)}")
+
+
 @cli.command("docs")
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON")
 @common_options

@@ -89,6 +89,7 @@ class Query:
         search_text: Text retrieval works on: ``folded`` with English domain terms in Chinese.
         fields: Document fields asked for (``doc_number``, ``signer``, ``date``, ``title``, ``issuer``).
         numeric: The question asks for a figure.
+        unknown_towns: Town names in the question that no indexed report belongs to.
     """
 
     text: str
@@ -99,7 +100,7 @@ class Query:
     years: tuple[int, ...] = ()
     fields: tuple[str, ...] = ()
     numeric: bool = False
-    notes: tuple[str, ...] = field(default_factory=tuple)
+    unknown_towns: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def cross_town(self) -> bool:
@@ -131,6 +132,29 @@ def detect_towns(folded: str, aliases: dict[str, str]) -> tuple[str, ...]:
     return tuple(sorted(found, key=found.get))
 
 
+_TOWN_MENTION = re.compile(
+    r"(?:^|[，,、。？?！!\s]|请问|那么|那|关于|和|与|及|对比|比较)"
+    r"(?P<name>[\u4e00-\u9fa5]{2,5}?)(?P<suffix>镇|乡(?![村镇])|街道)"
+)
+_NOT_TOWN_START = re.compile(r"^[哪各每全本该我这那其乡城]")
+
+
+def unknown_towns(folded: str, aliases: dict[str, str]) -> tuple[str, ...]:
+    """Town names in a question that are not in the knowledge base ("青石镇有多少名网格员？").
+
+    Args:
+        folded: Folded question.
+        aliases: Folded alias → canonical town of the known towns.
+    """
+    out = []
+    for m in _TOWN_MENTION.finditer(folded):
+        name = m.group("name") + m.group("suffix")
+        if _NOT_TOWN_START.match(name) or any(a in name or name in a for a in aliases):
+            continue
+        out.append(name)
+    return tuple(dict.fromkeys(out))
+
+
 def understand(question: str, aliases: dict[str, str] | None = None) -> Query:
     """Analyse a question.
 
@@ -143,6 +167,7 @@ def understand(question: str, aliases: dict[str, str] | None = None) -> Query:
     """
     folded = normalise(question)
     towns = detect_towns(folded, aliases or {})
+    missing = unknown_towns(folded, aliases or {}) if aliases else ()
     years = tuple(int(y) for y in _YEAR.findall(folded))
     fields_asked = tuple(name for name, pattern in _META_FIELDS.items() if pattern.search(folded))
     numeric = bool(_NUMERIC.search(folded))
@@ -165,6 +190,7 @@ def understand(question: str, aliases: dict[str, str] | None = None) -> Query:
         years=years,
         fields=fields_asked,
         numeric=numeric,
+        unknown_towns=missing,
     )
 
 

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.lexicon import GENERIC, best_window, contains, sentences, term_weight
-from assistant.query import COMPARE, FACT, MULTI_TOWN, QUESTION_WORDS, SUMMARY, Query, understand
+from assistant.query import COMPARE, FACT, META, MULTI_TOWN, QUESTION_WORDS, SUMMARY, Query, understand
 from ingest.clean import fold
+from ingest.parse import DOC_NUMBER, SIGNER_LINE
 from ingest.records import Paragraph
 from vectorstore.kb import KnowledgeBase, town_aliases
 from vectorstore.tokenize import tokenize, tokenize_precise
@@ -28,6 +29,14 @@ VERB_WEIGHT = 0.6  # questions paraphrase verbs freely ("建立或落实" vs "�
 CORE_SHARE = 0.85  # core terms within this share of the rarest one are required evidence
 _PUNCT = re.compile(r"[\s\W_]+")
 _PSEUDO_SECTIONS = {"文首", "前言", "落款"}
+# Punctuation inside a sentence does not separate words ("谁执法，谁普法" = "谁执法谁普法").
+_INNER_PUNCT = re.compile(r"[^\w。！？；!?;]+")
+_FIELD_PATTERNS = {
+    "doc_number": DOC_NUMBER,
+    "signer": SIGNER_LINE,
+    "date": re.compile(r"(?:19|20)\d{2}年\d{1,2}月\d{1,2}日"),
+    "issuer": re.compile(r"(?:人民政府|委员会|办事处)$"),
+}
 _CONTENT_FLAG = re.compile(r"^(?:n|a|b|vn|l|i|eng)")
 _NUMERAL = re.compile(r"\d|[一二三四五六七八九十百千两]+[次个名人件起项条份场期户本]")
 
@@ -200,7 +209,7 @@ class HybridRetriever:
                 text = fold(p.text)
                 heading = fold("".join(h for h in p.section_path if h not in _PSEUDO_SECTIONS))
                 self._folded[pid] = _PUNCT.sub("", heading + text)
-                self._sentences[pid] = sentences(text)
+                self._sentences[pid] = [_INNER_PUNCT.sub("", x) for x in sentences(text)]
                 self._headings[pid] = heading
             self._aliases = {fold(a): t for t in self.kb.towns() for a in town_aliases(t) + pinyin_aliases(t)}
             self._order = self.kb.bm25.ids
@@ -400,6 +409,17 @@ class HybridRetriever:
             return Retrieval(query=query, hits=(), abstain=True, reason="知识库为空，请先导入报告")
         topic = self.topic(query)
         towns = list(query.towns) or None
+        if query.unknown_towns and not towns:
+            names = "、".join(query.unknown_towns)
+            hits = self._score(query, topic, None, max(self.dense_candidates, k * 4))[:k]
+            return Retrieval(
+                query=query, hits=tuple(hits), abstain=True, reason=f"知识库中没有{names}的报告",
+                topic_terms=tuple(topic.weights),
+            )  # fmt: skip
+        if query.kind == META:
+            hits = self._meta_hits(query)
+            if hits:
+                return Retrieval(query=query, hits=tuple(hits[:k]), topic_terms=tuple(topic.weights))
         if query.cross_town and not towns:
             return self._cross_town(query, k, topic)
         if towns and len(towns) > 1 and query.kind in (FACT, COMPARE, MULTI_TOWN):
@@ -416,6 +436,19 @@ class HybridRetriever:
         elif query.numeric and not any(self.has_required(h.id, topic, numeric=True) for h in top):
             abstain, reason = True, "报告中未找到问题所问的数字"
         return Retrieval(query=query, hits=tuple(top), abstain=abstain, reason=reason, topic_terms=tuple(topic.weights))
+
+    def _meta_hits(self, query: Query) -> list[Hit]:
+        """The front-matter/sign-off paragraphs that state the asked document fields."""
+        patterns = [_FIELD_PATTERNS[f] for f in query.fields if f in _FIELD_PATTERNS]
+        if not patterns:
+            return []
+        towns = set(query.towns) if query.towns else None
+        hits = []
+        for p in self.kb.paragraphs.values():
+            if p.role in ("front", "sign") and (towns is None or p.town in towns):
+                if any(pattern.search(p.text.replace(" ", "")) for pattern in patterns):
+                    hits.append(_hit(p, 1.0, 0.0, 0.0, 1.0, "meta"))
+        return hits
 
     def _supports(self, hit: Hit, topic: Topic) -> bool:
         """Whether a hit is real evidence: lexical (required terms, coverage) or, with no lexical handle, dense."""
