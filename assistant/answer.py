@@ -9,7 +9,8 @@ checks that before the answer leaves this module. An optional LLM (see
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 
 from assistant.cite import Citation, cite, validate
 from assistant.lexicon import coverage
@@ -18,10 +19,11 @@ from assistant.retrieve import Hit, HybridRetriever, Retrieval
 from ingest.clean import fold, split_sentences
 
 _NUMBER = re.compile(r"\d+(?:\s*\.\s*\d+)?|[一二三四五六七八九十百千两]+(?=[次个名人件起项条份场期户本余])")
+_DRAFT = re.compile(r"起草|撰写|拟写|写一份|形成.*(?:汇总|材料)|汇总材料|汇总一下")
 _SUPERLATIVE = re.compile(r"最多|最少|最高|最低|最大|最小")
 _FIELD_LABELS = {"doc_number": "文号", "signer": "签发人", "date": "落款日期", "title": "标题", "issuer": "发文机关"}
 _GROUPS = (
-    ("问题", re.compile(r"问题|不足|短板|差距|薄弱|困难")),
+    ("问题", re.compile(r"存在的?问题|问题短板|问题及原因|不足|短板|差距|薄弱|困难")),
     ("下一步", re.compile(r"下一步|计划|安排|打算|思路|建议|意见|展望|\d{4}年度推进")),
 )
 
@@ -73,9 +75,24 @@ def _sentence_score(sentence: str, terms: dict[str, float], numeric: bool) -> fl
     return score
 
 
+def _is_lead(sentence: str, section: str) -> bool:
+    """A sentence that only repeats its section heading ("五是强化普法宣教。")."""
+    if sentence.rstrip().endswith(("：", ":")):  # "…工作计划如下：" introduces, says nothing
+        return True
+    core = re.sub(r"[\s。；：:;,，、()（）]", "", sentence)
+    head = re.sub(r"[\s。；：:;,，、()（）]", "", section)
+    return bool(core) and (core == head or (len(core) <= len(head) + 2 and core.startswith(head[:4])))
+
+
 def best_sentences(hit: Hit, terms: dict[str, float], numeric: bool, n: int = 1) -> list[str]:
-    """The sentence(s) of a paragraph that best match the question, in reading order."""
+    """The sentence(s) of a paragraph that best match the question, in reading order.
+
+    A sentence that merely restates the section heading is a last resort: the
+    heading is already in the citation.
+    """
     sentences = split_sentences(hit.text) or [hit.text]
+    if len(sentences) > 1:
+        sentences = [s for s in sentences if not _is_lead(s, hit.section)] or sentences
     ranked = sorted(range(len(sentences)), key=lambda i: -_sentence_score(sentences[i], terms, numeric))
     keep = sorted(ranked[:n])
     return [sentences[i] for i in keep]
@@ -104,14 +121,80 @@ class Answerer:
         Returns:
             The answer; citations validated against the index.
         """
+        answer = None
+        for item in self.ask_stream(question, history=history):
+            if isinstance(item, Answer):
+                answer = item
+        assert answer is not None
+        return answer
+
+    def ask_stream(self, question: str, history: list | None = None) -> Iterator[str | Answer]:
+        """Answer a question, yielding partial LLM text first when an LLM is configured.
+
+        Yields:
+            Text pieces of the model's raw answer (LLM path only), then the final
+            :class:`Answer` (always last; citations validated).
+        """
         query = self.retriever.understand(question)
-        if query.kind == META:
+        retrieval = None
+        if _DRAFT.search(query.folded) and not query.numeric:
+            answer = self._draft(query)
+        elif query.kind == META:
             answer = self._meta(query)
         else:
             retrieval = self.retriever.retrieve(query, k=8)
             answer = self._extractive(retrieval)
+        if self.llm is not None and retrieval is not None and not answer.abstained and answer.kind != COMPARE:
+            generated = None
+            for item in self._generate(retrieval, answer):
+                if isinstance(item, Answer):
+                    generated = item
+                else:
+                    yield item
+            answer = generated or answer
         validate(list(answer.citations) + list(answer.related), self.retriever.kb.paragraphs)
-        return answer
+        yield answer
+
+    def _passages(self, retrieval: Retrieval, answer: Answer) -> list:
+        from assistant.llm import Passage
+
+        paragraphs = self.retriever.kb.paragraphs
+        chosen: list[str] = [c.id for c in answer.citations]
+        if retrieval.towns:
+            for m in retrieval.towns:
+                if m.matched:
+                    chosen += [h.id for h in m.hits[:2]]
+        chosen += [h.id for h in retrieval.hits[:6]]
+        ids = list(dict.fromkeys(chosen))[:10]
+        return [Passage(number=i, citation=Citation.of(paragraphs[pid])) for i, pid in enumerate(ids, 1)]
+
+    def _generate(self, retrieval: Retrieval, fallback: Answer) -> Iterator[str | Answer]:
+        """The LLM path; yields raw text pieces, then the grounded answer (or the fallback with a notice)."""
+        from assistant.llm import LLMError, build_messages, ground
+
+        passages = self._passages(retrieval, fallback)
+        system, user = build_messages(retrieval.query.text, passages)
+        pieces: list[str] = []
+        try:
+            for piece in self.llm.stream(system, user):
+                pieces.append(piece)
+                yield piece
+        except LLMError as err:
+            yield replace(fallback, notice=f"大模型调用失败（{str(err)[:80]}），已改用原文摘录回答。")
+            return
+        grounded = ground("".join(pieces), passages, retrieval.query.text)
+        if not grounded.citations:
+            yield replace(fallback, notice="大模型的回答没有可核对的引用，已改用原文摘录回答。", flags=grounded.flags)
+            return
+        notice = "已删除大模型回答中无法核对的内容。" if grounded.flags else ""
+        towns = tuple(dict.fromkeys(c.town for c in grounded.citations))
+        if retrieval.towns:
+            matched = {m.town for m in retrieval.towns if m.matched}
+            towns = tuple(t for t in towns if t in matched) or tuple(sorted(matched))
+        yield Answer(
+            question=fallback.question, answer=grounded.text, towns=towns, abstained=False,
+            citations=grounded.citations, kind=fallback.kind, notice=notice, flags=grounded.flags,
+        )  # fmt: skip
 
     # --- per kind ----------------------------------------------------------
     def _weights(self, retrieval: Retrieval) -> dict[str, float]:
@@ -139,6 +222,17 @@ class Answerer:
         if query.kind == SUMMARY:
             return self._summary(retrieval)
         return self._fact(retrieval)
+
+    def _draft(self, query: Query) -> Answer:
+        """A drafting request ("起草一份各镇普法工作的汇总") answered with a cited draft."""
+        from assistant.summarize import draft_summary, request_topic
+
+        topic = request_topic(query.text, query.towns)
+        draft = draft_summary(self.retriever, topic, list(query.towns) or None)
+        return Answer(
+            question=query.text, answer=f"**{draft.title}**\n\n{draft.markdown}", towns=draft.towns,
+            abstained=not draft.towns, citations=draft.citations, kind=SUMMARY,
+        )  # fmt: skip
 
     def _from_table(self, query: Query) -> Answer | None:
         """Per-town figures and superlatives ("各镇分别…多少", "哪个镇…最多") from the statistics table."""
@@ -214,7 +308,9 @@ class Answerer:
         candidates = [h for h in hits[:3] if h.town == top.town]
         scored = []
         for h in candidates:
-            for s in split_sentences(h.text) or [h.text]:
+            parts = split_sentences(h.text) or [h.text]
+            parts = [s for s in parts if not _is_lead(s, h.section)] or parts
+            for s in parts:
                 scored.append((_sentence_score(s, weights, query.numeric) - 0.05 * candidates.index(h), s, h))
         scored.sort(key=lambda x: -x[0])
         _, sentence, hit = scored[0]

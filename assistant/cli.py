@@ -255,6 +255,31 @@ def stats(towns, metrics, as_json, csv_path, xlsx_path, settings):
         click.echo(f"已导出 {len(rows)} 行：{' '.join(p for p in (csv_path, xlsx_path) if p)}")
 
 
+@cli.command()
+@click.option("--topic", required=True, help="汇总主题，如 普法、执法队伍建设问题")
+@click.option("--town", "towns", multiple=True, help="只汇总这些镇（可重复；默认全部）")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="输出文件 .docx 或 .md")
+@click.option("--per-town", default=4, show_default=True, type=click.IntRange(1, 20), help="每镇最多要点数")
+@common_options
+def summarize(topic, towns, out, per_town, settings):
+    """起草汇总材料：按镇分组、按成效/问题/下一步归类，每条要点带脚注式引用。
+
+    Example: python -m assistant summarize --topic 普法 --town 北留镇 --out 普法汇总.docx
+    """
+    from assistant.summarize import draft_summary, write_draft
+
+    assistant = _assistant(settings)
+    unknown = [t for t in towns if t not in assistant.kb.towns()]
+    if unknown:
+        _fail(f"知识库中没有这些镇：{'、'.join(unknown)}（已有：{'、'.join(assistant.kb.towns())}）")
+    draft = draft_summary(assistant, topic, list(towns) or None, per_town=per_town)
+    try:
+        path = write_draft(draft, out)
+    except ValueError as err:
+        _fail(str(err))
+    click.echo(f"已写入 {path}：{len(draft.towns)} 个镇，{len(draft.citations)} 条引用。")
+
+
 @cli.command("docs")
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON")
 @common_options

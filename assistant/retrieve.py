@@ -431,7 +431,7 @@ class HybridRetriever:
         abstain, reason = False, ""
         if not top:
             abstain, reason = True, "没有可检索的段落"
-        elif top[0].source != "exact" and not any(self._supports(h, topic) for h in top):
+        elif top[0].source != "exact" and not any(self.supports(h, topic) for h in top):
             abstain, reason = True, "报告中没有段落提到问题所问的内容"
         elif query.numeric and not any(self.has_required(h.id, topic, numeric=True) for h in top):
             abstain, reason = True, "报告中未找到问题所问的数字"
@@ -450,7 +450,7 @@ class HybridRetriever:
                     hits.append(_hit(p, 1.0, 0.0, 0.0, 1.0, "meta"))
         return hits
 
-    def _supports(self, hit: Hit, topic: Topic) -> bool:
+    def supports(self, hit: Hit, topic: Topic) -> bool:
         """Whether a hit is real evidence: lexical (required terms, coverage) or, with no lexical handle, dense."""
         if not topic.known:  # nothing of the question occurs in any report (e.g. English): trust the embedder
             return hit.dense >= self.dense_floor
@@ -464,8 +464,8 @@ class HybridRetriever:
             by_town.setdefault(hit.town, []).append(hit)
         matches = []
         for town, town_hits in by_town.items():
-            town_hits.sort(key=lambda h: (-self._supports(h, topic), -_relevance(h)))
-            matches.append((town, town_hits, _relevance(town_hits[0]), self._supports(town_hits[0], topic)))
+            town_hits.sort(key=lambda h: (-self.supports(h, topic), -_relevance(h)))
+            matches.append((town, town_hits, _relevance(town_hits[0]), self.supports(town_hits[0], topic)))
         best = max((rel for _, _, rel, ok in matches if ok), default=0.0)
         decided = []
         for town, town_hits, relevance, ok in matches:

@@ -88,3 +88,7 @@ class Assistant:
     def ask(self, question: str, history=None):
         """Answer a question (an :class:`assistant.answer.Answer`)."""
         return self.answerer.ask(self.check_question(question), history=history)
+
+    def ask_stream(self, question: str, history=None):
+        """Partial LLM text pieces, then the final Answer (see :meth:`assistant.answer.Answerer.ask_stream`)."""
+        return self.answerer.ask_stream(self.check_question(question), history=history)

@@ -1,0 +1,136 @@
+"""Drafting a 汇总: one topic across towns, grouped points, every point cited.
+
+This is what an official pastes into a summary document: a heading per town,
+points grouped under 成效与做法 / 存在问题 / 下一步, each point a sentence quoted
+from the report with its citation. Towns whose reports do not mention the topic
+are listed as such rather than padded.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from assistant.answer import best_sentences
+from assistant.cite import Citation
+from assistant.query import SUMMARY, Query, normalise
+
+GROUPS = (
+    ("存在问题", re.compile(r"存在的?问题|问题短板|问题及原因|不足|短板|差距|薄弱|困难")),
+    ("下一步", re.compile(r"下一步|计划|安排|打算|思路|建议|意见|\d{4}年度推进")),
+)
+# What a topic asks for, when it names a group ("问题汇总" wants only the problems).
+_FOCUS = (
+    ("存在问题", re.compile(r"问题|不足|短板|差距|薄弱")),
+    ("下一步", re.compile(r"下一步|计划|打算|安排|思路")),
+    (DEFAULT_GROUP := "成效与做法", re.compile(r"成效|做法|举措|经验|亮点")),
+)
+_REQUEST = re.compile(
+    r"请|帮我|帮忙|起草|撰写|写一份|写个|生成|形成|拟写|一份|一个|汇总|综述|材料|报告|各镇|所有镇|全部|的$"
+)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A drafted summary.
+
+    Attributes:
+        title: Document title.
+        markdown: Body (Markdown, inline citation labels).
+        citations: Every cited paragraph, in order of appearance.
+        towns: Towns with at least one cited point.
+    """
+
+    title: str
+    markdown: str
+    citations: tuple[Citation, ...]
+    towns: tuple[str, ...]
+
+
+def request_topic(text: str, towns: tuple[str, ...] = ()) -> str:
+    """The topic of a drafting request: "起草一份各镇普法工作的汇总" → "普法工作"."""
+    topic = text
+    for town in towns:
+        topic = topic.replace(town, "")
+    topic = _REQUEST.sub("", re.sub(r"[？?。！!，,]", "", topic)).strip("的 ")
+    return topic or "法治建设"
+
+
+def draft_summary(source, topic: str, towns: list[str] | None = None, per_town: int = 4) -> Draft:
+    """Draft a cited summary of a topic for some or all towns.
+
+    Args:
+        source: An :class:`assistant.service.Assistant` or a :class:`assistant.retrieve.HybridRetriever`.
+        topic: What to summarise, e.g. ``普法`` or ``执法队伍建设问题``.
+        towns: Towns to cover (all when None).
+        per_town: Most points per town.
+
+    Returns:
+        The draft.
+    """
+    if per_town < 1:
+        raise ValueError(f"per_town must be >= 1, got {per_town}")
+    retriever = getattr(source, "retriever", source)
+    paragraphs = retriever.kb.paragraphs
+    towns = list(towns or retriever.kb.towns())
+    title = f"{'、'.join(towns) if len(towns) <= 3 else '各镇'}{topic}情况汇总"
+    lines: list[str] = []
+    citations: list[Citation] = []
+    covered: list[str] = []
+    probe = Query(text=topic, folded=normalise(topic), kind=SUMMARY, search_text=normalise(topic))
+    topic_info = retriever.topic(probe)
+    weights = {t: w for t, w in topic_info.weights.items() if w > 0}
+    missing: list[str] = []
+    focus = next((name for name, pattern in _FOCUS if pattern.search(topic)), None)
+    for town in towns:
+        query = Query(
+            text=f"{town}{topic}", folded=normalise(f"{town}{topic}"), kind=SUMMARY,
+            search_text=normalise(topic), towns=(town,),
+        )  # fmt: skip
+        retrieval = retriever.retrieve(query, k=per_town * 4)
+        hits = [h for h in retrieval.hits if retriever.supports(h, topic_info)]
+        if focus:
+            focused = [h for h in retrieval.hits if _group(h) == focus]
+            hits = focused or hits
+        hits = hits[:per_town]
+        if not hits:
+            missing.append(town)
+            continue
+        covered.append(town)
+        lines.append(f"## {town}")
+        grouped: dict[str, list[str]] = {}
+        seen: set[str] = set()
+        for hit in sorted(hits, key=lambda h: paragraphs[h.id].ordinal):
+            group = _group(hit)
+            sentence = best_sentences(hit, weights, False)[0]
+            if sentence in seen:  # reports repeat sentences across sections
+                continue
+            seen.add(sentence)
+            citation = Citation.of(paragraphs[hit.id], quote=sentence)
+            citations.append(citation)
+            grouped.setdefault(group, []).append(f"- {sentence}{citation.render()}")
+        for group in (DEFAULT_GROUP, "存在问题", "下一步"):
+            if group in grouped:
+                lines += [f"### {group}", *grouped[group]]
+        lines.append("")
+    if missing:
+        lines.append(f"以下镇的报告未提及“{topic}”：{'、'.join(missing)}。")
+    if not covered:
+        lines = [f"报告中未找到与“{topic}”相关的内容。"]
+    return Draft(title=title, markdown="\n".join(lines).strip(), citations=tuple(citations), towns=tuple(covered))
+
+
+def _group(hit) -> str:
+    path = " ".join(hit.section_path)
+    return next((name for name, pattern in GROUPS if pattern.search(path)), DEFAULT_GROUP)
+
+
+def write_draft(draft: Draft, path: str) -> str:
+    """Write a draft as .docx or .md (by extension), with footnote-style citations."""
+    from assistant.export import write_docx, write_markdown
+
+    if path.lower().endswith(".docx"):
+        return str(write_docx(path, draft.title, draft.markdown, draft.citations))
+    if path.lower().endswith((".md", ".markdown", ".txt")):
+        return str(write_markdown(path, draft.title, draft.markdown, draft.citations))
+    raise ValueError(f"输出文件须为 .docx 或 .md：{path}")

@@ -1,0 +1,129 @@
+"""Answers: contract, citations that hold, every question kind, drafting, follow-ups."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from assistant.cite import Citation, CitationError, validate
+from assistant.cli import cli
+from assistant.conversation import Conversation
+from ingest.clean import squash
+
+ASK_KEYS = {"question", "answer", "towns", "abstained", "citations"}
+CITATION_KEYS = {"id", "town", "doc", "section", "paragraph", "text"}
+
+
+def test_ask_json_contract(demo_db):
+    result = CliRunner().invoke(cli, ["ask", "北留镇2024年行政处罚罚款金额是多少？", "--db", str(demo_db), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert ASK_KEYS <= set(data)
+    assert data["towns"] == ["北留镇"] and not data["abstained"]
+    assert "11.88" in data["answer"] and "〔北留镇 · 四是筑牢法治基石 · 第1段〕" in data["answer"]
+    assert all(CITATION_KEYS <= set(c) for c in data["citations"])
+    assert "罚款 11.88 万元" in data["citations"][0]["text"]
+
+
+def test_ask_batch(demo_db, tmp_path):
+    batch = tmp_path / "q.jsonl"
+    rows = [
+        {"id": "x1", "question": "旧院镇有多少名网格员？"},
+        {"id": "x2", "question": "东方红镇2023年的地区生产总值是多少？"},
+    ]
+    batch.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["ask", "--batch", str(batch), "--db", str(demo_db)])
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o["id"] for o in out] == ["x1", "x2"]
+    assert "7" in out[0]["answer"] and "3" in out[0]["answer"] and not out[0]["abstained"]
+    assert out[1]["abstained"] and out[1]["towns"] == []
+
+
+def test_every_dev_answer_cites_valid_paragraphs(demo, dev_questions):
+    for gold in dev_questions:
+        answer = demo.ask(gold["question"])
+        validate(list(answer.citations) + list(answer.related), demo.kb.paragraphs)
+        for c in answer.citations:
+            assert c.render() in answer.answer or answer.kind == "compare"
+
+
+def test_which_towns_lists_exactly_the_matching_towns(demo):
+    answer = demo.ask("哪些镇提到执法力量薄弱？")
+    assert set(answer.towns) == {"二道甸子镇", "旧院镇", "北留镇"}
+    assert answer.answer.startswith("共3个镇提到执法力量薄弱")
+    assert {c.town for c in answer.citations} == set(answer.towns)
+
+
+def test_comparison_table_from_statistics(demo):
+    answer = demo.ask("各镇2024年分别发放了多少普法宣传资料？")
+    assert set(answer.towns) == {"东方红镇", "二道甸子镇", "旧院镇", "北留镇", "三道沟镇"}
+    assert "| 镇 |" in answer.answer and "5000余份" in answer.answer and "7000余份" in answer.answer
+    for c in answer.citations:
+        assert squash(c.quote) in squash(c.text)
+
+
+def test_superlative(demo):
+    answer = demo.ask("哪个镇罚款最多？")
+    assert answer.towns == ("北留镇",) and "11.88" in answer.answer
+
+
+def test_metadata_answers_cite_the_holding_paragraph(demo):
+    answer = demo.ask("旧院镇的这份报告由谁签发？")
+    assert "熊思炜" in answer.answer
+    assert answer.citations[0].text == "签发人：熊思炜" and answer.citations[0].section == "文首"
+    answer = demo.ask("东方红镇报告的文号是什么？")
+    assert "虎东呈[2025]5号" in answer.answer
+
+
+def test_summary_groups_problems(demo):
+    answer = demo.ask("北留镇在法治政府建设中存在哪些问题短板？")
+    assert answer.towns == ("北留镇",)
+    text = squash(" ".join(c.section + c.text for c in answer.citations))
+    assert "基础工作不够扎实" in text and "执法水平有待提升" in text
+
+
+def test_drafting_request(demo):
+    answer = demo.ask("起草北留镇法治建设问题汇总")
+    assert answer.towns == ("北留镇",)
+    assert "存在问题" in answer.answer and len(answer.citations) >= 3
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["青石镇有多少名网格员？", "北留镇开展了多少次消防演练？", "旧院镇2024年的财政收入是多少？"],
+)
+def test_unanswerable_questions_abstain(demo, question):
+    answer = demo.ask(question)
+    assert answer.abstained and not answer.towns and not answer.citations
+    assert answer.answer.startswith("报告中未找到")
+
+
+def test_validator_rejects_bad_citations(demo):
+    p = next(iter(demo.kb.paragraphs.values()))
+    good = Citation.of(p, quote=p.text[:5])
+    validate([good], demo.kb.paragraphs)
+    for bad in (
+        Citation(id="nope:p0", town=p.town, doc=p.doc_id, section=p.section, paragraph=1, text=""),
+        Citation.of(p, quote="这句话不在段落里"),
+        Citation(id=p.id, town="别的镇", doc=p.doc_id, section=p.section, paragraph=p.paragraph, text=p.text),
+    ):
+        with pytest.raises(CitationError):
+            validate([bad], demo.kb.paragraphs)
+
+
+def test_follow_ups(demo):
+    chat = Conversation(demo)
+    chat.ask("北留镇2024年行政处罚罚款金额是多少？")
+    resolved, answer = chat.ask("那旧院镇呢？")
+    assert resolved == "旧院镇2024年行政处罚罚款金额是多少？"
+    resolved, answer = chat.ask("它的文号是？")
+    assert resolved == "旧院镇的文号是？" and "旧府〔2025〕24号" in answer.answer
+    resolved, _ = chat.ask("三道沟镇有多少名网格员？")
+    assert resolved == "三道沟镇有多少名网格员？"  # a complete question is left alone
+
+
+def test_answers_are_deterministic(demo):
+    question = "哪些镇存在普法宣传形式单一的问题？"
+    assert demo.ask(question).to_dict() == demo.ask(question).to_dict()
