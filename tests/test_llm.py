@@ -9,6 +9,7 @@ from assistant.cite import Citation
 from assistant.llm import OpenAICompatibleLLM, Passage, build_messages, ground
 from assistant.service import Assistant
 from assistant.settings import Settings
+from tests.conftest import REPORTS
 from tests.fake_openai import FakeOpenAIServer
 
 QUESTION = "北留镇2024年行政处罚罚款金额是多少？"
@@ -75,9 +76,6 @@ def test_planted_instructions_change_nothing(tmp_path, demo):
     """A report that tries to give orders is data on both paths."""
     reports = tmp_path / "reports"
     reports.mkdir()
-    for path in (demo.kb.dir.parent,):
-        pass
-    from tests.conftest import REPORTS
 
     for path in REPORTS.iterdir():
         (reports / path.name).write_bytes(path.read_bytes())
