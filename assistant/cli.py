@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 
 import click
@@ -63,7 +64,29 @@ def _read_batch(path: str) -> list[dict]:
     return rows
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def _describe(err: Exception) -> str:
+    text = f"{type(err).__name__}: {err}".splitlines()[0][:200]
+    if "connect" in text.lower() or "Connection" in type(err).__name__:
+        return f"无法连接服务（{text}）"
+    return text
+
+
+class _Group(click.Group):
+    """A group whose unexpected errors reach the user as one Chinese line, not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as err:
+            if os.environ.get("ASSISTANT_DEBUG"):
+                raise
+            click.echo(f"错误：{_describe(err)}（设置 ASSISTANT_DEBUG=1 可查看详细信息）", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 def cli() -> None:
     """镇级报告问答助手：导入报告，检索段落，带引用回答。
 
@@ -356,7 +379,3 @@ def eval_command(gold, k, as_json, settings):
 def main() -> None:
     """Entry point for ``python -m assistant``."""
     cli(prog_name="python -m assistant")
-
-
-if __name__ == "__main__":
-    main()

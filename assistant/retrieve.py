@@ -213,7 +213,9 @@ class HybridRetriever:
                 self._headings[pid] = heading
             self._aliases = {fold(a): t for t in self.kb.towns() for a in town_aliases(t) + pinyin_aliases(t)}
             self._order = self.kb.bm25.ids
-            self._town_of = np.array([paragraphs[pid].town for pid in self._order]) if self._order else np.array([])
+            # A BM25 id without a paragraph (an index mid-repair) belongs to no town and is skipped.
+            towns_of = [paragraphs[pid].town if pid in paragraphs else "" for pid in self._order]
+            self._town_of = np.array(towns_of) if towns_of else np.array([])
 
     def refresh(self) -> None:
         """Forget cached views after the knowledge base changed."""
@@ -346,6 +348,8 @@ class HybridRetriever:
             if bm25[i] <= 0:
                 break
             town = self._town_of[i]
+            if not town:
+                continue
             if (allowed is not None and town not in allowed) or taken.get(town, 0) >= per_town:
                 continue
             taken[town] = taken.get(town, 0) + 1

