@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
-from assistant.cite import Citation, cite, validate
+from assistant.cite import Citation, citation_for, cite, validate
 from assistant.lexicon import coverage
 from assistant.query import COMPARE, FACT, META, MULTI_TOWN, SUMMARY, Query, topic_phrase
 from assistant.retrieve import Hit, HybridRetriever, Retrieval
@@ -166,7 +166,7 @@ class Answerer:
                     chosen += [h.id for h in m.hits[:2]]
         chosen += [h.id for h in retrieval.hits[:6]]
         ids = list(dict.fromkeys(chosen))[:10]
-        return [Passage(number=i, citation=Citation.of(paragraphs[pid])) for i, pid in enumerate(ids, 1)]
+        return [Passage(number=i, citation=self._cite(pid)) for i, pid in enumerate(ids, 1)]
 
     def _generate(self, retrieval: Retrieval, fallback: Answer) -> Iterator[str | Answer]:
         """The LLM path; yields raw text pieces, then the grounded answer (or the fallback with a notice)."""
@@ -200,6 +200,9 @@ class Answerer:
     def _weights(self, retrieval: Retrieval) -> dict[str, float]:
         weights = self.retriever.weights(list(retrieval.topic_terms))
         return {t: w for t, w in weights.items() if w > 0} or {t: 1.0 for t in retrieval.topic_terms}
+
+    def _cite(self, pid: str, quote: str = "") -> Citation:
+        return citation_for(self.retriever.kb, pid, quote)
 
     @property
     def facts(self) -> list:
@@ -266,7 +269,7 @@ class Answerer:
                 continue
             cells = []
             for fact in facts:
-                c = Citation.of(paragraphs[fact.paragraph_id], quote=fact.quote)
+                c = self._cite(fact.paragraph_id, fact.quote)
                 if c not in citations:
                     citations.append(c)
                 cells.append((fact.display, fact.quote, c.render()))
@@ -280,7 +283,7 @@ class Answerer:
             most = superlative.group(0) in ("最多", "最高", "最大")
             best = (max if most else min)(rows, key=lambda f: normalized_value(f)[0])
             value, unit = normalized_value(best)
-            head = f"{label}{superlative.group(0)}的是{best.town}：{best.quote}{Citation.of(paragraphs[best.paragraph_id]).render()}。各镇对比："
+            head = f"{label}{superlative.group(0)}的是{best.town}：{best.quote}{self._cite(best.paragraph_id).render()}。各镇对比："
             asserted = (best.town,)
         return Answer(
             question=query.text, answer=head + "\n\n" + "\n".join(lines), towns=asserted, abstained=False,
@@ -290,7 +293,7 @@ class Answerer:
     def _abstain(self, retrieval: Retrieval) -> Answer:
         query = retrieval.query
         scope = "、".join(query.towns) + "的" if query.towns else ""
-        related = tuple(Citation.of(self.retriever.kb.paragraphs[h.id]) for h in retrieval.hits[:3])
+        related = tuple(self._cite(h.id) for h in retrieval.hits[:3])
         lines = [f"报告中未找到{scope}相关内容：{retrieval.reason or '没有段落直接回答这个问题'}。"]
         if related:
             lines.append("\n可能相关：")
@@ -314,12 +317,12 @@ class Answerer:
                 scored.append((_sentence_score(s, weights, query.numeric) - 0.05 * candidates.index(h), s, h))
         scored.sort(key=lambda x: -x[0])
         _, sentence, hit = scored[0]
-        citations = [Citation.of(self.retriever.kb.paragraphs[hit.id], quote=sentence)]
+        citations = [self._cite(hit.id, sentence)]
         lines = [f"{hit.town}：{sentence}{citations[0].render()}"]
         # A second sentence when it adds a different figure from another paragraph.
         for score, s, h in scored[1:]:
             if h.id != hit.id and score >= scored[0][0] * 0.9 and (not query.numeric or _NUMBER.search(s)):
-                c = Citation.of(self.retriever.kb.paragraphs[h.id], quote=s)
+                c = self._cite(h.id, s)
                 citations.append(c)
                 lines.append(f"{h.town}：{s}{c.render()}")
                 break
@@ -342,7 +345,7 @@ class Answerer:
                     continue
                 hit = m.hits[0]
                 sentence = best_sentences(hit, weights, query.numeric)[0]
-                c = Citation.of(self.retriever.kb.paragraphs[hit.id], quote=sentence)
+                c = self._cite(hit.id, sentence)
                 citations.append(c)
                 lines.append(f"| {m.town} | {sentence} | {c.render()} |")
             head = f"各镇对比（{len(matched)}个镇的报告提到）："
@@ -352,7 +355,7 @@ class Answerer:
             for m in matched:
                 hit = m.hits[0]
                 sentence = best_sentences(hit, weights, query.numeric)[0]
-                c = Citation.of(self.retriever.kb.paragraphs[hit.id], quote=sentence)
+                c = self._cite(hit.id, sentence)
                 citations.append(c)
                 lines.append(f"- **{m.town}**：{sentence}{c.render()}")
             text = "\n".join(lines)
@@ -371,7 +374,7 @@ class Answerer:
             path = " ".join(h.section_path)
             group = next((name for name, pattern in _GROUPS if pattern.search(path)), "成效与做法")
             sentence = best_sentences(h, weights, False)[0]
-            c = Citation.of(self.retriever.kb.paragraphs[h.id], quote=sentence)
+            c = self._cite(h.id, sentence)
             groups.setdefault(group, []).append((sentence, c))
         lines = [f"{top_town}报告中的相关内容："]
         for group in ("问题", "成效与做法", "下一步"):
@@ -400,7 +403,7 @@ class Answerer:
                     if para is None:
                         lines.append(f"{town}：{label}为 {value}。")
                         continue
-                    c = Citation.of(para, quote=para.text if len(para.text) <= 60 else "")
+                    c = self._cite(para.id, para.text if len(para.text) <= 60 else "")
                     citations.append(c)
                     lines.append(f"{town}：{label}为 {value}{c.render()}")
         if not citations:

@@ -35,10 +35,12 @@ class Citation:
     paragraph: int
     text: str
     quote: str = ""
+    year: int | None = None
 
     def render(self) -> str:
-        """``〔北留镇 · 二、存在的问题 · 第3段〕``."""
-        return cite(self.town, self.section, self.paragraph)
+        """``〔北留镇 · 二、存在的问题 · 第3段〕`` (``〔北留镇（2023年） · …〕`` when the year is shown)."""
+        town = f"{self.town}（{self.year}年）" if self.year else self.town
+        return cite(town, self.section, self.paragraph)
 
     def to_dict(self) -> dict:
         """The CLI contract's citation object (plus ``quote`` and ``label``)."""
@@ -50,15 +52,29 @@ class Citation:
             "paragraph": self.paragraph,
             "text": self.text,
             "quote": self.quote,
+            "year": self.year,
             "label": self.render(),
         }
 
     @classmethod
-    def of(cls, p: Paragraph, quote: str = "") -> Citation:
-        """Citation of a paragraph, optionally quoting part of it."""
+    def of(cls, p: Paragraph, quote: str = "", show_year: bool = False) -> Citation:
+        """Citation of a paragraph, optionally quoting part of it.
+
+        Args:
+            p: The paragraph.
+            quote: Sentence(s) quoted from it.
+            show_year: Put the report year in the label (when the town has reports of several years).
+        """
         return cls(
-            id=p.id, town=p.town, doc=p.doc_id, section=p.section, paragraph=p.paragraph, text=p.text, quote=quote
-        )
+            id=p.id, town=p.town, doc=p.doc_id, section=p.section, paragraph=p.paragraph, text=p.text, quote=quote,
+            year=p.year if show_year else None,
+        )  # fmt: skip
+
+
+def citation_for(kb, pid: str, quote: str = "") -> Citation:
+    """Citation of paragraph ``pid`` of a knowledge base; the year is shown when its town has several reports."""
+    p = kb.paragraphs[pid]
+    return Citation.of(p, quote=quote, show_year=p.town in kb.multi_report_towns)
 
 
 def cite(town: str, section: str, paragraph: int) -> str:

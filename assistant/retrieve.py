@@ -216,6 +216,7 @@ class HybridRetriever:
             # A BM25 id without a paragraph (an index mid-repair) belongs to no town and is skipped.
             towns_of = [paragraphs[pid].town if pid in paragraphs else "" for pid in self._order]
             self._town_of = np.array(towns_of) if towns_of else np.array([])
+            self._doc_of = [paragraphs[pid].doc_id if pid in paragraphs else "" for pid in self._order]
 
     def refresh(self) -> None:
         """Forget cached views after the knowledge base changed."""
@@ -318,7 +319,19 @@ class HybridRetriever:
             for w, body in windows
         )
 
-    def _dense(self, query: Query, towns: list[str] | None, n: int) -> dict[str, float]:
+    def _year_docs(self, query: Query) -> list[str] | None:
+        """Documents of the years the question names, when the index has such reports (else no restriction)."""
+        if not query.years:
+            return None
+        metas = self.kb.metas.values()
+        docs = [m.doc_id for m in metas if m.year in query.years and (not query.towns or m.town in query.towns)]
+        # Only narrow when a named town really has reports of several years.
+        several = {m.town for m in metas if m.town in (query.towns or {m.town for m in metas})}
+        if not docs or not (several & self.kb.multi_report_towns):
+            return None
+        return docs
+
+    def _dense(self, query: Query, towns: list[str] | None, n: int, docs: list[str] | None = None) -> dict[str, float]:
         # The town filter already scopes the search; the town's name in the query
         # would only pull mastheads and sign-offs up.
         text = query.search_text if query.search_text != query.folded else query.text
@@ -326,7 +339,7 @@ class HybridRetriever:
             text = _strip_towns(query.search_text or query.folded, self.aliases)
         vector = self.kb.embedder.embed([text or query.text], "query")[0]
         sims: dict[str, float] = {}
-        for hit in self.kb.store.query(vector, n, towns=towns):
+        for hit in self.kb.store.query(vector, n, towns=towns, doc_ids=docs):
             for pid in self.kb.chunk_paragraphs.get(hit.chunk_id, ()):
                 sims[pid] = max(sims.get(pid, -1.0), hit.similarity)
         return sims
@@ -341,6 +354,8 @@ class HybridRetriever:
         weights = topic.weights
         bm25 = self.kb.bm25.scores(list(weights) or tokenize(query.text))
         allowed = set(towns) if towns else None
+        docs = self._year_docs(query)
+        allowed_docs = set(docs) if docs else None
         # BM25 candidates: the best few of every town, so no town is crowded out.
         taken: dict[str, int] = {}
         bm25_rank: list[tuple[str, float]] = []
@@ -352,9 +367,11 @@ class HybridRetriever:
                 continue
             if (allowed is not None and town not in allowed) or taken.get(town, 0) >= per_town:
                 continue
+            if allowed_docs is not None and self._doc_of[i] not in allowed_docs:
+                continue
             taken[town] = taken.get(town, 0) + 1
             bm25_rank.append((order[i], float(bm25[i])))
-        dense = self._dense(query, towns, dense_n)
+        dense = self._dense(query, towns, dense_n, docs)
         dense_rank = sorted(dense.items(), key=lambda kv: -kv[1])
         candidates = dict.fromkeys([pid for pid, _ in bm25_rank] + [pid for pid, _ in dense_rank])
         lexical = {pid: self.evidence(pid, weights)[0] for pid in candidates}

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from assistant.answer import best_sentences
-from assistant.cite import Citation
+from assistant.cite import Citation, citation_for
 from assistant.query import SUMMARY, Query, normalise
 
 GROUPS = (
@@ -106,7 +106,7 @@ def draft_summary(source, topic: str, towns: list[str] | None = None, per_town: 
             if sentence in seen:  # reports repeat sentences across sections
                 continue
             seen.add(sentence)
-            citation = Citation.of(paragraphs[hit.id], quote=sentence)
+            citation = citation_for(retriever.kb, hit.id, sentence)
             citations.append(citation)
             grouped.setdefault(group, []).append(f"- {sentence}{citation.render()}")
         for group in (DEFAULT_GROUP, "存在问题", "下一步"):

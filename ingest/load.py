@@ -52,25 +52,24 @@ def decode_text(data: bytes) -> tuple[str, str]:
     ):
         if data.startswith(bom):
             try:
-                return data.decode(name), name
+                return _checked(data.decode(name)), name
             except UnicodeDecodeError as err:
                 raise LoadError(f"文本编码损坏（{name}）：{err.reason}") from None
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    # UTF-16 without BOM: every other byte of ASCII/CJK text is often zero.
-    if data.count(b"\x00") > len(data) // 4:
+    if b"\x00" in data:
+        # UTF-16 without BOM (ASCII/CJK text puts zero bytes in every other position);
+        # NUL bytes in anything else mean a binary file.
         for name in ("utf-16-le", "utf-16-be"):
             try:
                 text = data.decode(name)
             except UnicodeDecodeError:
                 continue
-            if _looks_like_text(text):
+            if _looks_like_text(text) and _mostly_common_script(text):
                 return text, name
         raise LoadError("不是文本文件（含二进制内容）")
-    if b"\x00" in data:  # no single-byte or GB text contains NUL
-        raise LoadError("不是文本文件（含二进制内容）")
+    try:
+        return _checked(data.decode("utf-8")), "utf-8"
+    except UnicodeDecodeError:
+        pass
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()
@@ -86,6 +85,22 @@ def decode_text(data: bytes) -> tuple[str, str]:
     if not _looks_like_text(text):
         raise LoadError("不是文本文件（含二进制内容）")
     return text, name
+
+
+_COMMON = re.compile(r"[\s\x20-\x7e\u3000-\u303f\u4e00-\u9fff\uff00-\uffef\u2000-\u206f]")
+
+
+def _mostly_common_script(text: str) -> bool:
+    """A guessed decoding is right when the text is mostly ASCII, CJK and their punctuation."""
+    sample = text[:4000]
+    return bool(sample) and len(_COMMON.findall(sample)) / len(sample) > 0.9
+
+
+def _checked(text: str) -> str:
+    """Decoded text, or LoadError when it is mostly control characters (a binary file)."""
+    if not _looks_like_text(text):
+        raise LoadError("不是文本文件（含二进制内容）")
+    return text
 
 
 def _looks_like_text(text: str) -> bool:

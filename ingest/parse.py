@@ -41,6 +41,7 @@ SIGNER_LINE = re.compile(r"^签发人\s*[:：]")
 _SIGN_HINT = re.compile(r"^(抄送|抄报|共印|印发|[(（]此件)")
 _SPACE_NEAR_CJK = re.compile(r"(?<=[^\x00-\x7f])\s+|\s+(?=[^\x00-\x7f])")
 _MAX_HEADING = 60
+MAX_PARAGRAPH = 3000
 
 
 @dataclass(frozen=True)
@@ -268,6 +269,18 @@ def _inline_heading(text: str) -> tuple[str, int]:
     return tidy_heading(m.group(1)), level
 
 
+def _cut(block: _Block, limit: int) -> list[_Block]:
+    pieces, start = [], 0
+    while start < len(block.raw):
+        end = min(len(block.raw), start + limit)
+        if end < len(block.raw):
+            stop = max(block.raw.rfind(ch, start, end) for ch in "。！？；")
+            end = stop + 1 if stop > start else end
+        pieces.append(_slice(block, start, end))
+        start = end
+    return [p for p in pieces if p.raw]
+
+
 class _Sections:
     """Section stack with per-section paragraph counters."""
 
@@ -304,6 +317,12 @@ def parse_paragraphs(text: str) -> list[ParsedParagraph]:
     def emit(block: _Block, path: tuple[str, ...], role: str) -> None:
         display = strip_markup(block.raw).strip()
         if not display:
+            return
+        if len(block.raw) > MAX_PARAGRAPH:
+            # A pathological "paragraph" (a whole file on one line) is cut at sentence
+            # ends into numbered paragraphs, so no single citation or scan is unbounded.
+            for piece in _cut(block, MAX_PARAGRAPH):
+                emit(piece, path, role)
             return
         out.append(
             ParsedParagraph(

@@ -125,3 +125,10 @@ def test_fold_handles_traditional_fullwidth_and_spaces():
     assert fold("執法力量 ＡＢＣ １２ 名") == "执法力量abc 12名"
     assert fold("罚款 11.88 万元") == "罚款11.88万元"
     assert fold("fines in 2024") == "fines in 2024"
+
+
+def test_overlong_paragraph_is_cut_at_sentence_ends():
+    text = "一、情况\n\n" + "青石镇开展法治宣传活动。" * 1000
+    paras = parse_paragraphs(text)
+    assert len(paras) > 3 and all(len(p.text) <= 3000 and p.text.endswith("。") for p in paras)
+    assert [p.paragraph for p in paras] == list(range(1, len(paras) + 1))

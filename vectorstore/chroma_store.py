@@ -105,22 +105,28 @@ class ChromaStore:
         """Number of chunks stored."""
         return self.collection.count()
 
-    def query(self, embedding, n: int, towns: list[str] | None = None) -> list[DenseHit]:
-        """Nearest chunks to one query vector, optionally only within some towns.
+    def query(
+        self, embedding, n: int, towns: list[str] | None = None, doc_ids: list[str] | None = None
+    ) -> list[DenseHit]:
+        """Nearest chunks to one query vector, optionally only within some towns or documents.
 
         Args:
             embedding: Query vector.
             n: Number of results wanted.
             towns: Restrict to these towns (a Chroma ``where`` filter).
+            doc_ids: Restrict to these documents (e.g. the reports of the year asked about).
 
         Returns:
             Hits, most similar first.
         """
         if n <= 0:
             return []
-        where = None
-        if towns:
-            where = {"town": towns[0]} if len(towns) == 1 else {"town": {"$in": list(towns)}}
+        conditions = []
+        for key, values in (("town", towns), ("doc_id", doc_ids)):
+            if values:
+                values = list(values)
+                conditions.append({key: values[0]} if len(values) == 1 else {key: {"$in": values}})
+        where = None if not conditions else conditions[0] if len(conditions) == 1 else {"$and": conditions}
         result = self.collection.query(
             query_embeddings=[list(map(float, embedding))],
             n_results=n,

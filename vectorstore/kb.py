@@ -158,6 +158,7 @@ class KnowledgeBase:
         self._paragraphs: dict[str, Paragraph] | None = None
         self._chunk_paragraphs: dict[str, tuple[str, ...]] | None = None
         self._metas: dict[str, DocumentMeta] | None = None
+        self._multi: set[str] | None = None
 
     # --- ingest ----------------------------------------------------------
     @contextlib.contextmanager
@@ -383,7 +384,7 @@ class KnowledgeBase:
 
     # --- query side ----------------------------------------------------------
     def _invalidate(self) -> None:
-        self._bm25 = self._paragraphs = self._chunk_paragraphs = self._metas = None
+        self._bm25 = self._paragraphs = self._chunk_paragraphs = self._metas = self._multi = None
 
     @staticmethod
     def _teach_tokenizer(towns: set[str]) -> None:
@@ -433,6 +434,16 @@ class KnowledgeBase:
             _ = self.paragraphs  # the tokenizer must know the towns before queries are cut
             self._bm25 = BM25Index.load(self.dir / "bm25") or BM25Index([])
         return self._bm25
+
+    @property
+    def multi_report_towns(self) -> set[str]:
+        """Towns with more than one report (their citations name the report year)."""
+        if self._multi is None:
+            counts: dict[str, int] = {}
+            for meta in self.metas.values():
+                counts[meta.town] = counts.get(meta.town, 0) + 1
+            self._multi = {town for town, n in counts.items() if n > 1}
+        return self._multi
 
     def towns(self) -> list[str]:
         """Towns in the knowledge base, sorted."""
