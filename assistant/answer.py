@@ -158,7 +158,6 @@ class Answerer:
     def _passages(self, retrieval: Retrieval, answer: Answer) -> list:
         from assistant.llm import Passage
 
-        paragraphs = self.retriever.kb.paragraphs
         chosen: list[str] = [c.id for c in answer.citations]
         if retrieval.towns:
             for m in retrieval.towns:
@@ -257,7 +256,6 @@ class Answerer:
             by_town.setdefault(fact.town, []).append(fact)
         if not by_town:
             return None
-        paragraphs = self.retriever.kb.paragraphs
         label = metric.label.split("（")[0]
         lines = [f"| 镇 | {metric.label} | 报告原文 | 出处 |", "| --- | --- | --- | --- |"]
         citations: list[Citation] = []

@@ -18,6 +18,7 @@ Safety rules kept here:
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import html
 import importlib
@@ -433,7 +434,10 @@ class AssistantApp:
     def __init__(self, assistant: Assistant, export_dir: str | os.PathLike | None = None) -> None:
         self.assistant = assistant
         self.settings: Settings = assistant.settings
-        self.export_dir = Path(export_dir or tempfile.mkdtemp(prefix="assistant-export-")).resolve()
+        if export_dir is None:
+            export_dir = tempfile.mkdtemp(prefix="assistant-export-")
+            atexit.register(shutil.rmtree, export_dir, ignore_errors=True)
+        self.export_dir = Path(export_dir).resolve()
         self.export_dir.mkdir(parents=True, exist_ok=True)
         self.uploads_dir = Path(self.settings.db).resolve() / "uploads"
         self.stats = _stats_module()
@@ -646,18 +650,21 @@ class AssistantApp:
             shown = question if len(question) <= 200 else f"{question[:200]}…（共 {len(question)} 字）"
             session.messages = session.messages + [
                 {"role": "user", "content": md_escape(shown)},
-                {"role": "assistant", "content": f"⚠️ {md_escape(str(err))}。请缩短问题后重试。"},
+                {"role": "assistant", "content": f"**无法回答**：{md_escape(str(err))}。请缩短问题后重试。"},
             ]
             return session.messages, question, gr.skip(), gr.skip(), session
         user = {"role": "user", "content": md_escape(question)}
         try:
             turn = self.answer(question, towns, mode, session)
         except ValueError as err:
-            session.messages = session.messages + [user, {"role": "assistant", "content": f"⚠️ {md_escape(str(err))}"}]
+            session.messages = session.messages + [
+                user,
+                {"role": "assistant", "content": f"**无法回答**：{md_escape(str(err))}"},
+            ]
             return session.messages, question, gr.skip(), gr.skip(), session
         except Exception as err:  # noqa: BLE001 - the user gets a message, the log gets the traceback
             log.exception("answering %r failed", question)
-            message = f"⚠️ 处理问题时出错（{type(err).__name__}），请稍后重试。"
+            message = f"**出错了**：处理问题时出错（{type(err).__name__}），请稍后重试。"
             session.messages = session.messages + [user, {"role": "assistant", "content": message}]
             return session.messages, question, gr.skip(), gr.skip(), session
         turn["sources"] = group_sources(turn["markdown"], turn["citations"])
@@ -885,7 +892,7 @@ class AssistantApp:
         if results:
             lines += ["", "| 文件 | 结果 |", "| --- | --- |"]
             for r in results:
-                mark = "✅" if r.ok else "❌"
+                mark = "√" if r.ok else "×"
                 lines.append(f"| {_md_cell(r.name)} | {mark} {_md_cell(r.message)} |")
         return "\n".join(lines)
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import html
 import socket
+import threading
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import docx
@@ -309,7 +313,7 @@ def test_upload_poisoned_report_is_escaped_then_deleted(app, tmp_path):
     stored = app.uploads_dir / "白石镇 2024 报告.txt"
     assert stored.is_file() and not (app.uploads_dir / "binary.txt").exists()
     status = app._status_markdown(outcome)
-    assert "✅" in status and "❌" in status and str(incoming) not in status
+    assert "| √ " in status and "| × " in status and str(incoming) not in status
 
     docs = [d for d in app.documents() if d["town"] == "白石镇"]
     assert len(docs) == 1 and "白石镇" in app.towns()
@@ -336,6 +340,43 @@ def test_upload_poisoned_report_is_escaped_then_deleted(app, tmp_path):
     _, _, _, _, session = app.chat("白石镇开展联合执法检查多少次？", [], MODE_ASK, None)
     assert all(c.town != "白石镇" for c in session.last["citations"])
     assert app.delete_document("no-such-doc").startswith("找不到")
+
+
+def test_streaming_handler_shows_progress_first(app):
+    steps = list(app.chat_stream(WHICH_TOWNS, [], MODE_ASK, None))
+    assert len(steps) == 2
+    pending, final = steps[0][0], steps[1][0]
+    assert pending[-1]["content"].startswith("正在检索") and pending[-2]["content"] == WHICH_TOWNS
+    assert "北留镇" in final[-1]["content"] and len(final) == 2
+    # A refused question is answered at once, without the placeholder.
+    assert len(list(app.chat_stream("执" * 5000, [], MODE_ASK, None))) == 1
+
+
+def test_chat_answers_while_an_upload_is_indexed(app, tmp_path):
+    """An ingest in progress (held open here) must not block other sessions' questions."""
+    report = tmp_path / "红岩镇报告.txt"
+    report.write_text(POISONED_REPORT.replace("白石", "红岩").replace("白府", "红府"), encoding="utf-8")
+    in_ingest, chat_done = threading.Event(), threading.Event()
+
+    def progress(stage, done, total):
+        in_ingest.set()
+        chat_done.wait(timeout=60)
+
+    worker = threading.Thread(target=app.ingest_files, args=([report],), kwargs={"progress": progress})
+    worker.start()
+    try:
+        assert in_ingest.wait(timeout=60)
+        start = time.perf_counter()
+        _, _, _, _, session = app.chat(WHICH_TOWNS, [], MODE_ASK, None)
+        elapsed = time.perf_counter() - start
+    finally:
+        chat_done.set()
+        worker.join(timeout=120)
+    assert {c.town for c in session.last["citations"]} >= WEAK_TOWNS
+    assert elapsed < 10
+    assert "红岩镇" in app.towns()
+    doc = next(d for d in app.documents() if d["town"] == "红岩镇")
+    assert app.delete_document(doc["doc_id"]).startswith("已删除")
 
 
 def test_stats_tab_data(app):
@@ -367,5 +408,15 @@ def test_build_app_and_gradio_client(assistant):
         for town in WEAK_TOWNS:
             assert town in reply
         assert len(radio["choices"]) >= 3
+        # A follow-up in the same client session is resolved against the previous turn.
+        messages, *_ = client.predict("那北留镇呢？", [], MODE_ASK, api_name="/ask")
+        follow = messages[-1]["content"]
+        follow = follow if isinstance(follow, str) else "".join(part.get("text", "") for part in follow)
+        assert "北留镇" in follow and "按“" in follow
+        # Only the export folder is served: repository and knowledge-base files are refused.
+        for path in (ROOT / "pyproject.toml", Path(assistant.settings.db).resolve() / "catalog.sqlite"):
+            with pytest.raises(urllib.error.HTTPError) as err:
+                urllib.request.urlopen(f"{demo.local_url}gradio_api/file={path}", timeout=10)
+            assert err.value.code in (403, 404)
     finally:
         demo.close()
