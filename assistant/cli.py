@@ -303,6 +303,37 @@ def summarize(topic, towns, out, per_town, settings):
     click.echo(f"已写入 {path}：{len(draft.towns)} 个镇，{len(draft.citations)} 条引用。")
 
 
+@cli.command()
+@click.option("--reports", default=200, show_default=True, type=click.IntRange(1, 20000), help="合成报告篇数 N")
+@click.option("--queries", default=60, show_default=True, type=click.IntRange(1, 5000), help="计时的问题数")
+@click.option("--no-baseline", is_flag=True, help="不运行朴素基线（LangChain 切分 + Chroma）")
+@click.option("--out", type=click.Path(dir_okay=False), help="把结果 JSON 另存到文件")
+@click.option("--json", "as_json", is_flag=True, help="最后一行输出 JSON")
+@common_options
+def bench(reports, queries, no_baseline, out, as_json, settings):
+    """性能基准：用 N 篇合成报告测导入吞吐、重复导入、检索/问答延迟、内存与索引大小，并与朴素基线对比。
+
+    Builds a fresh temporary index (``--db`` is not touched); ``--chroma-url`` runs it against a server.
+
+    Example: python -m assistant bench --reports 200 --json
+    """
+    from assistant.bench import format_table, run_bench, save_result
+
+    def progress(stage, done, total):
+        if sys.stderr.isatty():
+            click.echo(f"\r{stage} {done}/{total}", nl=False, err=True)
+
+    result = run_bench(
+        reports, chroma_url=settings.chroma_url, baseline=not no_baseline, queries=queries,
+        progress=progress, embedder=settings.embedder,
+    )  # fmt: skip
+    if out:
+        save_result(result, out)
+    click.echo(format_table(result))
+    if as_json:
+        _print_json(result)
+
+
 @cli.command("docs")
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON")
 @common_options

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.lexicon import GENERIC, best_window, contains, sentences, term_weight
+from assistant.lexicon import GENERIC, best_window, contains, coverage, sentences, term_weight
 from assistant.query import COMPARE, FACT, META, MULTI_TOWN, QUESTION_WORDS, SUMMARY, Query, understand
 from ingest.clean import fold
 from ingest.parse import DOC_NUMBER, SIGNER_LINE
@@ -23,6 +23,7 @@ from vectorstore.kb import KnowledgeBase, town_aliases
 from vectorstore.tokenize import tokenize, tokenize_precise
 
 RRF_K = 60
+MAX_DENSE = 600  # chunks one Chroma query may return
 PART_WEIGHT = 0.5  # sub-words of a question word count half
 UNKNOWN_LATIN_WEIGHT = 0.2  # an English word the glossary could not map says little about evidence
 VERB_WEIGHT = 0.6  # questions paraphrase verbs freely ("建立或落实" vs "聘用…担任")
@@ -303,6 +304,17 @@ class HybridRetriever:
         self._prepare()
         return best_window(self._headings[pid], self._sentences[pid], weights)
 
+    def _lexical(self, pid: str, weights: dict[str, float]) -> float:
+        """Sentence-level evidence, computed only where the paragraph as a whole could reach the bar.
+
+        A sentence window never covers more than its whole paragraph (with heading), so the
+        cheap paragraph-level coverage bounds it: below the bar it stands in unchanged.
+        """
+        whole = coverage((self._folded or {}).get(pid, ""), weights)
+        if whole < self.min_coverage:
+            return whole
+        return self.evidence(pid, weights)[0]
+
     def has_required(self, pid: str, topic: Topic, numeric: bool = False) -> bool:
         """Whether one sentence window of the paragraph holds every required term (and a figure).
 
@@ -374,7 +386,7 @@ class HybridRetriever:
         dense = self._dense(query, towns, dense_n, docs)
         dense_rank = sorted(dense.items(), key=lambda kv: -kv[1])
         candidates = dict.fromkeys([pid for pid, _ in bm25_rank] + [pid for pid, _ in dense_rank])
-        lexical = {pid: self.evidence(pid, weights)[0] for pid in candidates}
+        lexical = {pid: self._lexical(pid, weights) for pid in candidates}
         lex_rank = sorted(((pid, v) for pid, v in lexical.items() if v > 0), key=lambda kv: -kv[1])
         fused: dict[str, float] = {}
         for ranking in (bm25_rank, dense_rank, lex_rank):
@@ -478,7 +490,8 @@ class HybridRetriever:
         return hit.coverage >= self.min_coverage and self.has_required(hit.id, topic)
 
     def _cross_town(self, query: Query, k: int, topic: Topic, towns: list[str] | None = None) -> Retrieval:
-        n_chunks = max(self.dense_candidates, 12 * len(towns or self.kb.towns()))
+        # One Chroma query for all towns; towns beyond its reach are judged on BM25 + lexical evidence.
+        n_chunks = min(MAX_DENSE, max(self.dense_candidates, 12 * len(towns or self.kb.towns())))
         hits = self._score(query, topic, towns, n_chunks)
         by_town: dict[str, list[Hit]] = {}
         for hit in hits:
