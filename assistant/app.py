@@ -27,6 +27,7 @@ import logging
 import os
 import re
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -312,7 +313,11 @@ def parse_auth(text: str) -> list[tuple[str, str]]:
 def load_auth(auth_file: str | None = None, environ: dict | None = None) -> list[tuple[str, str]] | None:
     """Logins from ``--auth-file`` or ``$ASSISTANT_AUTH`` (``user:pass``); None when neither is set."""
     if auth_file:
-        pairs = parse_auth(Path(auth_file).read_text(encoding="utf-8"))
+        try:
+            text = Path(auth_file).read_text(encoding="utf-8")
+        except OSError as err:
+            raise ValueError(f"无法读取登录文件 {auth_file}：{err.strerror or err}") from None
+        pairs = parse_auth(text)
         if not pairs:
             raise ValueError(f"登录文件 {auth_file} 中没有 用户名:密码")
         return pairs
@@ -444,7 +449,8 @@ class AssistantApp:
         self._lock = RWLock()
         self._writer: Assistant | None = None
         self._writer_guard = threading.Lock()
-        self._facts: list | None = None
+        self._generation = 0  # bumped whenever the index changes
+        self._facts: tuple[int, list] | None = None
         self._facts_guard = threading.Lock()
 
     # --- shared data -----------------------------------------------------
@@ -460,6 +466,20 @@ class AssistantApp:
         if self.stats is not None:
             self.facts()
         _draft_function()
+        # One full chat turn and export: imports python-docx and the conversation code now,
+        # not while the first user's answer is being streamed to the browser. Gradio wraps every
+        # event in a matplotlib backend switch, so matplotlib is imported here too (~0.5 s).
+        with contextlib.suppress(Exception):
+            import matplotlib
+
+            matplotlib.get_backend()
+        try:
+            *_, session = self.chat(EXAMPLES[0], [], MODE_ASK, None)
+            files = self.export_files(session)
+            if files:
+                shutil.rmtree(Path(files["docx"]).parent.parent, ignore_errors=True)
+        except Exception:  # noqa: BLE001
+            log.warning("warm-up chat failed", exc_info=True)
         return time.perf_counter() - start
 
     def _warm(self) -> None:
@@ -490,8 +510,7 @@ class AssistantApp:
             invalidate = getattr(kb, "_invalidate", None)
             if callable(invalidate):
                 invalidate()
-            with self._facts_guard:
-                self._facts = None
+            self._generation += 1
             self._warm()
 
     def towns(self) -> list[str]:
@@ -513,15 +532,20 @@ class AssistantApp:
         if self.stats is None:
             return []
         with self._facts_guard:
-            if self._facts is None:
-                with self._lock.read():
-                    paragraphs = sorted(self.assistant.kb.paragraphs.values(), key=lambda p: (p.doc_id, p.ordinal))
-                try:
-                    self._facts = list(self.stats.extract_facts(paragraphs))
-                except Exception:  # noqa: BLE001
-                    log.warning("fact extraction failed", exc_info=True)
-                    self._facts = []
-            return self._facts
+            if self._facts is not None and self._facts[0] == self._generation:
+                return self._facts[1]
+        with self._lock.read():
+            generation = self._generation
+            paragraphs = sorted(self.assistant.kb.paragraphs.values(), key=lambda p: (p.doc_id, p.ordinal))
+        try:
+            facts = list(self.stats.extract_facts(paragraphs))
+        except Exception:  # noqa: BLE001
+            log.warning("fact extraction failed", exc_info=True)
+            facts = []
+        with self._facts_guard:
+            if generation == self._generation:
+                self._facts = (generation, facts)
+        return facts
 
     # --- chat ------------------------------------------------------------
     def _effective_question(self, question: str, towns: Sequence[str] | None) -> str:
@@ -634,7 +658,7 @@ class AssistantApp:
         label = "可能相关段落（点击查看原文）" if turn and turn.get("related") else "引用（点击查看原文）"
         return gr.Radio(choices=choices, value=None, label=label, visible=bool(choices))
 
-    def chat(self, question: str, towns: list[str] | None, mode: str, session: ChatSession | None):
+    def chat(self, question: str, towns: list[str] | None, mode: str, session: ChatSession | None) -> tuple:
         """Chat handler: append the question and its answer to the session's messages.
 
         Returns:
@@ -673,7 +697,9 @@ class AssistantApp:
         session.messages = session.messages + [user, {"role": "assistant", "content": self._render_turn(turn)}]
         return session.messages, "", self._citation_radio(turn), PANEL_HINT, session
 
-    def chat_stream(self, question: str, towns: list[str] | None, mode: str, session: ChatSession | None):
+    def chat_stream(
+        self, question: str, towns: list[str] | None, mode: str, session: ChatSession | None
+    ) -> Iterator[tuple]:
         """Streaming variant (LLM configured): show the question and a placeholder at once."""
         session = session if isinstance(session, ChatSession) else ChatSession()
         text = (question or "").strip()
@@ -719,7 +745,7 @@ class AssistantApp:
         conv_path.write_text(conversation_markdown(session.turns), encoding="utf-8")
         return {"docx": docx_path, "md": md_path, "conversation": conv_path}
 
-    def exports(self, session: ChatSession | None):
+    def exports(self, session: ChatSession | None) -> tuple:
         """Download-button updates after an answer."""
         try:
             files = self.export_files(session)
@@ -731,7 +757,7 @@ class AssistantApp:
             for key in ("docx", "md", "conversation")
         )
 
-    def clear(self):
+    def clear(self) -> tuple:
         """Start a new conversation."""
         session = ChatSession()
         disabled = tuple(gr.DownloadButton(value=None, interactive=False) for _ in range(3))
@@ -896,7 +922,7 @@ class AssistantApp:
                 lines.append(f"| {_md_cell(r.name)} | {mark} {_md_cell(r.message)} |")
         return "\n".join(lines)
 
-    def _kb_outputs(self, status: str):
+    def _kb_outputs(self, status: str) -> tuple:
         """Status, documents table, delete dropdown, chat town filter (after a change)."""
         docs = self.documents()
         towns = self.towns()
@@ -907,8 +933,8 @@ class AssistantApp:
             gr.Dropdown(choices=towns),
         )
 
-    def on_upload(self, files, progress=gr.Progress()):  # noqa: B008 - Gradio injects progress this way
-        """UI handler: ingest uploaded files with a progress bar."""
+    def on_upload(self, files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
+        """UI handler: ingest uploaded files with a progress bar (Gradio injects ``progress``)."""
 
         def report(stage: str, done: int, total: int) -> None:
             progress((done, max(total, 1)), desc=stage)
@@ -916,7 +942,7 @@ class AssistantApp:
         outcome = self.ingest_files(files, progress=report)
         return (*self._kb_outputs(self._status_markdown(outcome)), None)
 
-    def on_reindex(self, progress=gr.Progress()):  # noqa: B008
+    def on_reindex(self, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
         """UI handler: re-index the uploads folder."""
 
         def report(stage: str, done: int, total: int) -> None:
@@ -924,16 +950,16 @@ class AssistantApp:
 
         return self._kb_outputs(self._status_markdown(self.reindex(progress=report)))
 
-    def on_delete(self, doc_id: str | None):
+    def on_delete(self, doc_id: str | None) -> tuple:
         """UI handler: delete the selected document."""
         return self._kb_outputs(self.delete_document(doc_id))
 
-    def on_refresh(self):
+    def on_refresh(self) -> tuple:
         """UI handler: reload the table."""
         return self._kb_outputs("")
 
     @staticmethod
-    def on_select_document(evt: gr.SelectData):
+    def on_select_document(evt: gr.SelectData) -> Any:
         """Clicking a table row selects that document for deletion."""
         row = evt.row_value or []
         doc_id = row[-1] if row else None
@@ -964,7 +990,7 @@ class AssistantApp:
             rows.append([f.town, f.year or "", f.label, display, f.quote, label])
         return rows
 
-    def plot_frame(self, facts: Sequence):
+    def plot_frame(self, facts: Sequence) -> tuple[Any, str]:
         """Bar-chart data in the metric's most common unit: per town the sum of its distinct
         figures (a figure restated later in a report counts once); the largest for percentages.
 
@@ -1019,7 +1045,7 @@ class AssistantApp:
         title = f"{label}（{how}）" if metric else "选择一个指标查看柱状图"
         return {"rows": self.fact_rows(facts), "frame": frame, "title": title, "unit": unit, "xlsx": xlsx, "csv": csv}
 
-    def stats_view(self, metric: str | None, towns: Sequence[str] | None):
+    def stats_view(self, metric: str | None, towns: Sequence[str] | None) -> tuple:
         """UI handler: table, chart and export buttons for a metric/town filter."""
         data = self.stats_data(metric, towns)
         return (
@@ -1029,7 +1055,7 @@ class AssistantApp:
             gr.DownloadButton(value=str(data["csv"]) if data["csv"] else None, interactive=bool(data["csv"])),
         )
 
-    def stats_refresh(self, metric: str | None, towns: Sequence[str] | None):
+    def stats_refresh(self, metric: str | None, towns: Sequence[str] | None) -> tuple:
         """UI handler: recompute filters after the index changed."""
         choices = [("全部指标", "")] + self.metric_choices()
         keys = {k for _, k in choices}
@@ -1281,15 +1307,19 @@ def build_app(assistant: Assistant) -> gr.Blocks:
     return AssistantApp(assistant).build()
 
 
+class ExposureError(ValueError):
+    """Serving beyond this machine was requested without a login."""
+
+
 def check_exposure(host: str, share: bool, auth: list[tuple[str, str]] | None) -> None:
     """Refuse to expose the app beyond this machine without a login.
 
     Raises:
-        PermissionError: ``host`` is not a loopback address (or ``share`` is on) and no login is set.
+        ExposureError: ``host`` is not a loopback address (or ``share`` is on) and no login is set.
     """
     if (share or not is_loopback(host)) and not auth:
-        where = "公网分享链接" if share else f"地址 {host}"
-        raise PermissionError(
+        where = "公网分享链接" if share else f"地址 {host} "
+        raise ExposureError(
             f"拒绝在{where}上无登录开放服务：请用 --auth-file 指定登录文件（每行 用户名:密码），"
             f"或设置环境变量 {AUTH_ENV}=用户名:密码；仅本机访问请使用 --host 127.0.0.1。"
         )
@@ -1319,7 +1349,7 @@ def launch_app(
         The launched Blocks (``.local_url``; stop it with ``.close()``).
 
     Raises:
-        PermissionError: Exposed without a login (see :func:`check_exposure`).
+        ExposureError: Exposed without a login (see :func:`check_exposure`).
     """
     check_exposure(host, share, auth)
     app = AssistantApp(assistant)
@@ -1365,13 +1395,27 @@ def serve(
         auth_file: File of ``user:password`` lines; else ``$ASSISTANT_AUTH``.
 
     Raises:
-        PermissionError: Exposed without a login.
+        ExposureError: Exposed without a login (a ``ValueError``).
         ValueError: A malformed login file.
     """
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     auth = load_auth(auth_file)
     check_exposure(host, share, auth)
-    launch_app(Assistant(settings), host=host, port=port, share=share, auth=auth, block=True)
+    _check_port_free(host, port)
+    try:
+        launch_app(Assistant(settings), host=host, port=port, share=share, auth=auth, block=True)
+    except OSError as err:  # e.g. the port is taken
+        raise ValueError(f"无法在 {host}:{port} 启动服务：{err}") from err
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail fast (before models load) when the port is already taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            raise ValueError(f"无法在 {host}:{port} 启动服务：端口已被占用或地址不可用（{err.strerror}）") from None
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -1386,7 +1430,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         serve(Settings.from_env(db=args.db), host=args.host, port=args.port, share=args.share, auth_file=args.auth_file)
-    except (PermissionError, ValueError, OSError) as err:
+    except (ValueError, OSError) as err:
         raise SystemExit(f"错误：{err}") from None
 
 

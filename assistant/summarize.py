@@ -49,7 +49,9 @@ class Draft:
 
 def request_topic(text: str, towns: tuple[str, ...] = ()) -> str:
     """The topic of a drafting request: "起草一份各镇普法工作的汇总" → "普法工作"."""
-    topic = text
+    from assistant.query import topic_phrase
+
+    topic = topic_phrase(text)
     for town in towns:
         topic = topic.replace(town, "")
     topic = _REQUEST.sub("", re.sub(r"[？?。！!，,]", "", topic)).strip("的 ")

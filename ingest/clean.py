@@ -16,7 +16,8 @@ import unicodedata
 # Characters that carry no content: zero-width spaces/joiners, BOM, soft hyphen.
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 _SPACES = re.compile(r"[ \t\u00a0\u3000\u2002\u2003\u2009\u202f]+")
-_BOLD = re.compile(r"\*\*|__")
+# Only "**" marks bold in these reports; "__" is left alone (it occurs in real text: __init__).
+_BOLD = re.compile(r"\*\*")
 _NUMBER_GAP = re.compile(r"(?<=[\d.%])\s+(?=[\d.%])")
 _CJK = r"\u3400-\u9fff\uf900-\ufaff"
 # A space next to a CJK character or a number is layout, never meaning, in these reports.

@@ -19,6 +19,7 @@ from assistant.app import (
     MODE_DRAFT,
     AssistantApp,
     ChatSession,
+    ExposureError,
     check_exposure,
     citation_html,
     document_rows,
@@ -169,13 +170,13 @@ def test_auth_and_exposure(tmp_path, monkeypatch):
         assert not is_loopback(host)
     check_exposure("127.0.0.1", False, None)
     check_exposure("0.0.0.0", False, [("u", "p")])
-    with pytest.raises(PermissionError, match="auth-file"):
+    with pytest.raises(ExposureError, match="auth-file"):
         check_exposure("0.0.0.0", False, None)
-    with pytest.raises(PermissionError):
+    with pytest.raises(ExposureError):
         check_exposure("127.0.0.1", True, None)
     # serve() refuses before loading anything.
     monkeypatch.delenv("ASSISTANT_AUTH", raising=False)
-    with pytest.raises(PermissionError):
+    with pytest.raises(ExposureError):
         serve(Settings(db=str(tmp_path / "db")), host="0.0.0.0", port=_free_port())
     assert not (tmp_path / "db").exists()
 
@@ -420,3 +421,26 @@ def test_build_app_and_gradio_client(assistant):
             assert err.value.code in (403, 404)
     finally:
         demo.close()
+
+
+def test_login_required_when_configured(assistant):
+    from gradio_client import Client
+
+    demo = launch_app(assistant, port=_free_port(), auth=[("clerk", "s3cret")], block=False, quiet=True)
+    try:
+        with pytest.raises(Exception):  # noqa: B017 - the client raises its own error types
+            Client(demo.local_url, verbose=False)
+        client = Client(demo.local_url, auth=("clerk", "s3cret"), verbose=False)
+        messages, *_ = client.predict("旧院镇的文号是什么？", [], MODE_ASK, api_name="/ask")
+        assert "旧院镇" in str(messages[-1]["content"])
+    finally:
+        demo.close()
+
+
+def test_serve_refuses_a_taken_port(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        with pytest.raises(ValueError, match="端口"):
+            serve(Settings(db=str(tmp_path / "db")), host="127.0.0.1", port=port)
