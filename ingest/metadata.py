@@ -70,21 +70,30 @@ def _title(front: list[ParsedParagraph], source: str) -> str | None:
     return None
 
 
+_COUNTY_HINT = re.compile(rf"[{_HAN}]{{1,4}}[市县旗]")
+
+
 def _county_from_text(paragraphs: list[ParsedParagraph], town: str) -> str | None:
-    """County-level name mentioned in the body, used when the issuer does not state one."""
+    """County-level name mentioned in the body, used when the issuer does not state one.
+
+    Only short windows ending in 市/县/旗 go through jieba's part-of-speech tagger
+    (it is slow on whole reports), which keeps place names ("白山市") and drops words
+    such as 城市, 全县.
+    """
     import logging
 
     import jieba
     import jieba.posseg as pseg
 
     jieba.setLogLevel(logging.WARNING)
-
     counts: Counter[str] = Counter()
     for para in paragraphs:
-        for word, flag in pseg.cut(para.text):
-            if flag == "ns" and word.endswith(("市", "县", "旗")) and word not in _NOT_PLACES:
-                if len(word) >= 3 and town not in word:
-                    counts[word] += 1
+        for m in _COUNTY_HINT.finditer(para.text):
+            words = list(pseg.cut(para.text[max(0, m.start() - 2) : m.end()]))
+            last = words[-1] if words else None
+            if last and last.flag == "ns" and last.word.endswith(("市", "县", "旗")):
+                if len(last.word) >= 3 and last.word not in _NOT_PLACES and town not in last.word:
+                    counts[last.word] += 1
     return counts.most_common(1)[0][0] if counts else None
 
 

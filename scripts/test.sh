@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = "0" ] && [ -f scripts/install_browser.sh ]; then
+if [ "$(id -u)" = "0" ] && [ -f scripts/install_browser.sh ]; then
   bash scripts/install_browser.sh
 fi
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ANONYMIZED_TELEMETRY=False

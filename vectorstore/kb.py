@@ -12,9 +12,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import multiprocessing
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from vectorstore.chroma_store import ChromaStore, collection_name
 from vectorstore.embedders import Embedder
 
 Progress = Callable[[str, int, int], None]
+PARALLEL_MIN_FILES = 200  # below this, starting worker processes costs more than parsing
 
 
 class IngestLocked(RuntimeError):
@@ -262,13 +265,20 @@ class KnowledgeBase:
         return report
 
     def _parse_all(self, paths: list[Path], progress: Progress) -> list[ParsedDocument | str]:
-        if self.workers and len(paths) >= 8:
-            with ProcessPoolExecutor(max_workers=self.workers) as pool:
-                results = []
-                for i, result in enumerate(pool.map(_parse_one, map(str, paths), [self.max_bytes] * len(paths))):
-                    progress("解析文档", i + 1, len(paths))
-                    results.append(result)
-                return results
+        if self.workers > 1 and len(paths) >= PARALLEL_MIN_FILES:
+            try:
+                # "spawn", not fork: the process may already hold Chroma's and OpenMP's threads.
+                context = multiprocessing.get_context("spawn")
+                with ProcessPoolExecutor(max_workers=self.workers, mp_context=context) as pool:
+                    results = []
+                    chunksize = max(1, len(paths) // (self.workers * 8))
+                    jobs = pool.map(_parse_one, map(str, paths), [self.max_bytes] * len(paths), chunksize=chunksize)
+                    for i, result in enumerate(jobs):
+                        progress("解析文档", i + 1, len(paths))
+                        results.append(result)
+                    return results
+            except (BrokenProcessPool, OSError):
+                pass  # no worker processes here (e.g. an embedded interpreter): parse in-process
         results = []
         for i, path in enumerate(paths):
             results.append(_parse_one(str(path), self.max_bytes))
