@@ -66,6 +66,12 @@ class Catalog:
         """Ids of documents ingested from ``path``."""
         return [r[0] for r in self.conn.execute("SELECT doc_id FROM documents WHERE path=?", (path,))]
 
+    def counts(self) -> tuple[int, int]:
+        """(documents, chunks) in the catalogue."""
+        docs = self.conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+        chunks = self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        return int(docs), int(chunks)
+
     def documents(self) -> list[dict]:
         """All documents: metadata plus paragraph/chunk counts and ingest time."""
         rows = self.conn.execute(

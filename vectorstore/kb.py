@@ -243,24 +243,26 @@ class KnowledgeBase:
         vectors, report.embedded = self._embed([c for d in docs for c in d.chunks], progress)
         pruned = self._prunable(paths, files) if prune else []
         removed_chunks: list[str] = []
-        with self.catalog.conn:  # one transaction: all of this run, or none of it
-            for doc_id in set(replaced) | set(pruned):
-                removed_chunks += self.catalog.delete_document(doc_id)
-            for doc in docs:
-                keys = [embed_key(self.embedder.name, c.context) for c in doc.chunks]
-                self.catalog.insert_document(doc, keys)
-            self.catalog.cache_vectors(vectors)
-            generation = int(self.catalog.get_state("generation", "0")) + 1
-            self.catalog.set_state("generation", str(generation))
+        changed = bool(docs or replaced or pruned)
+        if changed:
+            with self.catalog.conn:  # one transaction: all of this run, or none of it
+                for doc_id in set(replaced) | set(pruned):
+                    removed_chunks += self.catalog.delete_document(doc_id)
+                for doc in docs:
+                    keys = [embed_key(self.embedder.name, c.context) for c in doc.chunks]
+                    self.catalog.insert_document(doc, keys)
+                self.catalog.cache_vectors(vectors)
+                generation = int(self.catalog.get_state("generation", "0")) + 1
+                self.catalog.set_state("generation", str(generation))
         report.documents = len(docs)
         report.chunks = sum(len(d.chunks) for d in docs)
         report.pruned = len(pruned)
-        if docs or removed_chunks or replaced or pruned or not self._indexes_current():
+        # Unchanged files change nothing: no index work unless a crash left the indexes behind.
+        if changed or not self._indexes_current():
             progress("更新索引", 0, 1)
             self.sync_indexes()
             progress("更新索引", 1, 1)
-        report.total_documents = len(self.catalog.documents())
-        report.total_chunks = len(self.catalog.chunk_paragraphs())
+        report.total_documents, report.total_chunks = self.catalog.counts()
         self._invalidate()
         return report
 
