@@ -207,9 +207,7 @@ class Answerer:
     def facts(self) -> list:
         """The statistics table of the knowledge base (extracted once)."""
         if self._facts is None:
-            from assistant.stats import extract_facts
-
-            self._facts = extract_facts(self.retriever.kb.paragraphs.values())
+            self._facts = _load_facts(self.retriever.kb)
         return self._facts
 
     def _extractive(self, retrieval: Retrieval) -> Answer:
@@ -414,6 +412,33 @@ class Answerer:
             question=query.text, answer="\n".join(lines), towns=tuple(dict.fromkeys(c.town for c in citations)),
             abstained=False, citations=tuple(citations), kind=META,
         )  # fmt: skip
+
+
+def _load_facts(kb) -> list:
+    """The statistics table, cached on disk per index generation (extraction over every paragraph is slow at scale)."""
+    import json
+    import os
+    from dataclasses import asdict
+
+    from assistant.stats import Fact, extract_facts
+
+    path = kb.dir / "facts.json"
+    generation = kb.catalog.get_state("generation", "0")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("generation") == generation:
+            return [Fact(**row) for row in data["facts"]]
+    except (OSError, ValueError, TypeError, KeyError):
+        pass
+    facts = extract_facts(kb.paragraphs.values())
+    tmp = path.with_suffix(".tmp")
+    try:
+        payload = {"generation": generation, "facts": [asdict(f) for f in facts]}
+        tmp.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only index still answers; it just extracts again next time
+    return facts
 
 
 def _holding_paragraph(kb, doc_id: str, field_name: str, value: str):

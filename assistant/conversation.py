@@ -53,7 +53,7 @@ def resolve_followup(question: str, previous: Turn | None, aliases: dict[str, st
     prev_towns = detect_towns(normalise(previous.resolved), aliases)
     answer_towns = tuple(getattr(previous.answer, "towns", ()) or ())
     rest = folded
-    for alias in sorted(aliases, key=len, reverse=True):
+    for alias in sorted((a for a in aliases if a and a in rest), key=len, reverse=True):
         rest = rest.replace(alias, "")
     # "那旧院镇呢？": the whole question is towns plus particles: ask the previous question of them.
     if towns and not _PARTICLES.sub("", rest):

@@ -122,13 +122,16 @@ def detect_towns(folded: str, aliases: dict[str, str]) -> tuple[str, ...]:
     """
     found: dict[str, int] = {}
     taken = [False] * len(folded)
-    for alias in sorted(aliases, key=len, reverse=True):
-        for m in re.finditer(re.escape(alias), folded):
-            if any(taken[m.start() : m.end()]):
-                continue
-            for i in range(m.start(), m.end()):
-                taken[i] = True
-            found.setdefault(aliases[alias], m.start())
+    # Plain substring search: thousands of aliases would overflow re's pattern cache.
+    for alias in sorted((a for a in aliases if a and a in folded), key=len, reverse=True):
+        start = folded.find(alias)
+        while start >= 0:
+            end = start + len(alias)
+            if not any(taken[start:end]):
+                for i in range(start, end):
+                    taken[i] = True
+                found.setdefault(aliases[alias], start)
+            start = folded.find(alias, end)
     return tuple(sorted(found, key=found.get))
 
 

@@ -54,7 +54,7 @@ def pinyin_aliases(town: str) -> list[str]:
 
 def _strip_towns(folded: str, aliases: dict[str, str]) -> str:
     """Remove town names from a folded question (longest alias first)."""
-    for alias in sorted(aliases, key=len, reverse=True):
+    for alias in sorted((a for a in aliases if a and a in folded), key=len, reverse=True):
         folded = folded.replace(alias, "")
     return folded
 
@@ -203,21 +203,51 @@ class HybridRetriever:
     def _prepare(self) -> None:
         if self._folded is None:
             paragraphs = self.kb.paragraphs
-            self._folded = {}
-            self._sentences = {}
-            self._headings = {}
-            for pid, p in paragraphs.items():
-                text = fold(p.text)
-                heading = fold("".join(h for h in p.section_path if h not in _PSEUDO_SECTIONS))
-                self._folded[pid] = _PUNCT.sub("", heading + text)
-                self._sentences[pid] = [_INNER_PUNCT.sub("", x) for x in sentences(text)]
-                self._headings[pid] = heading
+            self._folded, self._headings, self._sentences = self._index_forms(paragraphs)
             self._aliases = {fold(a): t for t in self.kb.towns() for a in town_aliases(t) + pinyin_aliases(t)}
             self._order = self.kb.bm25.ids
             # A BM25 id without a paragraph (an index mid-repair) belongs to no town and is skipped.
             towns_of = [paragraphs[pid].town if pid in paragraphs else "" for pid in self._order]
             self._town_of = np.array(towns_of) if towns_of else np.array([])
             self._doc_of = [paragraphs[pid].doc_id if pid in paragraphs else "" for pid in self._order]
+
+    def _index_forms(self, paragraphs: dict[str, Paragraph]) -> tuple[dict, dict, dict]:
+        """Folded text, headings and sentences of every paragraph, cached on disk per index generation.
+
+        Folding (OpenCC, NFKC) every paragraph takes ~1 ms each; at thousands of reports
+        that would be paid by the first question of every process.
+        """
+        import json
+        import os
+
+        path = self.kb.dir / "index-forms.json"
+        generation = self.kb.catalog.get_state("generation", "0")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("generation") == generation and set(data["forms"]) == set(paragraphs):
+                forms = data["forms"]
+                return (
+                    {pid: f[0] for pid, f in forms.items()},
+                    {pid: f[1] for pid, f in forms.items()},
+                    {pid: f[2] for pid, f in forms.items()},
+                )
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        folded, headings, sents = {}, {}, {}
+        for pid, p in paragraphs.items():
+            text = fold(p.text)
+            heading = fold("".join(h for h in p.section_path if h not in _PSEUDO_SECTIONS))
+            folded[pid] = _PUNCT.sub("", heading + text)
+            sents[pid] = [_INNER_PUNCT.sub("", x) for x in sentences(text)]
+            headings[pid] = heading
+        try:
+            tmp = path.with_suffix(".tmp")
+            forms = {pid: [folded[pid], headings[pid], sents[pid]] for pid in paragraphs}
+            tmp.write_text(json.dumps({"generation": generation, "forms": forms}, ensure_ascii=False), encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError:
+            pass  # read-only index: fold again next time
+        return folded, headings, sents
 
     def refresh(self) -> None:
         """Forget cached views after the knowledge base changed."""
@@ -512,7 +542,8 @@ class HybridRetriever:
             for m in matched:
                 if depth < len(m.hits):
                     interleaved.append(m.hits[depth])
-        rest = [h for h in hits if h not in interleaved]
+        shown = {h.id for h in interleaved}
+        rest = [h for h in hits if h.id not in shown]
         abstain = not matched
         return Retrieval(
             query=query,

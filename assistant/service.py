@@ -68,6 +68,10 @@ class Assistant:
         report = self.kb.ingest(paths, prune=prune, progress=progress)
         self.__dict__.pop("retriever", None)
         self.__dict__.pop("answerer", None)
+        if report.documents or report.pruned:
+            # Pay the per-paragraph preparation (folded forms, statistics) now, not at the first question.
+            self.retriever.aliases  # noqa: B018 - builds and caches the index forms
+            _ = self.answerer.facts
         return report
 
     def check_question(self, question: str) -> str:
