@@ -1,3 +1,4 @@
 from assistant.cli import main
 
-main()
+if __name__ == "__main__":  # importing this module (e.g. from a worker process) must not run the CLI
+    main()

@@ -8,7 +8,6 @@ the same.
 from __future__ import annotations
 
 import functools
-import os
 
 from assistant.settings import Settings
 
@@ -34,7 +33,6 @@ class Assistant:
             make_embedder(self.settings.embedder),
             chroma_url=self.settings.chroma_url,
             max_bytes=self.settings.max_upload_mb * 1024 * 1024,
-            workers=os.cpu_count() or 1,
         )
 
     @functools.cached_property

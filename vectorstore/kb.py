@@ -133,7 +133,10 @@ class KnowledgeBase:
         embedder: Embedding backend (its name selects the Chroma collection).
         chroma_url: Use a Chroma server instead of the embedded store.
         max_bytes: Largest file accepted at ingest.
-        workers: Processes for parsing when many files arrive (0 = in-process).
+        workers: Processes for parsing when many files arrive (0, the default, parses in-process).
+            Worker processes are spawned, which re-imports the caller's ``__main__``: only use
+            this from code guarded by ``if __name__ == "__main__"``. Parsing costs ~10 ms a file,
+            so in-process parsing is fine up to thousands of reports.
     """
 
     def __init__(
