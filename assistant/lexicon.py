@@ -61,17 +61,26 @@ def contains(text: str, term: str) -> bool:
     return term in text or any(alt in text for alt in expand(term))
 
 
+@functools.lru_cache(maxsize=256)
+def _plan(items: tuple[tuple[str, float], ...]) -> tuple[float, tuple[tuple[str, float, tuple[str, ...]], ...]]:
+    """Total weight and (term, weight, synonyms) rows for one question's weights (built once per question)."""
+    return sum(w for _, w in items), tuple((t, w, tuple(expand(t))) for t, w in items)
+
+
 def coverage(text: str, weights: dict[str, float]) -> float:
     """Weighted share of question terms present in ``text`` (folded), synonyms at 0.8."""
-    total = sum(weights.values())
+    total, rows = _plan(tuple(weights.items()))
     if not total:
         return 0.0
     got = 0.0
-    for term, weight in weights.items():
+    for term, weight, alternatives in rows:
         if term in text:
             got += weight
-        elif any(alt in text for alt in expand(term)):
-            got += weight * SYNONYM_WEIGHT
+            continue
+        for alt in alternatives:  # a plain loop: this is the hot path of cross-town questions
+            if alt in text:
+                got += weight * SYNONYM_WEIGHT
+                break
     return got / total
 
 

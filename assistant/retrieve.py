@@ -522,7 +522,9 @@ class HybridRetriever:
     def _cross_town(self, query: Query, k: int, topic: Topic, towns: list[str] | None = None) -> Retrieval:
         # One Chroma query for all towns; towns beyond its reach are judged on BM25 + lexical evidence.
         n_chunks = min(MAX_DENSE, max(self.dense_candidates, 12 * len(towns or self.kb.towns())))
-        hits = self._score(query, topic, towns, n_chunks)
+        # Each town needs only its best few paragraphs judged; with many towns fewer each keeps it bounded.
+        per_town = 12 if len(towns or self.kb.towns()) <= 20 else 4
+        hits = self._score(query, topic, towns, n_chunks, per_town=per_town)
         by_town: dict[str, list[Hit]] = {}
         for hit in hits:
             by_town.setdefault(hit.town, []).append(hit)
