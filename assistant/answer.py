@@ -142,8 +142,11 @@ class Answerer:
         elif query.kind == META:
             answer = self._meta(query)
         else:
-            retrieval = self.retriever.retrieve(query, k=8)
-            answer = self._extractive(retrieval)
+            # Per-town figures come from the statistics table; no retrieval needed for those.
+            answer = self._from_table(query)
+            if answer is None:
+                retrieval = self.retriever.retrieve(query, k=8)
+                answer = self._extractive(retrieval)
         if self.llm is not None and retrieval is not None and not answer.abstained and answer.kind != COMPARE:
             generated = None
             for item in self._generate(retrieval, answer):
@@ -212,9 +215,6 @@ class Answerer:
 
     def _extractive(self, retrieval: Retrieval) -> Answer:
         query = retrieval.query
-        table = self._from_table(query)
-        if table is not None:
-            return table
         if retrieval.abstain:
             return self._abstain(retrieval)
         if retrieval.towns:
@@ -257,7 +257,9 @@ class Answerer:
         label = metric.label.split("（")[0]
         lines = [f"| 镇 | {metric.label} | 报告原文 | 出处 |", "| --- | --- | --- | --- |"]
         citations: list[Citation] = []
-        order = sorted(towns, key=lambda t: (t not in by_town, towns.index(t)))
+        cited: set[tuple[str, str]] = set()
+        position = {t: i for i, t in enumerate(towns)}
+        order = sorted(towns, key=lambda t: (t not in by_town, position[t]))
         for town in order:
             facts = by_town.get(town)
             if not facts:
@@ -266,7 +268,8 @@ class Answerer:
             cells = []
             for fact in facts:
                 c = self._cite(fact.paragraph_id, fact.quote)
-                if c not in citations:
+                if (c.id, c.quote) not in cited:
+                    cited.add((c.id, c.quote))
                     citations.append(c)
                 cells.append((fact.display, fact.quote, c.render()))
             lines.append(
