@@ -365,13 +365,13 @@ class HybridRetriever:
         """Documents of the years the question names, when the index has such reports (else no restriction)."""
         if not query.years:
             return None
+        # Only narrow when a town in scope really has reports of several years.
+        several = self.kb.multi_report_towns
+        if not several or (query.towns and not several & set(query.towns)):
+            return None
         metas = self.kb.metas.values()
         docs = [m.doc_id for m in metas if m.year in query.years and (not query.towns or m.town in query.towns)]
-        # Only narrow when a named town really has reports of several years.
-        several = {m.town for m in metas if m.town in (query.towns or {m.town for m in metas})}
-        if not docs or not (several & self.kb.multi_report_towns):
-            return None
-        return docs
+        return docs or None
 
     def _dense(self, query: Query, towns: list[str] | None, n: int, docs: list[str] | None = None) -> dict[str, float]:
         # The town filter already scopes the search; the town's name in the query
@@ -523,15 +523,21 @@ class HybridRetriever:
         # One Chroma query for all towns; towns beyond its reach are judged on BM25 + lexical evidence.
         n_chunks = min(MAX_DENSE, max(self.dense_candidates, 12 * len(towns or self.kb.towns())))
         # Each town needs only its best few paragraphs judged; with many towns fewer each keeps it bounded.
-        per_town = 12 if len(towns or self.kb.towns()) <= 20 else 4
+        n_towns = len(towns or self.kb.towns())
+        per_town = 12 if n_towns <= 20 else 4 if n_towns <= 200 else 2
         hits = self._score(query, topic, towns, n_chunks, per_town=per_town)
         by_town: dict[str, list[Hit]] = {}
         for hit in hits:
             by_town.setdefault(hit.town, []).append(hit)
         matches = []
         for town, town_hits in by_town.items():
-            town_hits.sort(key=lambda h: (-self.supports(h, topic), -_relevance(h)))
-            matches.append((town, town_hits, _relevance(town_hits[0]), self.supports(town_hits[0], topic)))
+            town_hits.sort(key=lambda h: -_relevance(h))
+            # The town's evidence: its most relevant paragraph that really supports the question.
+            lead = next((h for h in town_hits[:3] if self.supports(h, topic)), None)
+            if lead is not None:
+                town_hits.remove(lead)
+                town_hits.insert(0, lead)
+            matches.append((town, town_hits, _relevance(town_hits[0]), lead is not None))
         best = max((rel for _, _, rel, ok in matches if ok), default=0.0)
         decided = []
         for town, town_hits, relevance, ok in matches:
