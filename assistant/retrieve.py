@@ -10,7 +10,7 @@ nothing relevant exists.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -387,7 +387,13 @@ class HybridRetriever:
         return sims
 
     def _score(
-        self, query: Query, topic: Topic, towns: list[str] | None, dense_n: int, per_town: int = 12
+        self,
+        query: Query,
+        topic: Topic,
+        towns: list[str] | None,
+        dense_n: int,
+        per_town: int = 12,
+        sentence_level: bool = True,
     ) -> list[Hit]:
         """Fused hits over the allowed towns, best first (all candidates, not cut to k)."""
         self._prepare()
@@ -416,7 +422,11 @@ class HybridRetriever:
         dense = self._dense(query, towns, dense_n, docs)
         dense_rank = sorted(dense.items(), key=lambda kv: -kv[1])
         candidates = dict.fromkeys([pid for pid, _ in bm25_rank] + [pid for pid, _ in dense_rank])
-        lexical = {pid: self._lexical(pid, weights) for pid in candidates}
+        if sentence_level:
+            lexical = {pid: self._lexical(pid, weights) for pid in candidates}
+        else:  # many towns: whole-paragraph coverage now, sentence windows only for each town's leaders
+            folded = self._folded or {}
+            lexical = {pid: coverage(folded.get(pid, ""), weights) for pid in candidates}
         lex_rank = sorted(((pid, v) for pid, v in lexical.items() if v > 0), key=lambda kv: -kv[1])
         fused: dict[str, float] = {}
         for ranking in (bm25_rank, dense_rank, lex_rank):
@@ -525,13 +535,19 @@ class HybridRetriever:
         # Each town needs only its best few paragraphs judged; with many towns fewer each keeps it bounded.
         n_towns = len(towns or self.kb.towns())
         per_town = 12 if n_towns <= 20 else 4 if n_towns <= 200 else 2
-        hits = self._score(query, topic, towns, n_chunks, per_town=per_town)
+        coarse = n_towns > 20
+        hits = self._score(query, topic, towns, n_chunks, per_town=per_town, sentence_level=not coarse)
         by_town: dict[str, list[Hit]] = {}
         for hit in hits:
             by_town.setdefault(hit.town, []).append(hit)
         matches = []
         for town, town_hits in by_town.items():
             town_hits.sort(key=lambda h: -_relevance(h))
+            if coarse:
+                town_hits[:3] = sorted(
+                    (replace(h, coverage=self._lexical(h.id, topic.weights)) for h in town_hits[:3]),
+                    key=lambda h: -_relevance(h),
+                )
             # The town's evidence: its most relevant paragraph that really supports the question.
             lead = next((h for h in town_hits[:3] if self.supports(h, topic)), None)
             if lead is not None:
