@@ -200,7 +200,7 @@ class Answerer:
 
     # --- per kind ----------------------------------------------------------
     def _weights(self, retrieval: Retrieval) -> dict[str, float]:
-        weights = self.retriever.weights(list(retrieval.topic_terms))
+        weights = retrieval.topic.weights if retrieval.topic else {}
         return {t: w for t, w in weights.items() if w > 0} or {t: 1.0 for t in retrieval.topic_terms}
 
     def _cite(self, pid: str, quote: str = "") -> Citation:

@@ -73,6 +73,13 @@ _MULTI_QUESTIONS = (
     "哪些镇存在普法宣传形式单一的问题？",
     "哪些镇建立或落实了法律顾问制度？",
 )
+# The demo towns whose reports answer each which-towns question (../shared/eval/dev.jsonl d01, d07, d16),
+# then the towns also acceptable: a synthetic town should be asserted iff its source town is.
+_MULTI_EXPECTED = {
+    "哪些镇提到执法力量薄弱？": ({"二道甸子镇", "旧院镇", "北留镇"}, {"东方红镇"}),
+    "哪些镇存在普法宣传形式单一的问题？": ({"东方红镇", "二道甸子镇", "旧院镇"}, set()),
+    "哪些镇建立或落实了法律顾问制度？": ({"二道甸子镇", "北留镇", "三道沟镇"}, set()),
+}
 _COMPARE_QUESTIONS = ("{t1}和{t2}分别调解矛盾纠纷多少起？", "各镇2024年分别发放了多少普法宣传资料？")
 _SUMMARY_QUESTIONS = ("{town}在法治政府建设中存在哪些问题短板？", "{town}下一步在依法行政方面有什么打算？")
 _META_QUESTIONS = ("{town}的这份报告由谁签发？", "{town}报告的文号是什么？")
@@ -575,6 +582,46 @@ def _check_server_empty(chroma_url: str, collection: str) -> bool:
     return True
 
 
+def _answer_quality(corpus: Corpus, timed: list[tuple[str, str]], answers: list) -> dict:
+    """Cheap correctness checks of the timed answers, so that a speed-up that loses answers shows.
+
+    * which-towns: a synthetic town must be asserted iff the demo report it derives from answers the
+      question (dev gold); recall over the required towns, precision against required + acceptable;
+    * fact and summary: the answer asserts exactly the named town;
+    * abstain: the answer abstains.
+
+    Returns:
+        Shares in [0, 1] (None when the mix has no question of that kind).
+    """
+    source_of = dict(zip(corpus.towns, corpus.sources))
+    recalls, precisions, exact, named_ok, abstain_ok = [], [], [], [], []
+    for (kind, question), answer in zip(timed, answers):
+        asserted = set(answer.towns)
+        if kind == "multi_town" and question in _MULTI_EXPECTED:
+            required_src, optional_src = _MULTI_EXPECTED[question]
+            required = {t for t, s in source_of.items() if s in required_src}
+            acceptable = required | {t for t, s in source_of.items() if s in optional_src}
+            recalls.append(len(asserted & required) / len(required) if required else 1.0)
+            precisions.append(len(asserted & acceptable) / len(asserted) if asserted else 1.0)
+            exact.append(required <= asserted <= acceptable)
+        elif kind in ("fact", "summary"):
+            named = [t for t in corpus.towns if t in question]
+            named_ok.append(asserted == set(named[:1]))
+        elif kind == "abstain":
+            abstain_ok.append(bool(answer.abstained) and not asserted)
+
+    def share(values: list) -> float | None:
+        return _round(sum(values) / len(values), 3) if values else None
+
+    return {
+        "which_towns_recall": share(recalls),
+        "which_towns_precision": share(precisions),
+        "which_towns_exact": share(exact),
+        "named_town_answered": share(named_ok),
+        "abstained_when_expected": share(abstain_ok),
+    }
+
+
 def _latencies(fn: Callable[[str], object], questions: list[tuple[str, str]]) -> tuple[list[float], list]:
     times, outputs = [], []
     for _, question in questions:
@@ -726,6 +773,7 @@ def run_bench(
                 "abstained": sum(answers[i].abstained for i in idx),
                 "mean_towns_asserted": _round(statistics.mean(len(answers[i].towns) for i in idx), 2),
             }  # fmt: skip
+        quality = _answer_quality(corpus, timed, answers)
         slowest = sorted(range(len(timed)), key=lambda i: -ask_ms[i])[:3]
         peak_rss = _peak_rss_mb()
         index_mb = _disk_mb(db)
@@ -824,6 +872,7 @@ def run_bench(
             "query_embed_p50_ms": _stats(embed_ms)["p50_ms"],
             "query_embed_p95_ms": _stats(embed_ms)["p95_ms"],
             "per_kind": per_kind,
+            "quality": quality,
             "slowest_asks": [
                 {"kind": timed[i][0], "question": timed[i][1], "ask_ms": _round(ask_ms[i])} for i in slowest
             ],
@@ -918,6 +967,17 @@ def format_table(result: dict) -> str:
                 f"| {kind} | {k['n']} | {_fmt(k['search_p50_ms'])} / {_fmt(k['search_p95_ms'])} "
                 f"| {_fmt(k['ask_p50_ms'])} / {_fmt(k['ask_p95_ms'])} | {k['abstained']} |"
             )
+    quality = r.get("quality") or {}
+    if quality:
+        lines += [
+            "",
+            "答案抽查：哪些镇类问题 召回 {} / 精确 {} / 完全正确 {}；事实与汇总类答对所问镇 {}；应拒答时拒答 {}".format(
+                *(_fmt(quality.get(k), 3) for k in (
+                    "which_towns_recall", "which_towns_precision", "which_towns_exact",
+                    "named_town_answered", "abstained_when_expected",
+                ))
+            ),
+        ]  # fmt: skip
     breakdown = r.get("ingest_breakdown_s") or {}
     if breakdown:
         lines += ["", "导入耗时分解（秒）：" + "，".join(f"{k} {_fmt(v, 2)}" for k, v in breakdown.items())]

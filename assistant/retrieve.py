@@ -146,6 +146,7 @@ class Retrieval:
         abstain: Nothing in the reports answers the question.
         reason: Why retrieval abstained (Chinese, for the user).
         topic_terms: Content terms of the question used for lexical evidence.
+        topic: The weighted terms and required evidence the decisions were made with.
     """
 
     query: Query
@@ -154,6 +155,7 @@ class Retrieval:
     abstain: bool = False
     reason: str = ""
     topic_terms: tuple[str, ...] = field(default_factory=tuple)
+    topic: Topic | None = None
 
 
 class HybridRetriever:
@@ -264,15 +266,6 @@ class HybridRetriever:
         return understand(question, self.aliases)
 
     # --- scoring -----------------------------------------------------------
-    def topic_terms(self, query: Query) -> list[str]:
-        """Content words of the question (no question words, towns or years), then their parts.
-
-        Precise-mode words come first and are the question's *core* terms;
-        search-mode sub-words ("执法力量" → "执法", "力量") follow as parts.
-        """
-        core, parts, _ = self._terms(query)
-        return core + [t for t in parts if t not in core]
-
     def _terms(self, query: Query) -> tuple[list[str], list[str], dict[str, str]]:
         town_tokens = {fold(a) for t in query.towns for a in town_aliases(t)}
         text = _strip_towns(query.search_text or query.folded, self.aliases)
@@ -318,16 +311,6 @@ class HybridRetriever:
         top = max((weights[t] for t in specific), default=0.0)
         required = tuple(t for t in specific if weights[t] >= CORE_SHARE * top)
         return Topic(weights=weights, required=required, known=known)
-
-    def weights(self, terms: list[str]) -> dict[str, float]:
-        """IDF weight of each term (document frequency from the BM25 index)."""
-        bm25 = self.kb.bm25
-        n = max(1, len(bm25.ids))
-        out = {}
-        for term in terms:
-            df = int(np.count_nonzero(bm25.scores([term])))
-            out[term] = term_weight(term, float(np.log(1 + (n - df + 0.5) / (df + 0.5))))
-        return out
 
     def evidence(self, pid: str, weights: dict[str, float]) -> tuple[float, int]:
         """Sentence-level lexical evidence of a paragraph: (coverage, best sentence index)."""
@@ -487,12 +470,12 @@ class HybridRetriever:
             hits = self._score(query, topic, None, max(self.dense_candidates, k * 4))[:k]
             return Retrieval(
                 query=query, hits=tuple(hits), abstain=True, reason=f"知识库中没有{names}的报告",
-                topic_terms=tuple(topic.weights),
+                topic_terms=tuple(topic.weights), topic=topic,
             )  # fmt: skip
         if query.kind == META:
             hits = self._meta_hits(query)
             if hits:
-                return Retrieval(query=query, hits=tuple(hits[:k]), topic_terms=tuple(topic.weights))
+                return Retrieval(query=query, hits=tuple(hits[:k]), topic_terms=tuple(topic.weights), topic=topic)
         if query.cross_town and not towns:
             return self._cross_town(query, k, topic)
         if towns and len(towns) > 1 and query.kind in (FACT, COMPARE, MULTI_TOWN):
@@ -508,7 +491,9 @@ class HybridRetriever:
             abstain, reason = True, "报告中没有段落提到问题所问的内容"
         elif query.numeric and not any(self.has_required(h.id, topic, numeric=True) for h in top):
             abstain, reason = True, "报告中未找到问题所问的数字"
-        return Retrieval(query=query, hits=tuple(top), abstain=abstain, reason=reason, topic_terms=tuple(topic.weights))
+        return Retrieval(
+            query=query, hits=tuple(top), abstain=abstain, reason=reason, topic_terms=tuple(topic.weights), topic=topic
+        )
 
     def _meta_hits(self, query: Query) -> list[Hit]:
         """The front-matter/sign-off paragraphs that state the asked document fields."""
@@ -576,6 +561,7 @@ class HybridRetriever:
             abstain=abstain,
             reason="报告中未找到提及该内容的镇" if abstain else "",
             topic_terms=tuple(topic.weights),
+            topic=topic,
         )
 
     def _expand_sections(self, hits: list[Hit]) -> list[Hit]:
