@@ -132,6 +132,13 @@ def test_run_bench_tiny(tmp_path):
     assert 0 < result["search_p50_ms"] <= result["search_p95_ms"]
     assert 0 < result["ask_p50_ms"] <= result["ask_p95_ms"]
     assert set(result["per_kind"]) == set(KINDS)
+    quality = result["quality"]
+    assert set(quality) == {
+        "which_towns_recall", "which_towns_precision", "which_towns_exact", "named_town_answered",
+        "abstained_when_expected",
+    }  # fmt: skip
+    assert all(v is None or 0 <= v <= 1 for v in quality.values())
+    assert quality["abstained_when_expected"] == 1.0
     assert 50 < result["peak_rss_mb"] < 4096 and result["index_mb"] > 0
     assert result["chroma"] == "embedded"
     assert "检查文件" in stages and "基线" in stages
