@@ -519,27 +519,34 @@ class HybridRetriever:
         n_chunks = min(MAX_DENSE, max(self.dense_candidates, 12 * len(towns or self.kb.towns())))
         # Each town needs only its best few paragraphs judged; with many towns fewer each keeps it bounded.
         n_towns = len(towns or self.kb.towns())
-        per_town = 12 if n_towns <= 20 else 4 if n_towns <= 200 else 2
+        per_town = 12 if n_towns <= 20 else 4
         coarse = n_towns > 20
+        capped = n_chunks >= MAX_DENSE
+
+        def rel(h: Hit) -> float:
+            # Beyond the dense fan-out a town's paragraphs have no similarity at all; judge them on
+            # lexical evidence alone rather than as if they were dissimilar.
+            return h.coverage if capped and not h.dense else _relevance(h)
+
         hits = self._score(query, topic, towns, n_chunks, per_town=per_town, sentence_level=not coarse)
         by_town: dict[str, list[Hit]] = {}
         for hit in hits:
             by_town.setdefault(hit.town, []).append(hit)
         matches = []
         for town, town_hits in by_town.items():
-            town_hits.sort(key=lambda h: -_relevance(h))
+            town_hits.sort(key=lambda h: -rel(h))
             if coarse:
                 town_hits[:3] = sorted(
                     (replace(h, coverage=self._lexical(h.id, topic.weights)) for h in town_hits[:3]),
-                    key=lambda h: -_relevance(h),
+                    key=lambda h: -rel(h),
                 )
             # The town's evidence: its most relevant paragraph that really supports the question.
             lead = next((h for h in town_hits[:3] if self.supports(h, topic)), None)
             if lead is not None:
                 town_hits.remove(lead)
                 town_hits.insert(0, lead)
-            matches.append((town, town_hits, _relevance(town_hits[0]), lead is not None))
-        best = max((rel for _, _, rel, ok in matches if ok), default=0.0)
+            matches.append((town, town_hits, rel(town_hits[0]), lead is not None))
+        best = max((score for _, _, score, ok in matches if ok), default=0.0)
         decided = []
         for town, town_hits, relevance, ok in matches:
             matched = ok and relevance >= self.town_threshold * best
