@@ -304,7 +304,9 @@ def summarize(topic, towns, out, per_town, settings):
 
 
 @cli.command()
-@click.option("--reports", default=200, show_default=True, type=click.IntRange(1, 20000), help="合成报告篇数 N")
+@click.option(
+    "--reports", default=200, show_default=True, type=click.IntRange(1, 5000), help="合成报告篇数 N（最多 5000）"
+)
 @click.option("--queries", default=60, show_default=True, type=click.IntRange(1, 5000), help="计时的问题数")
 @click.option("--no-baseline", is_flag=True, help="不运行朴素基线（LangChain 切分 + Chroma）")
 @click.option("--out", type=click.Path(dir_okay=False), help="把结果 JSON 另存到文件")

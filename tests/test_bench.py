@@ -144,3 +144,30 @@ def test_run_bench_tiny(tmp_path):
     assert "检查文件" in stages and "基线" in stages
     assert (tmp_path / "db" / "catalog.sqlite").exists()  # a given db_dir is kept
     assert "基准测试：5 份合成报告" in format_table(result)
+
+
+def test_answer_quality_counts_missing_towns(corpus):
+    from types import SimpleNamespace
+
+    from assistant.bench import _answer_quality
+
+    question = "哪些镇提到执法力量薄弱？"  # dev gold: 二道甸子镇, 旧院镇, 北留镇 (+ 东方红镇 acceptable)
+    by_source = {s: [t for t, x in zip(corpus.towns, corpus.sources) if x == s] for s in REAL_TOWNS}
+    required = by_source["二道甸子镇"] + by_source["旧院镇"] + by_source["北留镇"]
+    missing_one = [t for t in required if t not in by_source["北留镇"]]
+    fact_town = corpus.towns[0]
+    timed = [("multi_town", question), ("multi_town", question), ("fact", f"{fact_town}现有执法持证人员多少名？")]
+    answers = [
+        SimpleNamespace(towns=tuple(required + by_source["东方红镇"]), abstained=False),
+        SimpleNamespace(towns=tuple(missing_one + by_source["三道沟镇"]), abstained=False),
+        SimpleNamespace(towns=(fact_town,), abstained=False),
+    ]
+    quality = _answer_quality(corpus, timed, answers)
+    share = len(missing_one) / len(required)
+    assert quality["which_towns_recall"] == pytest.approx((1 + share) / 2, abs=1e-3)
+    extra = len(by_source["三道沟镇"])
+    assert quality["which_towns_precision"] == pytest.approx(
+        (1 + len(missing_one) / (len(missing_one) + extra)) / 2, abs=1e-3
+    )
+    assert quality["which_towns_exact"] == 0.5
+    assert quality["named_town_answered"] == 1.0 and quality["abstained_when_expected"] is None
