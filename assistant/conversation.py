@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from assistant.query import detect_towns, normalise
+from assistant.query import detect_towns, normalise, strip_towns
 
 # What may surround the town names in an elliptical follow-up ("那旧院镇呢？", "东方红和北留呢").
 _PARTICLES = re.compile(r"那么|那|还有|再看看|再看|换成|以及|和|与|及|、|的|呢|怎么样|如何|情况|[\s，,？?。!！]")
@@ -52,9 +52,7 @@ def resolve_followup(question: str, previous: Turn | None, aliases: dict[str, st
     towns = detect_towns(folded, aliases)
     prev_towns = detect_towns(normalise(previous.resolved), aliases)
     answer_towns = tuple(getattr(previous.answer, "towns", ()) or ())
-    rest = folded
-    for alias in sorted((a for a in aliases if a and a in rest), key=len, reverse=True):
-        rest = rest.replace(alias, "")
+    rest = strip_towns(folded, aliases)
     # "那旧院镇呢？": the whole question is towns plus particles: ask the previous question of them.
     if towns and not _PARTICLES.sub("", rest):
         base = previous.resolved

@@ -142,6 +142,13 @@ _TOWN_MENTION = re.compile(
 _NOT_TOWN_START = re.compile(r"^[哪各每全本该我这那其乡城]")
 
 
+def strip_towns(folded: str, aliases: dict[str, str]) -> str:
+    """Remove town names from a folded question, longest alias first."""
+    for alias in sorted((a for a in aliases if a and a in folded), key=len, reverse=True):
+        folded = folded.replace(alias, "")
+    return folded
+
+
 def unknown_towns(folded: str, aliases: dict[str, str]) -> tuple[str, ...]:
     """Town names in a question that are not in the knowledge base ("青石镇有多少名网格员？").
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from assistant.lexicon import GENERIC, best_window, contains, coverage, sentences, term_weight
-from assistant.query import COMPARE, FACT, META, MULTI_TOWN, QUESTION_WORDS, SUMMARY, Query, understand
+from assistant.query import COMPARE, FACT, META, MULTI_TOWN, QUESTION_WORDS, SUMMARY, Query, strip_towns, understand
 from ingest.clean import fold
 from ingest.parse import DOC_NUMBER, SIGNER_LINE
 from ingest.records import Paragraph
@@ -50,13 +50,6 @@ def pinyin_aliases(town: str) -> list[str]:
     if not re.search(r"[\u4e00-\u9fff]", short):
         return []
     return ["".join(lazy_pinyin(short)).lower()]
-
-
-def _strip_towns(folded: str, aliases: dict[str, str]) -> str:
-    """Remove town names from a folded question (longest alias first)."""
-    for alias in sorted((a for a in aliases if a and a in folded), key=len, reverse=True):
-        folded = folded.replace(alias, "")
-    return folded
 
 
 @dataclass(frozen=True)
@@ -268,7 +261,7 @@ class HybridRetriever:
     # --- scoring -----------------------------------------------------------
     def _terms(self, query: Query) -> tuple[list[str], list[str], dict[str, str]]:
         town_tokens = {fold(a) for t in query.towns for a in town_aliases(t)}
-        text = _strip_towns(query.search_text or query.folded, self.aliases)
+        text = strip_towns(query.search_text or query.folded, self.aliases)
 
         def keep(token: str) -> bool:
             return not (token in QUESTION_WORDS or token in town_tokens or re.fullmatch(r"(19|20)\d{2}", token))
@@ -361,7 +354,7 @@ class HybridRetriever:
         # would only pull mastheads and sign-offs up.
         text = query.search_text if query.search_text != query.folded else query.text
         if towns:
-            text = _strip_towns(query.search_text or query.folded, self.aliases)
+            text = strip_towns(query.search_text or query.folded, self.aliases)
         vector = self.kb.embedder.embed([text or query.text], "query")[0]
         sims: dict[str, float] = {}
         for hit in self.kb.store.query(vector, n, towns=towns, doc_ids=docs):
