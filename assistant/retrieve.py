@@ -10,11 +10,12 @@ nothing relevant exists.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.lexicon import GENERIC, best_window, contains, coverage, sentences, term_weight
+from assistant.evidence import EvidenceIndex, TermPresence
+from assistant.lexicon import GENERIC, best_window, sentences, term_weight
 from assistant.query import COMPARE, FACT, META, MULTI_TOWN, QUESTION_WORDS, SUMMARY, Query, strip_towns, understand
 from ingest.clean import fold
 from ingest.parse import DOC_NUMBER, SIGNER_LINE
@@ -39,7 +40,6 @@ _FIELD_PATTERNS = {
     "issuer": re.compile(r"(?:人民政府|委员会|办事处)$"),
 }
 _CONTENT_FLAG = re.compile(r"^(?:n|a|b|vn|l|i|eng)")
-_NUMERAL = re.compile(r"\d|[一二三四五六七八九十百千两]+[次个名人件起项条份场期户本]")
 
 
 def pinyin_aliases(town: str) -> list[str]:
@@ -151,6 +151,25 @@ class Retrieval:
     topic: Topic | None = None
 
 
+@dataclass
+class Candidates:
+    """One question's candidate paragraphs and their signals, before any :class:`Hit` is built.
+
+    Attributes:
+        fused: Paragraph id → fused score, best first.
+        dense: Paragraph id → cosine similarity (only paragraphs the dense search returned).
+        bm25: Paragraph id → BM25 score (only the BM25 candidates).
+        lexical: Paragraph id → lexical evidence (coverage).
+        exact: Paragraphs that quote the question verbatim.
+    """
+
+    fused: dict[str, float]
+    dense: dict[str, float]
+    bm25: dict[str, float]
+    lexical: dict[str, float]
+    exact: set[str]
+
+
 class HybridRetriever:
     """BM25 + dense retrieval over a knowledge base.
 
@@ -193,6 +212,8 @@ class HybridRetriever:
         self._folded: dict[str, str] | None = None
         self._aliases: dict[str, str] | None = None
         self._order: list[str] | None = None
+        self._holding_key: tuple | None = None
+        self._holding_rows = np.zeros(0, dtype=bool)
 
     # --- cached views of the knowledge base -----------------------------
     def _prepare(self) -> None:
@@ -203,8 +224,21 @@ class HybridRetriever:
             self._order = self.kb.bm25.ids
             # A BM25 id without a paragraph (an index mid-repair) belongs to no town and is skipped.
             towns_of = [paragraphs[pid].town if pid in paragraphs else "" for pid in self._order]
-            self._town_of = np.array(towns_of) if towns_of else np.array([])
-            self._doc_of = [paragraphs[pid].doc_id if pid in paragraphs else "" for pid in self._order]
+            self._town_names = sorted(set(towns_of) - {""})
+            town_ids = {t: i for i, t in enumerate(self._town_names)}
+            self._town_id = np.array([town_ids.get(t, -1) for t in towns_of], dtype=np.int64)
+            docs_of = [paragraphs[pid].doc_id if pid in paragraphs else "" for pid in self._order]
+            self._doc_names = sorted(set(docs_of))
+            doc_ids = {d: i for i, d in enumerate(self._doc_names)}
+            self._doc_id = np.array([doc_ids[d] for d in docs_of], dtype=np.int64)
+            self._row = self.kb.bm25.position
+            self._evidence = EvidenceIndex(
+                [self._folded.get(pid, "") for pid in self._order],
+                [self._headings.get(pid, "") for pid in self._order],
+                [self._sentences.get(pid, []) for pid in self._order],
+                cache_dir=self.kb.dir,
+                tag=self.kb.catalog.get_state("generation", "0"),
+            )
 
     def _index_forms(self, paragraphs: dict[str, Paragraph]) -> tuple[dict, dict, dict]:
         """Folded text, headings and sentences of every paragraph, cached on disk per index generation.
@@ -247,6 +281,7 @@ class HybridRetriever:
     def refresh(self) -> None:
         """Forget cached views after the knowledge base changed."""
         self._folded = self._aliases = self._order = None
+        self._holding_key = None
 
     @property
     def aliases(self) -> dict[str, str]:
@@ -305,21 +340,24 @@ class HybridRetriever:
         required = tuple(t for t in specific if weights[t] >= CORE_SHARE * top)
         return Topic(weights=weights, required=required, known=known)
 
+    def presence(self, weights: dict[str, float]) -> TermPresence:
+        """Where each weighted term occurs, with every paragraph's coverage and sentence-window evidence."""
+        self._prepare()
+        return self._evidence.presence(weights)
+
     def evidence(self, pid: str, weights: dict[str, float]) -> tuple[float, int]:
         """Sentence-level lexical evidence of a paragraph: (coverage, best sentence index)."""
         self._prepare()
-        return best_window(self._headings[pid], self._sentences[pid], weights)
+        row = self._row.get(pid)
+        if row is None:  # not in the lexical index (an index mid-repair)
+            return best_window(self._headings[pid], self._sentences[pid], weights)
+        return self._evidence.best_sentence(self.presence(weights), row)
 
     def _lexical(self, pid: str, weights: dict[str, float]) -> float:
-        """Sentence-level evidence, computed only where the paragraph as a whole could reach the bar.
-
-        A sentence window never covers more than its whole paragraph (with heading), so the
-        cheap paragraph-level coverage bounds it: below the bar it stands in unchanged.
-        """
-        whole = coverage((self._folded or {}).get(pid, ""), weights)
-        if whole < self.min_coverage:
-            return whole
-        return self.evidence(pid, weights)[0]
+        """Sentence-level evidence where the whole paragraph reaches the bar, else the paragraph's coverage."""
+        self._prepare()
+        row = self._row.get(pid)
+        return self.presence(weights).lexical(row, self.min_coverage) if row is not None else 0.0
 
     def has_required(self, pid: str, topic: Topic, numeric: bool = False) -> bool:
         """Whether one sentence window of the paragraph holds every required term (and a figure).
@@ -330,12 +368,18 @@ class HybridRetriever:
             numeric: Also require a number in the same window (the question asks for a figure).
         """
         self._prepare()
-        heading, parts = self._headings[pid], self._sentences[pid]
-        windows = [(heading + a + b, a + b) for a, b in zip(parts, parts[1:] + [""])]
-        return any(
-            all(contains(w, t) for t in topic.required) and (not numeric or _NUMERAL.search(body))
-            for w, body in windows
-        )
+        row = self._row.get(pid)
+        if row is None:
+            return False
+        return bool(self._holding(topic, numeric)[row])
+
+    def _holding(self, topic: Topic, numeric: bool) -> np.ndarray:
+        """Rows with a window holding every required term (cached for the question being answered)."""
+        key = (tuple(topic.weights.items()), topic.required, numeric)
+        if self._holding_key != key:
+            self._holding_rows = self._evidence.holding(self.presence(topic.weights), topic.required, numeric)
+            self._holding_key = key
+        return self._holding_rows
 
     def _year_docs(self, query: Query) -> list[str] | None:
         """Documents of the years the question names, when the index has such reports (else no restriction)."""
@@ -362,47 +406,28 @@ class HybridRetriever:
                 sims[pid] = max(sims.get(pid, -1.0), hit.similarity)
         return sims
 
-    def _score(
+    def _candidates(
         self,
         query: Query,
         topic: Topic,
         towns: list[str] | None,
         dense_n: int,
         per_town: int = 12,
-        sentence_level: bool = True,
-    ) -> list[Hit]:
-        """Fused hits over the allowed towns, best first (all candidates, not cut to k)."""
+    ) -> Candidates:
+        """Every candidate paragraph over the allowed towns with its signals, fused, best first."""
         self._prepare()
-        paragraphs = self.kb.paragraphs
-        order = self._order or []
         weights = topic.weights
         bm25 = self.kb.bm25.scores(list(weights) or tokenize(query.text))
         allowed = set(towns) if towns else None
         docs = self._year_docs(query)
         allowed_docs = set(docs) if docs else None
         # BM25 candidates: the best few of every town, so no town is crowded out.
-        taken: dict[str, int] = {}
-        bm25_rank: list[tuple[str, float]] = []
-        for i in np.argsort(-bm25):
-            if bm25[i] <= 0:
-                break
-            town = self._town_of[i]
-            if not town:
-                continue
-            if (allowed is not None and town not in allowed) or taken.get(town, 0) >= per_town:
-                continue
-            if allowed_docs is not None and self._doc_of[i] not in allowed_docs:
-                continue
-            taken[town] = taken.get(town, 0) + 1
-            bm25_rank.append((order[i], float(bm25[i])))
+        bm25_rank = self._per_town_best(bm25, allowed, allowed_docs, per_town)
         dense = self._dense(query, towns, dense_n, docs)
         dense_rank = sorted(dense.items(), key=lambda kv: -kv[1])
         candidates = dict.fromkeys([pid for pid, _ in bm25_rank] + [pid for pid, _ in dense_rank])
-        if sentence_level:
-            lexical = {pid: self._lexical(pid, weights) for pid in candidates}
-        else:  # many towns: whole-paragraph coverage now, sentence windows only for each town's leaders
-            folded = self._folded or {}
-            lexical = {pid: coverage(folded.get(pid, ""), weights) for pid in candidates}
+        presence, rows, bar = self.presence(weights), self._row, self.min_coverage
+        lexical = {pid: presence.lexical(rows[pid], bar) if pid in rows else 0.0 for pid in candidates}
         lex_rank = sorted(((pid, v) for pid, v in lexical.items() if v > 0), key=lambda kv: -kv[1])
         fused: dict[str, float] = {}
         for ranking in (bm25_rank, dense_rank, lex_rank):
@@ -412,29 +437,60 @@ class HybridRetriever:
         for pid in exact:
             fused[pid] = fused.get(pid, 0.0) + 1.0  # a verbatim quote outranks everything
             lexical.setdefault(pid, 1.0)
-        bm25_by_id = dict(bm25_rank)
-        hits = []
-        for pid, score in fused.items():
-            p = paragraphs[pid]
-            source = (
-                "exact"
-                if pid in exact
-                else ("both" if pid in dense and pid in bm25_by_id else "dense" if pid in dense else "bm25")
-            )
-            hits.append(_hit(p, score, dense.get(pid, 0.0), bm25_by_id.get(pid, 0.0), lexical.get(pid, 0.0), source))
-        hits.sort(key=lambda h: -h.score)
-        return hits
+        ranked = dict(sorted(fused.items(), key=lambda kv: -kv[1]))
+        return Candidates(fused=ranked, dense=dense, bm25=dict(bm25_rank), lexical=lexical, exact=exact)
+
+    def _hit(self, found: Candidates, pid: str) -> Hit:
+        """The :class:`Hit` of one candidate."""
+        dense, bm25 = found.dense.get(pid, 0.0), found.bm25.get(pid, 0.0)
+        in_dense, in_bm25 = pid in found.dense, pid in found.bm25
+        source = (
+            "exact" if pid in found.exact else ("both" if in_dense and in_bm25 else "dense" if in_dense else "bm25")
+        )
+        return _hit(self.kb.paragraphs[pid], found.fused[pid], dense, bm25, found.lexical.get(pid, 0.0), source)
+
+    def _score(
+        self,
+        query: Query,
+        topic: Topic,
+        towns: list[str] | None,
+        dense_n: int,
+        per_town: int = 12,
+    ) -> list[Hit]:
+        """Fused hits over the allowed towns, best first (all candidates, not cut to k)."""
+        found = self._candidates(query, topic, towns, dense_n, per_town)
+        return [self._hit(found, pid) for pid in found.fused]
+
+    def _per_town_best(
+        self, bm25: np.ndarray, allowed: set[str] | None, allowed_docs: set[str] | None, per_town: int
+    ) -> list[tuple[str, float]]:
+        """The ``per_town`` best BM25 paragraphs of every allowed town, best first (ties in index order)."""
+        keep = (bm25 > 0) & (self._town_id >= 0)
+        if allowed is not None:
+            names = self._town_names
+            keep &= np.isin(self._town_id, [i for i, t in enumerate(names) if t in allowed])
+        if allowed_docs is not None:
+            keep &= np.isin(self._doc_id, [i for i, d in enumerate(self._doc_names) if d in allowed_docs])
+        rows = np.flatnonzero(keep)
+        if not len(rows):
+            return []
+        rows = rows[np.lexsort((rows, -bm25[rows], self._town_id[rows]))]  # by town, best first
+        town = self._town_id[rows]
+        first = np.ones(len(rows), dtype=bool)
+        first[1:] = town[1:] != town[:-1]
+        group_start = np.maximum.accumulate(np.where(first, np.arange(len(rows)), 0))
+        rows = rows[np.arange(len(rows)) - group_start < per_town]
+        rows = rows[np.lexsort((rows, -bm25[rows]))]
+        order = self._order or []
+        return [(order[i], float(bm25[i])) for i in rows.tolist()]
 
     def _exact(self, folded_question: str, allowed: set[str] | None) -> set[str]:
         needle = _PUNCT.sub("", folded_question)
         if len(needle) < 8:
             return set()
-        paragraphs = self.kb.paragraphs
-        return {
-            pid
-            for pid, text in (self._folded or {}).items()
-            if needle in text and (allowed is None or paragraphs[pid].town in allowed)
-        }
+        paragraphs, order = self.kb.paragraphs, self._order or []
+        found = (order[i] for i in self._evidence.paragraphs.containing(needle).tolist())
+        return {pid for pid in found if pid in paragraphs and (allowed is None or paragraphs[pid].town in allowed)}
 
     # --- public API ----------------------------------------------------------
     def search(self, question: str, k: int = 5) -> list[Hit]:
@@ -503,9 +559,12 @@ class HybridRetriever:
 
     def supports(self, hit: Hit, topic: Topic) -> bool:
         """Whether a hit is real evidence: lexical (required terms, coverage) or, with no lexical handle, dense."""
+        return self._supports(hit.id, hit.coverage, hit.dense, topic)
+
+    def _supports(self, pid: str, coverage: float, dense: float, topic: Topic) -> bool:
         if not topic.known:  # nothing of the question occurs in any report (e.g. English): trust the embedder
-            return hit.dense >= self.dense_floor
-        return hit.coverage >= self.min_coverage and self.has_required(hit.id, topic)
+            return dense >= self.dense_floor
+        return coverage >= self.min_coverage and self.has_required(pid, topic)
 
     def _cross_town(self, query: Query, k: int, topic: Topic, towns: list[str] | None = None) -> Retrieval:
         # One Chroma query for all towns; towns beyond its reach are judged on BM25 + lexical evidence.
@@ -513,50 +572,50 @@ class HybridRetriever:
         # Each town needs only its best few paragraphs judged; with many towns fewer each keeps it bounded.
         n_towns = len(towns or self.kb.towns())
         per_town = 12 if n_towns <= 20 else 4
-        coarse = n_towns > 20
         capped = n_chunks >= MAX_DENSE
+        found = self._candidates(query, topic, towns, n_chunks, per_town=per_town)
+        lexical, dense = found.lexical, found.dense
 
-        def rel(h: Hit) -> float:
+        def rel(pid: str) -> float:
             # Beyond the dense fan-out a town's paragraphs have no similarity at all; judge them on
             # lexical evidence alone rather than as if they were dissimilar.
-            return h.coverage if capped and not h.dense else _relevance(h)
+            coverage, similarity = lexical.get(pid, 0.0), dense.get(pid, 0.0)
+            return coverage if capped and not similarity else _relevance(coverage, similarity)
 
-        hits = self._score(query, topic, towns, n_chunks, per_town=per_town, sentence_level=not coarse)
-        by_town: dict[str, list[Hit]] = {}
-        for hit in hits:
-            by_town.setdefault(hit.town, []).append(hit)
+        paragraphs = self.kb.paragraphs
+        by_town: dict[str, list[str]] = {}
+        for pid in found.fused:
+            by_town.setdefault(paragraphs[pid].town, []).append(pid)
         matches = []
-        for town, town_hits in by_town.items():
-            town_hits.sort(key=lambda h: -rel(h))
-            if coarse:
-                town_hits[:3] = sorted(
-                    (replace(h, coverage=self._lexical(h.id, topic.weights)) for h in town_hits[:3]),
-                    key=lambda h: -rel(h),
-                )
+        for town, pids in by_town.items():
+            pids.sort(key=lambda p: -rel(p))
             # The town's evidence: its most relevant paragraph that really supports the question.
-            lead = next((h for h in town_hits[:3] if self.supports(h, topic)), None)
+            lead = next((p for p in pids[:3] if self._supports(p, lexical.get(p, 0.0), dense.get(p, 0.0), topic)), None)
             if lead is not None:
-                town_hits.remove(lead)
-                town_hits.insert(0, lead)
-            matches.append((town, town_hits, rel(town_hits[0]), lead is not None))
+                pids.remove(lead)
+                pids.insert(0, lead)
+            matches.append((town, pids, rel(pids[0]), lead is not None))
         best = max((score for _, _, score, ok in matches if ok), default=0.0)
         decided = []
-        for town, town_hits, relevance, ok in matches:
+        for town, pids, relevance, ok in matches:
             matched = ok and relevance >= self.town_threshold * best
-            decided.append(TownMatch(town=town, matched=matched, relevance=relevance, hits=tuple(town_hits[:3])))
+            hits = tuple(self._hit(found, p) for p in pids[:3])
+            decided.append(TownMatch(town=town, matched=matched, relevance=relevance, hits=hits))
         decided.sort(key=lambda m: (-m.matched, -m.relevance))
-        interleaved: list[Hit] = []
+        shown: list[Hit] = []
         matched = [m for m in decided if m.matched]
         for depth in range(3):
             for m in matched:
                 if depth < len(m.hits):
-                    interleaved.append(m.hits[depth])
-        shown = {h.id for h in interleaved}
-        rest = [h for h in hits if h.id not in shown]
+                    shown.append(m.hits[depth])
+        if len(shown) < k:
+            seen = {h.id for h in shown}
+            rest = (p for p in found.fused if p not in seen)
+            shown += [self._hit(found, p) for p, _ in zip(rest, range(k - len(shown)))]
         abstain = not matched
         return Retrieval(
             query=query,
-            hits=tuple((interleaved + rest)[:k]),
+            hits=tuple(shown[:k]),
             towns=tuple(decided),
             abstain=abstain,
             reason="报告中未找到提及该内容的镇" if abstain else "",
@@ -575,10 +634,10 @@ class HybridRetriever:
         return [top, *siblings, *others]
 
 
-def _relevance(hit: Hit) -> float:
+def _relevance(coverage: float, similarity: float) -> float:
     """Blend of sentence-level lexical evidence and dense similarity, roughly in [0, 1]."""
-    dense = max(0.0, (hit.dense - 0.75) / 0.2) if hit.dense else 0.0
-    return 0.65 * hit.coverage + 0.35 * min(1.0, dense)
+    dense = max(0.0, (similarity - 0.75) / 0.2) if similarity else 0.0
+    return 0.65 * coverage + 0.35 * min(1.0, dense)
 
 
 def _hit(p: Paragraph, score: float, dense: float, bm25: float, coverage: float, source: str) -> Hit:

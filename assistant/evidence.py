@@ -1,0 +1,230 @@
+"""Lexical evidence for every paragraph at once: does some sentence say what the question asks?
+
+:mod:`assistant.lexicon` defines evidence for one text (IDF-weighted share of the question's
+terms, near-synonyms at 0.8, judged on a sentence or a pair of adjacent sentences read with
+the section heading). A cross-town question over thousands of reports needs that judgement
+for thousands of paragraphs; checking substrings paragraph by paragraph in Python took most
+of such a question's time. Here each term is looked up once in character n-gram indexes
+(:class:`vectorstore.ngram_index.NgramIndex`) over the folded paragraphs, sentences and
+headings, and coverage is summed with numpy over all sentence windows.
+
+A window holds a term when its heading or one of its sentences does (a term straddling the
+heading and the first sentence is not counted; sentences end in 。！？； so nothing straddles
+two of them).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from assistant.lexicon import SYNONYM_WEIGHT, expand
+from vectorstore.ngram_index import NgramIndex
+
+PAIR_DISCOUNT = 0.9  # a two-sentence window is slightly weaker evidence than one sentence
+_NUMERAL = re.compile(r"\d|[一二三四五六七八九十百千两]+[次个名人件起项条份场期户本]")
+_TERM_CACHE = 2048  # terms whose rows are kept (users' questions share most terms)
+
+
+@dataclass(frozen=True)
+class TermPresence:
+    """Where one question's weighted terms occur, for every paragraph (rows) and sentence.
+
+    Attributes:
+        terms: The weighted terms, in the question's order.
+        weights: Their weights (same order).
+        total: Sum of the weights.
+        found: Terms × rows: the term or a near-synonym occurs in the paragraph (heading + text).
+        coverage: Paragraph-level coverage of every row (as :func:`assistant.lexicon.coverage`).
+        window: Best sentence-window coverage of every row.
+        window_scores: Coverage of the best window starting at each sentence.
+        window_found: Terms × sentences: the window of the sentence and the next one holds the term.
+    """
+
+    terms: tuple[str, ...]
+    weights: tuple[float, ...]
+    total: float
+    found: np.ndarray
+    coverage: np.ndarray
+    window: np.ndarray
+    window_scores: np.ndarray
+    window_found: np.ndarray
+
+    def lexical(self, row: int, bar: float) -> float:
+        """Sentence-level evidence of a row where the whole paragraph reaches ``bar``, else the paragraph's.
+
+        A window never covers more than its whole paragraph, so below the bar the
+        paragraph-level value stands in for it.
+        """
+        whole = float(self.coverage[row])
+        return whole if whole < bar else float(self.window[row])
+
+
+class EvidenceIndex:
+    """Paragraphs, their sentences and headings, indexed for term look-ups.
+
+    Args:
+        folded: Folded heading + text of each row, punctuation removed.
+        headings: Folded heading of each row.
+        sentences: Folded sentences of each row (inner punctuation removed; at least one each).
+        cache_dir: Where the paragraph and sentence n-gram indexes are saved and reloaded
+            (they take ~1.5 s each per 5 M characters to build); None to build in memory only.
+        tag: Label of the indexed state (the index generation): a saved index with another
+            tag is rebuilt.
+    """
+
+    def __init__(
+        self,
+        folded: list[str],
+        headings: list[str],
+        sentences: list[list[str]],
+        cache_dir: str | os.PathLike | None = None,
+        tag: str = "",
+    ) -> None:
+        if not len(folded) == len(headings) == len(sentences):
+            raise ValueError(
+                f"folded ({len(folded)}), headings ({len(headings)}) and sentences ({len(sentences)}) differ in length"
+            )
+        sentences = [s or [""] for s in sentences]
+        counts = np.fromiter((len(s) for s in sentences), dtype=np.int64, count=len(sentences))
+        self.rows = len(folded)
+        self.starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self.sentence_texts = [s for group in sentences for s in group]
+        self.sentence_row = np.repeat(np.arange(self.rows, dtype=np.int64), counts)
+        n = len(self.sentence_texts)
+        self.has_next = np.zeros(n, dtype=bool)
+        if n:
+            self.has_next[:-1] = self.sentence_row[1:] == self.sentence_row[:-1]
+        distinct = list(dict.fromkeys(headings))
+        heading_id = {h: i for i, h in enumerate(distinct)}
+        self.heading_of_sentence = np.array([heading_id[h] for h in headings], dtype=np.int64)[self.sentence_row]
+        self.paragraphs = _ngrams(folded, cache_dir, "ngrams-paragraphs.npz", tag)
+        self.sentences = _ngrams(self.sentence_texts, cache_dir, "ngrams-sentences.npz", tag)
+        self.headings = NgramIndex.build(distinct)
+        self._heading_count = len(distinct)
+        self._numerals: np.ndarray | None = None
+        self._cache: dict[tuple[str, str], np.ndarray] = {}
+        self._presences: dict[tuple, TermPresence] = {}
+
+    # --- term look-ups -------------------------------------------------------
+    def _rows(self, index: str, term: str) -> np.ndarray:
+        key = (index, term)
+        rows = self._cache.get(key)
+        if rows is None:
+            if len(self._cache) >= _TERM_CACHE:
+                self._cache.clear()
+            rows = self._cache[key] = getattr(self, index).containing(term)
+        return rows
+
+    def _mask(self, index: str, words: list[str], size: int) -> np.ndarray:
+        mask = np.zeros(size, dtype=bool)
+        for word in words:
+            mask[self._rows(index, word)] = True
+        return mask
+
+    def _in_sentences(self, words: list[str]) -> np.ndarray:
+        """Sentences that (with their heading) hold one of ``words``."""
+        n = len(self.sentence_texts)
+        in_heading = self._mask("headings", words, self._heading_count)[self.heading_of_sentence]
+        return self._mask("sentences", words, n) | in_heading
+
+    def _with_next(self, mask: np.ndarray) -> np.ndarray:
+        out = mask.copy()
+        out[:-1] |= mask[1:] & self.has_next[:-1]
+        return out
+
+    # --- evidence ---------------------------------------------------------------
+    def presence(self, weights: dict[str, float]) -> TermPresence:
+        """Coverage of every paragraph and sentence window for one question's weighted terms."""
+        key = tuple(weights.items())
+        if key not in self._presences:
+            if len(self._presences) >= 16:
+                self._presences.clear()
+            self._presences[key] = self._presence(weights)
+        return self._presences[key]
+
+    def _presence(self, weights: dict[str, float]) -> TermPresence:
+        n_rows, n_sent = self.rows, len(self.sentence_texts)
+        found = np.zeros((len(weights), n_rows), dtype=bool)
+        window_found = np.zeros((len(weights), n_sent), dtype=bool)
+        whole = np.zeros(n_rows)
+        single = np.zeros(n_sent)
+        pair = np.zeros(n_sent)
+        for j, (term, weight) in enumerate(weights.items()):
+            alternatives = sorted(expand(term))
+            exact = self._mask("paragraphs", [term], n_rows)
+            near = self._mask("paragraphs", alternatives, n_rows) & ~exact
+            whole += weight * exact + (weight * SYNONYM_WEIGHT) * near
+            found[j] = exact | near
+            exact_s = self._in_sentences([term])
+            near_s = self._in_sentences(alternatives)
+            exact_p, near_p = self._with_next(exact_s), self._with_next(near_s)
+            single += weight * exact_s + (weight * SYNONYM_WEIGHT) * (near_s & ~exact_s)
+            pair += weight * exact_p + (weight * SYNONYM_WEIGHT) * (near_p & ~exact_p)
+            window_found[j] = exact_p | near_p
+        total = float(sum(weights.values()))
+        scale = 1.0 / total if total else 0.0
+        scores = np.maximum(single, np.where(self.has_next, PAIR_DISCOUNT * pair, 0.0)) * scale
+        window = np.maximum.reduceat(scores, self.starts[:-1]) if n_sent else np.zeros(n_rows)
+        return TermPresence(
+            terms=tuple(weights), weights=tuple(weights.values()), total=total, found=found,
+            coverage=whole * scale, window=window, window_scores=scores, window_found=window_found,
+        )  # fmt: skip
+
+    def best_sentence(self, presence: TermPresence, row: int) -> tuple[float, int]:
+        """(coverage, index of the first sentence) of a row's best window."""
+        scores = presence.window_scores[self.starts[row] : self.starts[row + 1]]
+        if not len(scores):
+            return 0.0, 0
+        i = int(np.argmax(scores))
+        return float(scores[i]), i
+
+    def numerals(self) -> np.ndarray:
+        """Sentences stating a figure (computed on first use)."""
+        if self._numerals is None:
+            self._numerals = np.fromiter(
+                (bool(_NUMERAL.search(s)) for s in self.sentence_texts), dtype=bool, count=len(self.sentence_texts)
+            )
+        return self._numerals
+
+    def holding(self, presence: TermPresence, required: tuple[str, ...], numeric: bool = False) -> np.ndarray:
+        """Rows with one window (a sentence and the next, with the heading) holding every required term.
+
+        Args:
+            presence: The question's term presence.
+            required: Terms that must all occur (each or a near-synonym).
+            numeric: The window must also state a figure.
+        """
+        ok = np.ones(len(self.sentence_texts), dtype=bool)
+        for term in required:
+            if term in presence.terms:
+                ok &= presence.window_found[presence.terms.index(term)]
+            else:
+                ok &= self._with_next(self._in_sentences([term, *sorted(expand(term))]))
+        if numeric:
+            ok &= self._with_next(self.numerals())
+        if not len(ok):
+            return np.zeros(self.rows, dtype=bool)
+        return np.logical_or.reduceat(ok, self.starts[:-1])
+
+
+def _ngrams(texts: list[str], cache_dir: str | os.PathLike | None, name: str, tag: str) -> NgramIndex:
+    """An n-gram index over ``texts``, reloaded from ``cache_dir`` when it was saved for ``tag``."""
+    if cache_dir is None:
+        return NgramIndex.build(texts)
+    path = Path(cache_dir) / name
+    index = NgramIndex.load(path, texts, tag)
+    if index is None:
+        index = NgramIndex.build(texts)
+        try:
+            index.save(path, tag)
+        except OSError:
+            pass  # read-only index: build again next time
+    return index
+
+
+__all__ = ["EvidenceIndex", "TermPresence"]

@@ -1,0 +1,138 @@
+"""Character n-gram index: which texts contain a given substring, without scanning them all.
+
+Lexical evidence is judged by substring containment ("执法力量" in a folded paragraph),
+not by tokens, because jieba cuts the same words differently in different contexts.
+Scanning every paragraph in Python costs ~10 ms per term at 40,000 paragraphs, and a
+cross-town question checks a few dozen terms and synonyms. This index keeps, for every
+character and character bigram, the sorted rows that contain it (built with numpy in
+about a second for 5 M characters); a term's rows are the intersection of its bigrams'
+rows, verified with ``in`` only where a longer term could straddle them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+_SEPARATOR = 0  # code point between texts; never part of a term
+
+
+class NgramIndex:
+    """Rows (text positions) containing each character and character bigram.
+
+    Characters are numbered densely (``alphabet``); character ``a`` has key ``a`` and the
+    bigram ``ab`` key ``V + a * V + b`` for an alphabet of ``V`` characters.
+
+    Args:
+        texts: The indexed texts, in row order (kept for verification).
+        alphabet: Sorted code points of the characters that occur.
+        keys: Sorted n-gram keys.
+        starts: ``rows[starts[k]:starts[k + 1]]`` are the rows of ``keys[k]``.
+        rows: Concatenated sorted row lists.
+    """
+
+    def __init__(
+        self, texts: list[str], alphabet: np.ndarray, keys: np.ndarray, starts: np.ndarray, rows: np.ndarray
+    ) -> None:
+        if len(starts) != len(keys) + 1:
+            raise ValueError(f"starts must have len(keys) + 1 = {len(keys) + 1} entries, got {len(starts)}")
+        self.texts = texts
+        self.alphabet = alphabet
+        self.keys = keys
+        self.starts = starts
+        self.rows = rows
+
+    @classmethod
+    def build(cls, texts: list[str]) -> NgramIndex:
+        """Index the characters and bigrams of ``texts`` (sorting, not hashing: ~1 s per 5 M characters)."""
+        n = len(texts)
+        empty = np.zeros(0, np.int64)
+        if not n:
+            return cls([], empty, empty, np.zeros(1, np.int64), np.zeros(0, np.int32))
+        joined = "\x00".join(texts) + "\x00"
+        codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+        present = np.zeros(0x110000, dtype=bool)
+        present[codes] = True
+        present[_SEPARATOR] = False
+        alphabet = np.flatnonzero(present)
+        ids = np.cumsum(present, dtype=np.int64) - 1  # code point → dense character id
+        lengths = np.fromiter((len(t) + 1 for t in texts), dtype=np.int64, count=n)
+        row_of = np.repeat(np.arange(n, dtype=np.int64), lengths)
+        real = codes != _SEPARATOR
+        pair = real[:-1] & real[1:]
+        char = ids[codes]
+        size = len(alphabet)
+        keys = np.concatenate([char[real], (size + char[:-1] * size + char[1:])[pair]])
+        rows = np.concatenate([row_of[real], row_of[:-1][pair]])
+        row_bits = max(1, int(n - 1).bit_length())
+        if int(size + size * size).bit_length() + row_bits > 63:
+            raise ValueError(f"too many texts or characters to index ({n} texts, {size} characters)")
+        combined = np.sort((keys << row_bits) | rows)
+        keep = np.empty(len(combined), dtype=bool)
+        keep[0] = True
+        np.not_equal(combined[1:], combined[:-1], out=keep[1:])
+        combined = combined[keep]
+        key_of, rows = combined >> row_bits, combined & ((1 << row_bits) - 1)
+        first = np.empty(len(key_of), dtype=bool)
+        first[0] = True
+        np.not_equal(key_of[1:], key_of[:-1], out=first[1:])
+        starts = np.append(np.flatnonzero(first), len(key_of))
+        return cls(list(texts), alphabet, key_of[first], starts.astype(np.int64), rows.astype(np.int32))
+
+    def _postings(self, key: int) -> np.ndarray:
+        k = int(np.searchsorted(self.keys, key))
+        if k >= len(self.keys) or self.keys[k] != key:
+            return np.zeros(0, np.int32)
+        return self.rows[self.starts[k] : self.starts[k + 1]]
+
+    def containing(self, term: str) -> np.ndarray:
+        """Sorted rows whose text contains ``term`` (exactly as ``term in text``)."""
+        if not term or "\x00" in term:
+            return np.zeros(0, np.int32)
+        codes = np.array([ord(c) for c in term], dtype=np.int64)
+        where = np.searchsorted(self.alphabet, codes)
+        if (where >= len(self.alphabet)).any() or (
+            self.alphabet[np.minimum(where, len(self.alphabet) - 1)] != codes
+        ).any():
+            return np.zeros(0, np.int32)  # a character no text has
+        chars = [int(c) for c in where]
+        if len(chars) == 1:
+            return self._postings(chars[0])
+        size = len(self.alphabet)
+        grams = sorted((self._postings(size + a * size + b) for a, b in zip(chars, chars[1:])), key=len)
+        rows = grams[0]
+        for other in grams[1:]:
+            if not len(rows):
+                break
+            rows = np.intersect1d(rows, other, assume_unique=True)
+        if len(chars) > 2 and len(rows):
+            # Every bigram present does not mean the term is: check the few candidates.
+            texts = self.texts
+            rows = rows[np.fromiter((term in texts[r] for r in rows), dtype=bool, count=len(rows))]
+        return rows
+
+    def save(self, path: str | os.PathLike, tag: str = "") -> None:
+        """Write the arrays (not the texts) to ``path`` atomically, labelled with ``tag``."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez(
+            tmp, alphabet=self.alphabet, keys=self.keys, starts=self.starts, rows=self.rows,
+            tag=np.array(tag), n=np.array(len(self.texts)),
+        )  # fmt: skip
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, texts: list[str], tag: str = "") -> NgramIndex | None:
+        """The index saved at ``path`` if it carries ``tag`` and covers ``len(texts)`` rows, else None."""
+        try:
+            with np.load(path) as data:
+                if str(data["tag"]) != tag or int(data["n"]) != len(texts):
+                    return None
+                return cls(list(texts), data["alphabet"], data["keys"], data["starts"], data["rows"])
+        except (OSError, ValueError, KeyError):
+            return None
+
+
+__all__ = ["NgramIndex"]
