@@ -8,6 +8,7 @@ checks that before the answer leaves this module. An optional LLM (see
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -68,32 +69,50 @@ class Answer:
 
 
 def _sentence_score(sentence: str, terms: dict[str, float], numeric: bool) -> float:
-    folded = fold(sentence)
+    return _folded_score(fold(sentence), terms, numeric)
+
+
+def _folded_score(folded: str, terms: dict[str, float], numeric: bool) -> float:
     score = coverage(folded, terms)
     if numeric:
         score += 0.5 if _NUMBER.search(folded) else -0.3
     return score
 
 
-def _is_lead(sentence: str, section: str) -> bool:
-    """A sentence that only repeats its section heading ("五是强化普法宣教。")."""
+_LEAD_NOISE = re.compile(r"[\s。；：:;,，、()（）]")
+
+
+def _is_lead(sentence: str, head: str) -> bool:
+    """A sentence that only repeats its section heading ("五是强化普法宣教。"); ``head`` without punctuation."""
     if sentence.rstrip().endswith(("：", ":")):  # "…工作计划如下：" introduces, says nothing
         return True
-    core = re.sub(r"[\s。；：:;,，、()（）]", "", sentence)
-    head = re.sub(r"[\s。；：:;,，、()（）]", "", section)
+    core = _LEAD_NOISE.sub("", sentence)
     return bool(core) and (core == head or (len(core) <= len(head) + 2 and core.startswith(head[:4])))
 
 
-def best_sentences(hit: Hit, terms: dict[str, float], numeric: bool, n: int = 1) -> list[str]:
+def best_sentences(
+    hit: Hit, terms: dict[str, float], numeric: bool, n: int = 1, forms: list[str] | None = None
+) -> list[str]:
     """The sentence(s) of a paragraph that best match the question, in reading order.
 
     A sentence that merely restates the section heading is a last resort: the
     heading is already in the citation.
+
+    Args:
+        hit: The paragraph.
+        terms: The question's weighted terms.
+        numeric: The question asks for a figure (sentences with one are preferred).
+        n: How many sentences.
+        forms: The index forms of the paragraph's sentences, when known (folding every
+            sentence again costs ~0.1 ms each; an answer naming a thousand towns adds up).
     """
     sentences = split_sentences(hit.text) or [hit.text]
+    folded = forms if forms is not None and len(forms) == len(sentences) else [fold(s) for s in sentences]
+    candidates = range(len(sentences))
     if len(sentences) > 1:
-        sentences = [s for s in sentences if not _is_lead(s, hit.section)] or sentences
-    ranked = sorted(range(len(sentences)), key=lambda i: -_sentence_score(sentences[i], terms, numeric))
+        head = _LEAD_NOISE.sub("", hit.section)
+        candidates = [i for i in candidates if not _is_lead(sentences[i], head)] or candidates
+    ranked = sorted(candidates, key=lambda i: -_folded_score(folded[i], terms, numeric))
     keep = sorted(ranked[:n])
     return [sentences[i] for i in keep]
 
@@ -211,6 +230,7 @@ class Answerer:
         """The statistics table of the knowledge base (extracted once)."""
         if self._facts is None:
             self._facts = _load_facts(self.retriever.kb)
+            gc.freeze()  # long-lived rows: keep them out of every later garbage collection
         return self._facts
 
     def _extractive(self, retrieval: Retrieval) -> Answer:
@@ -311,7 +331,7 @@ class Answerer:
         scored = []
         for h in candidates:
             parts = split_sentences(h.text) or [h.text]
-            parts = [s for s in parts if not _is_lead(s, h.section)] or parts
+            parts = [s for s in parts if not _is_lead(s, _LEAD_NOISE.sub("", h.section))] or parts
             for s in parts:
                 scored.append((_sentence_score(s, weights, query.numeric) - 0.05 * candidates.index(h), s, h))
         scored.sort(key=lambda x: -x[0])
@@ -332,6 +352,7 @@ class Answerer:
 
     def _cross_town(self, retrieval: Retrieval) -> Answer:
         query = retrieval.query
+        forms = self.retriever.sentence_forms
         weights = self._weights(retrieval)
         matched = [m for m in retrieval.towns if m.matched]
         citations: list[Citation] = []
@@ -342,8 +363,8 @@ class Answerer:
                 if not m.matched:
                     lines.append(f"| {m.town} | 未提及 | — |")
                     continue
-                hit = m.hits[0]
-                sentence = best_sentences(hit, weights, query.numeric)[0]
+                hit = m.lead
+                sentence = best_sentences(hit, weights, query.numeric, forms=forms(hit.id))[0]
                 c = self._cite(hit.id, sentence)
                 citations.append(c)
                 lines.append(f"| {m.town} | {sentence} | {c.render()} |")
@@ -352,8 +373,8 @@ class Answerer:
         else:
             lines = [f"共{len(matched)}个镇提到{topic}：" if query.kind == MULTI_TOWN else "各镇情况："]
             for m in matched:
-                hit = m.hits[0]
-                sentence = best_sentences(hit, weights, query.numeric)[0]
+                hit = m.lead
+                sentence = best_sentences(hit, weights, query.numeric, forms=forms(hit.id))[0]
                 c = self._cite(hit.id, sentence)
                 citations.append(c)
                 lines.append(f"- **{m.town}**：{sentence}{c.render()}")

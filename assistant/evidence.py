@@ -54,6 +54,10 @@ class TermPresence:
     window_scores: np.ndarray
     window_found: np.ndarray
 
+    def lexical_all(self, bar: float) -> np.ndarray:
+        """:meth:`lexical` of every row."""
+        return np.where(self.coverage < bar, self.coverage, self.window)
+
     def lexical(self, row: int, bar: float) -> float:
         """Sentence-level evidence of a row where the whole paragraph reaches ``bar``, else the paragraph's.
 

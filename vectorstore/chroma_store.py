@@ -19,12 +19,10 @@ class DenseHit:
     Attributes:
         chunk_id: Chunk id.
         similarity: Cosine similarity (1 - cosine distance).
-        town: Town stored with the chunk.
     """
 
     chunk_id: str
     similarity: float
-    town: str
 
 
 def collection_name(embedder_name: str) -> str:
@@ -131,9 +129,11 @@ class ChromaStore:
             query_embeddings=[list(map(float, embedding))],
             n_results=n,
             where=where,
-            include=["distances", "metadatas"],
+            # Ids and distances only: fetching metadata made a 600-result query 6x slower (30 ms vs 5 ms),
+            # and the catalogue already knows each chunk's paragraphs and town.
+            include=["distances"],
         )
         return [
-            DenseHit(chunk_id=cid, similarity=1.0 - float(dist), town=(meta or {}).get("town", ""))
-            for cid, dist, meta in zip(result["ids"][0], result["distances"][0], result["metadatas"][0])
+            DenseHit(chunk_id=cid, similarity=1.0 - float(dist))
+            for cid, dist in zip(result["ids"][0], result["distances"][0])
         ]
