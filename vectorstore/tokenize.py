@@ -24,6 +24,15 @@ STOPWORDS = frozenset(
 
 
 @functools.lru_cache(maxsize=1)
+def version() -> str:
+    """Label of the tokenizer's behaviour (code revision + domain dictionary), for caching tokens."""
+    import hashlib
+
+    digest = hashlib.sha1(DOMAIN_TERMS.read_bytes() + "|".join(sorted(STOPWORDS)).encode()).hexdigest()
+    return f"1-{digest[:12]}"
+
+
+@functools.lru_cache(maxsize=1)
 def _jieba():
     import jieba
 
