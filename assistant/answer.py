@@ -17,16 +17,14 @@ from assistant.cite import Citation, citation_for, cite, validate
 from assistant.lexicon import coverage
 from assistant.query import COMPARE, FACT, META, MULTI_TOWN, SUMMARY, Query, topic_phrase
 from assistant.retrieve import Hit, HybridRetriever, Retrieval
+from assistant.sections import ORDER as GROUP_ORDER
+from assistant.sections import section_group
 from ingest.clean import fold, split_sentences
 
 _NUMBER = re.compile(r"\d+(?:\s*\.\s*\d+)?|[一二三四五六七八九十百千两]+(?=[次个名人件起项条份场期户本余])")
 _DRAFT = re.compile(r"起草|撰写|拟写|写一份|形成.*(?:汇总|材料)|汇总材料|汇总一下")
 _SUPERLATIVE = re.compile(r"最多|最少|最高|最低|最大|最小")
 _FIELD_LABELS = {"doc_number": "文号", "signer": "签发人", "date": "落款日期", "title": "标题", "issuer": "发文机关"}
-_GROUPS = (
-    ("问题", re.compile(r"存在的?问题|问题短板|问题及原因|不足|短板|差距|薄弱|困难")),
-    ("下一步", re.compile(r"下一步|计划|安排|打算|思路|建议|意见|展望|\d{4}年度推进")),
-)
 
 
 @dataclass(frozen=True)
@@ -391,13 +389,12 @@ class Answerer:
         hits = [h for h in retrieval.hits if h.town == top_town][:6]
         groups: dict[str, list[tuple[str, Citation]]] = {}
         for h in hits:
-            path = " ".join(h.section_path)
-            group = next((name for name, pattern in _GROUPS if pattern.search(path)), "成效与做法")
+            group = section_group(h.section_path)
             sentence = best_sentences(h, weights, False)[0]
             c = self._cite(h.id, sentence)
             groups.setdefault(group, []).append((sentence, c))
         lines = [f"{top_town}报告中的相关内容："]
-        for group in ("问题", "成效与做法", "下一步"):
+        for group in GROUP_ORDER:
             if group in groups:
                 lines.append(f"\n**{group}**")
                 lines += [f"- {s}{c.render()}" for s, c in groups[group]]

@@ -1238,7 +1238,7 @@ class AssistantApp:
             chatbot.clear(self.clear, outputs=clear_out, api_visibility="private")
 
             kb_out = [status, table, delete_choice, town_filter]
-            ingest_btn.click(
+            uploaded = ingest_btn.click(
                 self.on_upload,
                 inputs=[upload],
                 outputs=[*kb_out, upload],
@@ -1246,11 +1246,11 @@ class AssistantApp:
                 concurrency_id="kb-write",
                 api_visibility="private",
             )
-            reindex_btn.click(
+            reindexed = reindex_btn.click(
                 self.on_reindex, outputs=kb_out, concurrency_limit=1, concurrency_id="kb-write",
                 api_visibility="private",
             )  # fmt: skip
-            delete_btn.click(
+            deleted = delete_btn.click(
                 self.on_delete, inputs=[delete_choice], outputs=kb_out, concurrency_limit=1,
                 concurrency_id="kb-write", api_visibility="private",
             )  # fmt: skip
@@ -1264,10 +1264,12 @@ class AssistantApp:
                     comp.change(
                         self.stats_view, inputs=[metric, stat_towns], outputs=view_out, api_visibility="private"
                     )
-                stats_refresh.click(
-                    self.stats_refresh, inputs=[metric, stat_towns], outputs=[metric, stat_towns, *view_out],
-                    api_visibility="private",
-                )  # fmt: skip
+                # The table follows the knowledge base: refreshed by its button and after every change.
+                for event in (stats_refresh.click, uploaded.then, reindexed.then, deleted.then):
+                    event(
+                        self.stats_refresh, inputs=[metric, stat_towns], outputs=[metric, stat_towns, *view_out],
+                        api_visibility="private",
+                    )  # fmt: skip
         demo.assistant_app = self  # type: ignore[attr-defined]  # launch_app reads export_dir from here
         return demo
 

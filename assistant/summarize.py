@@ -14,16 +14,13 @@ from dataclasses import dataclass
 from assistant.answer import best_sentences
 from assistant.cite import Citation, citation_for
 from assistant.query import SUMMARY, Query, normalise
+from assistant.sections import PLANS, PRACTICE, PROBLEMS, section_group
 
-GROUPS = (
-    ("存在问题", re.compile(r"存在的?问题|问题短板|问题及原因|不足|短板|差距|薄弱|困难")),
-    ("下一步", re.compile(r"下一步|计划|安排|打算|思路|建议|意见|\d{4}年度推进")),
-)
 # What a topic asks for, when it names a group ("问题汇总" wants only the problems).
 _FOCUS = (
-    ("存在问题", re.compile(r"问题|不足|短板|差距|薄弱")),
-    ("下一步", re.compile(r"下一步|计划|打算|安排|思路")),
-    (DEFAULT_GROUP := "成效与做法", re.compile(r"成效|做法|举措|经验|亮点")),
+    (PROBLEMS, re.compile(r"问题|不足|短板|差距|薄弱")),
+    (PLANS, re.compile(r"下一步|计划|打算|安排|思路")),
+    (PRACTICE, re.compile(r"成效|做法|举措|经验|亮点")),
 )
 _REQUEST = re.compile(
     r"请|帮我|帮忙|起草|撰写|写一份|写个|生成|形成|拟写|一份|一个|汇总|综述|材料|报告|各镇|所有镇|全部|的$"
@@ -92,7 +89,7 @@ def draft_summary(source, topic: str, towns: list[str] | None = None, per_town: 
         retrieval = retriever.retrieve(query, k=per_town * 4)
         hits = [h for h in retrieval.hits if retriever.supports(h, topic_info)]
         if focus:
-            focused = [h for h in retrieval.hits if _group(h) == focus]
+            focused = [h for h in retrieval.hits if section_group(h.section_path) == focus]
             hits = focused or hits
         hits = hits[:per_town]
         if not hits:
@@ -103,7 +100,7 @@ def draft_summary(source, topic: str, towns: list[str] | None = None, per_town: 
         grouped: dict[str, list[str]] = {}
         seen: set[str] = set()
         for hit in sorted(hits, key=lambda h: paragraphs[h.id].ordinal):
-            group = _group(hit)
+            group = section_group(hit.section_path)
             sentence = best_sentences(hit, weights, False)[0]
             if sentence in seen:  # reports repeat sentences across sections
                 continue
@@ -111,7 +108,7 @@ def draft_summary(source, topic: str, towns: list[str] | None = None, per_town: 
             citation = citation_for(retriever.kb, hit.id, sentence)
             citations.append(citation)
             grouped.setdefault(group, []).append(f"- {sentence}{citation.render()}")
-        for group in (DEFAULT_GROUP, "存在问题", "下一步"):
+        for group in (PRACTICE, PROBLEMS, PLANS):  # a 汇总 leads with what was achieved
             if group in grouped:
                 lines += [f"### {group}", *grouped[group]]
         lines.append("")
@@ -120,11 +117,6 @@ def draft_summary(source, topic: str, towns: list[str] | None = None, per_town: 
     if not covered:
         lines = [f"报告中未找到与“{topic}”相关的内容。"]
     return Draft(title=title, markdown="\n".join(lines).strip(), citations=tuple(citations), towns=tuple(covered))
-
-
-def _group(hit) -> str:
-    path = " ".join(hit.section_path)
-    return next((name for name, pattern in GROUPS if pattern.search(path)), DEFAULT_GROUP)
 
 
 def write_draft(draft: Draft, path: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,26 @@ def demo_db(tmp_path_factory) -> Path:
     report = Assistant(Settings(db=str(db))).ingest([str(REPORTS)])
     assert report.documents == 5 and not report.errors
     return db
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def writable_demo(tmp_path_factory):
+    """An Assistant over a fresh index of the demo reports that one test module may change (uploads, deletes)."""
+    from assistant.service import Assistant
+    from assistant.settings import Settings
+
+    db = tmp_path_factory.mktemp("writable-db")
+    assistant = Assistant(Settings(db=str(db)))
+    report = assistant.ingest([str(REPORTS)])
+    assert report.documents == 5 and not report.errors
+    return assistant
 
 
 @pytest.fixture(scope="session")

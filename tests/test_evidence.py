@@ -48,7 +48,9 @@ def forms(demo):
 def test_presence_matches_the_per_paragraph_definitions(forms, weights):
     ids, retriever = forms
     index = EvidenceIndex(
-        [retriever._folded[p] for p in ids], [retriever._headings[p] for p in ids], [retriever._sentences[p] for p in ids]
+        [retriever._folded[p] for p in ids],
+        [retriever._headings[p] for p in ids],
+        [retriever._sentences[p] for p in ids],
     )
     presence = index.presence(weights)
     required = tuple(sorted(weights, key=weights.get)[-1:])
