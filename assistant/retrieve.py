@@ -203,6 +203,11 @@ class HybridRetriever:
         min_coverage: Evidence must cover at least this weighted share of the question's terms.
         dense_floor: With no lexical handle (e.g. an English question), a passage is evidence
             when its cosine similarity reaches this.
+        many_towns: A cross-town question over more towns than this keeps only
+            ``town_candidates`` BM25 paragraphs per town (12 otherwise).
+        town_candidates: BM25 paragraphs per town for questions over many towns.
+        town_chunks: Chunks per town the one dense query of a cross-town question asks for
+            (at most ``MAX_DENSE`` in all).
     """
 
     def __init__(
@@ -213,6 +218,9 @@ class HybridRetriever:
         town_threshold: float = 0.5,
         min_coverage: float = 0.4,
         dense_floor: float = 0.86,
+        many_towns: int = 20,
+        town_candidates: int = 4,
+        town_chunks: int = 12,
     ) -> None:
         if rrf_k <= 0:
             raise ValueError(f"rrf_k must be > 0, got {rrf_k}")
@@ -224,12 +232,21 @@ class HybridRetriever:
             raise ValueError(f"min_coverage must be in [0, 1), got {min_coverage}")
         if not -1 <= dense_floor < 1:
             raise ValueError(f"dense_floor must be in [-1, 1), got {dense_floor}")
+        if many_towns < 0:
+            raise ValueError(f"many_towns must be >= 0, got {many_towns}")
+        if town_candidates < 1:
+            raise ValueError(f"town_candidates must be >= 1, got {town_candidates}")
+        if town_chunks < 0:
+            raise ValueError(f"town_chunks must be >= 0, got {town_chunks}")
         self.kb = kb
         self.rrf_k = rrf_k
         self.dense_candidates = dense_candidates
         self.town_threshold = town_threshold
         self.min_coverage = min_coverage
         self.dense_floor = dense_floor
+        self.many_towns = many_towns
+        self.town_candidates = town_candidates
+        self.town_chunks = town_chunks
         self._folded: dict[str, str] | None = None
         self._aliases: dict[str, str] | None = None
         self._order: list[str] | None = None
@@ -452,20 +469,35 @@ class HybridRetriever:
         towns: list[str] | None,
         dense_n: int,
         per_town: int = 12,
+        with_evidence: bool = False,
     ) -> Candidates:
-        """Every candidate paragraph over the allowed towns with its signals, fused, best first."""
+        """Every candidate paragraph over the allowed towns with its signals, fused, best first.
+
+        Args:
+            query: The analysed question.
+            topic: Its weighted terms and required evidence.
+            towns: Restrict to these towns (None: all).
+            dense_n: Chunks to fetch from Chroma.
+            per_town: BM25 candidates kept per town.
+            with_evidence: Also take each town's best paragraphs that hold the required evidence,
+                wherever BM25 ranks them (cross-town questions: a town must not be missed because
+                other paragraphs of its report repeat the question's common words more often).
+        """
         self._prepare()
         weights = topic.weights
         bm25 = self.kb.bm25.scores(list(weights) or tokenize(query.text))
-        allowed = set(towns) if towns else None
         docs = self._year_docs(query)
-        allowed_docs = set(docs) if docs else None
+        scope = self._in_scope(set(towns) if towns else None, set(docs) if docs else None)
         # BM25 candidates: the best few of every town, so no town is crowded out.
-        bm25_rank = self._per_town_best(bm25, allowed, allowed_docs, per_town)
+        bm25_rank = self._per_town_best(bm25, scope, per_town)
         dense = self._dense(query, towns, dense_n, docs)
         dense_rank = sorted(dense.items(), key=lambda kv: -kv[1])
-        candidates = dict.fromkeys([pid for pid, _ in bm25_rank] + [pid for pid, _ in dense_rank])
         evidence, rows = self.presence(weights).lexical_all(self.min_coverage), self._row
+        supporting: list[str] = []
+        if with_evidence and topic.known and topic.required:
+            holds = self._holding(topic, False) & (evidence >= self.min_coverage)
+            supporting = [pid for pid, _ in self._per_town_best(np.where(holds, evidence, 0.0), scope, 2)]
+        candidates = dict.fromkeys([pid for pid, _ in bm25_rank] + [pid for pid, _ in dense_rank] + supporting)
         known = [pid for pid in candidates if pid in rows]
         lexical = dict.fromkeys(candidates, 0.0)
         lexical.update(zip(known, evidence[[rows[pid] for pid in known]].tolist()))
@@ -474,7 +506,7 @@ class HybridRetriever:
         for ranking in (bm25_rank, dense_rank, lex_rank):
             for rank, (pid, _) in enumerate(ranking):
                 fused[pid] = fused.get(pid, 0.0) + 1.0 / (self.rrf_k + rank + 1)
-        exact = self._exact(query.folded, allowed)
+        exact = self._exact(query.folded, set(towns) if towns else None)
         for pid in exact:
             fused[pid] = fused.get(pid, 0.0) + 1.0  # a verbatim quote outranks everything
             lexical.setdefault(pid, 1.0)
@@ -502,28 +534,29 @@ class HybridRetriever:
         found = self._candidates(query, topic, towns, dense_n, per_town)
         return [self._hit(found, pid) for pid in found.fused]
 
-    def _per_town_best(
-        self, bm25: np.ndarray, allowed: set[str] | None, allowed_docs: set[str] | None, per_town: int
-    ) -> list[tuple[str, float]]:
-        """The ``per_town`` best BM25 paragraphs of every allowed town, best first (ties in index order)."""
-        keep = (bm25 > 0) & (self._town_id >= 0)
+    def _in_scope(self, allowed: set[str] | None, allowed_docs: set[str] | None) -> np.ndarray:
+        """Rows of the allowed towns and documents (all rows with a town when unrestricted)."""
+        keep = self._town_id >= 0
         if allowed is not None:
-            names = self._town_names
-            keep &= np.isin(self._town_id, [i for i, t in enumerate(names) if t in allowed])
+            keep &= np.isin(self._town_id, [i for i, t in enumerate(self._town_names) if t in allowed])
         if allowed_docs is not None:
             keep &= np.isin(self._doc_id, [i for i, d in enumerate(self._doc_names) if d in allowed_docs])
-        rows = np.flatnonzero(keep)
+        return keep
+
+    def _per_town_best(self, scores: np.ndarray, keep: np.ndarray, per_town: int) -> list[tuple[str, float]]:
+        """The ``per_town`` best-scoring kept rows (score > 0) of every town, best first (ties in index order)."""
+        rows = np.flatnonzero(keep & (scores > 0))
         if not len(rows):
             return []
-        rows = rows[np.lexsort((rows, -bm25[rows], self._town_id[rows]))]  # by town, best first
+        rows = rows[np.lexsort((rows, -scores[rows], self._town_id[rows]))]  # by town, best first
         town = self._town_id[rows]
         first = np.ones(len(rows), dtype=bool)
         first[1:] = town[1:] != town[:-1]
         group_start = np.maximum.accumulate(np.where(first, np.arange(len(rows)), 0))
         rows = rows[np.arange(len(rows)) - group_start < per_town]
-        rows = rows[np.lexsort((rows, -bm25[rows]))]
+        rows = rows[np.lexsort((rows, -scores[rows]))]
         order = self._order or []
-        return list(zip([order[i] for i in rows.tolist()], bm25[rows].tolist()))
+        return list(zip([order[i] for i in rows.tolist()], scores[rows].tolist()))
 
     def _exact(self, folded_question: str, allowed: set[str] | None) -> set[str]:
         needle = _PUNCT.sub("", folded_question)
@@ -608,13 +641,14 @@ class HybridRetriever:
         return coverage >= self.min_coverage and self.has_required(pid, topic)
 
     def _cross_town(self, query: Query, k: int, topic: Topic, towns: list[str] | None = None) -> Retrieval:
-        # One Chroma query for all towns; towns beyond its reach are judged on BM25 + lexical evidence.
-        n_chunks = min(MAX_DENSE, max(self.dense_candidates, 12 * len(towns or self.kb.towns())))
-        # Each town needs only its best few paragraphs judged; with many towns fewer each keeps it bounded.
         n_towns = len(towns or self.kb.towns())
-        per_town = 12 if n_towns <= 20 else 4
-        capped = n_chunks >= MAX_DENSE
-        found = self._candidates(query, topic, towns, n_chunks, per_town=per_town)
+        # One Chroma query for all towns; towns beyond its reach are judged on BM25 + lexical evidence.
+        n_chunks = min(MAX_DENSE, max(self.dense_candidates, self.town_chunks * n_towns))
+        # Each town needs only its best few paragraphs judged; with many towns fewer each keeps it bounded.
+        per_town = 12 if n_towns <= self.many_towns else self.town_candidates
+        # The dense query could not give every town its share of chunks: towns it missed have no similarity.
+        capped = n_chunks < max(1, self.town_chunks) * n_towns
+        found = self._candidates(query, topic, towns, n_chunks, per_town=per_town, with_evidence=True)
         lexical, dense = found.lexical, found.dense
 
         def rel(pid: str) -> float:
