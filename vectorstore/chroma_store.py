@@ -33,6 +33,9 @@ def collection_name(embedder_name: str) -> str:
     return f"chunks-{slug}"
 
 
+EXACT_LIMIT = 5000  # filtered searches over at most this many chunks are ranked exactly
+
+
 class ChromaStore:
     """Chunk vectors in one Chroma collection (cosine space).
 
@@ -113,6 +116,11 @@ class ChromaStore:
     ) -> list[DenseHit]:
         """Nearest chunks to one query vector, optionally only within some towns or documents.
 
+        With a filter, the matching chunks' vectors are fetched (``get`` with the same ``where``)
+        and ranked exactly when there are at most ``EXACT_LIMIT`` of them: Chroma's filtered HNSW
+        search returned only 12–15 of a town's 16–18 chunks in a 38,800-chunk collection (and took
+        three times as long), which silently dropped a town's best paragraph from a question about it.
+
         Args:
             embedding: Query vector.
             n: Number of results wanted.
@@ -130,6 +138,10 @@ class ChromaStore:
                 values = list(values)
                 conditions.append({key: values[0]} if len(values) == 1 else {key: {"$in": values}})
         where = None if not conditions else conditions[0] if len(conditions) == 1 else {"$and": conditions}
+        if where is not None:
+            found = self.collection.get(where=where, include=["embeddings"], limit=EXACT_LIMIT + 1)
+            if len(found["ids"]) <= EXACT_LIMIT:
+                return _exact_nearest(embedding, found["ids"], found["embeddings"], n)
         result = self.collection.query(
             query_embeddings=[list(map(float, embedding))],
             n_results=n,
@@ -142,3 +154,15 @@ class ChromaStore:
             DenseHit(chunk_id=cid, similarity=1.0 - float(dist))
             for cid, dist in zip(result["ids"][0], result["distances"][0])
         ]
+
+
+def _exact_nearest(embedding, ids: list[str], vectors, n: int) -> list[DenseHit]:
+    """The ``n`` most cosine-similar of ``vectors``, exactly."""
+    if not ids:
+        return []
+    matrix = np.asarray(vectors, dtype=np.float32)
+    query = np.asarray(embedding, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(query) or 1.0)
+    similarity = matrix @ query / np.where(norms > 0, norms, 1.0)
+    best = np.argsort(-similarity, kind="stable")[:n]
+    return [DenseHit(chunk_id=ids[i], similarity=float(similarity[i])) for i in best.tolist()]
