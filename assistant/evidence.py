@@ -158,14 +158,27 @@ class EvidenceIndex:
         whole = np.zeros(n_rows)
         single = np.zeros(n_sent)
         pair = np.zeros(n_sent)
-        for j, (term, weight) in enumerate(weights.items()):
+        masks = {}
+        for term in weights:
             alternatives = sorted(expand(term))
-            exact = self._mask("paragraphs", [term], n_rows)
-            near = self._mask("paragraphs", alternatives, n_rows) & ~exact
+            masks[term] = [
+                self._mask("paragraphs", [term], n_rows),
+                self._mask("paragraphs", alternatives, n_rows),
+                self._in_sentences([term]),
+                self._in_sentences(alternatives),
+            ]
+        # A compound the question spells out may be written split ("普法宣传" as "普法……宣传"): its two
+        # halves in the same paragraph / sentence count like a near-synonym.
+        for term in weights:
+            for head, tail in _halves(term, tuple(weights)):
+                h, t = masks[head], masks[tail]
+                masks[term][1] = masks[term][1] | ((h[0] | h[1]) & (t[0] | t[1]))
+                masks[term][3] = masks[term][3] | ((h[2] | h[3]) & (t[2] | t[3]))
+        for j, (term, weight) in enumerate(weights.items()):
+            exact, near, exact_s, near_s = masks[term]
+            near = near & ~exact
             whole += weight * exact + (weight * SYNONYM_WEIGHT) * near
             found[j] = exact | near
-            exact_s = self._in_sentences([term])
-            near_s = self._in_sentences(alternatives)
             exact_p, near_p = self._with_next(exact_s), self._with_next(near_s)
             single += weight * exact_s + (weight * SYNONYM_WEIGHT) * (near_s & ~exact_s)
             pair += weight * exact_p + (weight * SYNONYM_WEIGHT) * (near_p & ~exact_p)
@@ -187,6 +200,12 @@ class EvidenceIndex:
         i = int(np.argmax(scores))
         return float(scores[i]), i
 
+    def _window_holding(self, presence: TermPresence, term: str) -> np.ndarray:
+        """Sentence windows holding ``term`` or a near-synonym."""
+        if term in presence.terms:
+            return presence.window_found[presence.terms.index(term)]
+        return self._with_next(self._in_sentences([term, *sorted(expand(term))]))
+
     def numerals(self) -> np.ndarray:
         """Sentences stating a figure (computed on first use)."""
         if self._numerals is None:
@@ -205,15 +224,18 @@ class EvidenceIndex:
         """
         ok = np.ones(len(self.sentence_texts), dtype=bool)
         for term in required:
-            if term in presence.terms:
-                ok &= presence.window_found[presence.terms.index(term)]
-            else:
-                ok &= self._with_next(self._in_sentences([term, *sorted(expand(term))]))
+            ok &= self._window_holding(presence, term)
         if numeric:
             ok &= self._with_next(self.numerals())
         if not len(ok):
             return np.zeros(self.rows, dtype=bool)
         return np.logical_or.reduceat(ok, self.starts[:-1])
+
+
+def _halves(term: str, words: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Ways to write ``term`` as two of ``words`` (each at least two characters)."""
+    known = set(words)
+    return [(term[:i], term[i:]) for i in range(2, len(term) - 1) if term[:i] in known and term[i:] in known]
 
 
 def _ngrams(texts: list[str], cache_dir: str | os.PathLike | None, name: str, tag: str) -> NgramIndex:

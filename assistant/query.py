@@ -32,17 +32,24 @@ _COMPARE = re.compile(
 )
 _SUMMARY = re.compile(
     r"汇总|总结|概括|梳理|起草|归纳|综述|有哪些问题|存在哪些|存在什么|存在的问题|问题短板|哪些不足|不足|短板|"
+    r"(?:做|干|开展|采取|提)了?(?:哪些|什么|些什么)|哪些工作|意见建议|哪些(?:意见|建议)|"
     r"下一步|打算|计划|安排|举措|措施|做法|成效|情况如何|怎么样|summar|overview|problems|plans?\b|next steps"
 )
 _NUMERIC = re.compile(
     r"多少|几[次个名人件起项条份场期户本]|几次|数量|金额|比例|比率|百分之|how many|how much|number of|amount"
 )
 _YEAR = re.compile(r"((?:19|20)\d{2})\s*年?")
+# "文号是多少" asks for the report's number, not a quantity.
+_FIELD_QUANTITY = re.compile(r"(?:文号|发文字号|发文号|编号)(?:是|为)?多少")
+# A question about a document the report cites ("依据的是哪个文件（文号）") is about the content.
+_CITED_DOCUMENT = re.compile(r"依据|根据|按照|哪个文件|什么文件|哪份文件|哪一个文件")
+# "第八个五年规划" is written "八五" in the reports (likewise 十四五).
+_FIVE_YEAR = re.compile(r"第([一二三四五六七八九十]+)个五年")
 # Words that shape a question but name no topic; removed before lexical matching.
 QUESTION_WORDS = frozenset(
     "哪些 哪个 哪几个 哪一个 什么 多少 几 几次 是否 有没有 有无 吗 呢 请问 请 提到 提及 说到 谈到 "
     "分别 各 各镇 每个 全部 所有 一共 共 总共 是 为 有 了 的 在 中 镇 乡 乡镇 报告 情况 "
-    "这份 这个 该 由 谁 哪 哪里 何时 怎么 如何 怎样 请列出 列出 "
+    "这份 这个 该 由 谁 哪 哪里 何时 怎么 如何 怎样 请列出 列出 做 干 搞 "
     "which town towns what how many much the a an of in on at to for by with from did does do is are was were "
     "has have had mention mentioned mentions any there their its it this that these those".split()
 )
@@ -109,8 +116,12 @@ class Query:
 
 
 def normalise(text: str) -> str:
-    """Index form of a question (see :func:`ingest.clean.fold`)."""
-    return fold(text)
+    """Index form of a question (see :func:`ingest.clean.fold`), with spelled-out plan names shortened.
+
+    >>> normalise("第八个五年普法规划")
+    '八五普法规划'
+    """
+    return _FIVE_YEAR.sub(r"\1五", fold(text))
 
 
 def detect_towns(folded: str, aliases: dict[str, str]) -> tuple[str, ...]:
@@ -180,7 +191,9 @@ def understand(question: str, aliases: dict[str, str] | None = None) -> Query:
     missing = unknown_towns(folded, aliases or {}) if aliases else ()
     years = tuple(int(y) for y in _YEAR.findall(folded))
     fields_asked = tuple(name for name, pattern in _META_FIELDS.items() if pattern.search(folded))
-    numeric = bool(_NUMERIC.search(folded))
+    if _CITED_DOCUMENT.search(folded):
+        fields_asked = ()
+    numeric = bool(_NUMERIC.search(_FIELD_QUANTITY.sub("", folded)))
     if fields_asked and not numeric:
         kind = META
     elif _MULTI.search(folded):

@@ -35,6 +35,7 @@ VERB_WEIGHT = 0.6  # questions paraphrase verbs freely ("建立或落实" vs "�
 CORE_SHARE = 0.85  # core terms within this share of the rarest one are required evidence
 _PUNCT = re.compile(r"[\s\W_]+")
 _PSEUDO_SECTIONS = {"文首", "前言", "落款"}
+_QUOTED = re.compile(r"[“「『\"]([^“”「」『』\"]{2,16})[”」』\"]")
 FORMS_VERSION = "2"  # of the cached folded forms (index-forms.json); bump when folding changes
 # Punctuation inside a sentence does not separate words ("谁执法，谁普法" = "谁执法谁普法").
 _INNER_PUNCT = re.compile(r"[^\w。！？；!?;]+")
@@ -389,6 +390,13 @@ class HybridRetriever:
         ]
         top = max((weights[t] for t in specific), default=0.0)
         required = tuple(t for t in specific if weights[t] >= CORE_SHARE * top)
+        # A term the asker put in quotation marks ("培养农村“法律明白人”") is the topic itself:
+        # it alone is required, and it weighs as much as the rarest word.
+        quoted = [t for t in _QUOTED.findall(query.folded) if t in weights and t in specific]
+        if quoted:
+            required = tuple(dict.fromkeys(quoted))
+            for term in quoted:
+                weights[term] = max(weights[term], top)
         return Topic(weights=weights, required=required, known=known)
 
     def presence(self, weights: dict[str, float]) -> TermPresence:

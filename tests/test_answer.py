@@ -136,3 +136,46 @@ def test_section_groups_are_shared_by_chat_summaries_and_drafts():
     assert section_group(("四、2025年工作展望",)) == PLANS
     assert section_group(("四、下一步工作计划",)) == PLANS
     assert section_group(("一、主要举措和成效", "（一）强化普法宣传")) == PRACTICE
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("旧院镇那份法治政府建设总结的文号是多少？", "meta"),  # "是多少" of a 文号 is not a quantity
+        ("旧院镇组织国家工作人员学法考法，依据的是哪个文件（文号）？", "fact"),  # a cited document: content
+        ("东方红镇在普法宣传方面做了哪些工作？", "summary"),
+        ("北留镇对全县加强法治政府建设提了哪些意见建议？", "summary"),
+    ],
+)
+def test_question_kinds_found_by_the_second_blind_set(question, kind):
+    from assistant.query import understand
+
+    assert understand(question).kind == kind
+
+
+def test_spelled_out_plan_names_are_shortened():
+    from assistant.query import normalise
+
+    assert normalise("第八个五年普法规划") == "八五普法规划"
+    assert normalise("第十四个五年规划") == "十四五规划"
+
+
+@pytest.mark.parametrize(
+    ("question", "town", "needle"),
+    [
+        ("东方红镇在普法宣传方面做了哪些工作？", "东方红镇", "宣传"),  # 普法宣传 written as 普法……宣传
+        ("How many criminal cases were opened (filed) in Beiliu town in 2024?", "北留镇", "6"),
+        ("旧院镇那份法治政府建设总结的文号是多少？", "旧院镇", "旧府〔2025〕24号"),
+    ],
+)
+def test_answers_found_by_the_second_blind_set(demo, question, town, needle):
+    answer = demo.ask(question)
+    assert not answer.abstained and answer.towns == (town,)
+    assert needle in answer.answer
+
+
+def test_a_quoted_term_is_the_required_evidence(demo):
+    """"培养或依靠农村“法律明白人”": the quoted term decides, not the modifier 农村."""
+    retrieval = demo.retriever.retrieve("哪些镇的报告提到培养或依靠农村“法律明白人”？", k=8)
+    assert retrieval.topic.required == ("法律明白人",)
+    assert {m.town for m in retrieval.towns if m.matched} == {"东方红镇", "二道甸子镇", "北留镇", "三道沟镇"}
