@@ -363,6 +363,7 @@ class HybridRetriever:
 
     def topic(self, query: Query) -> Topic:
         """Weighted question terms and the core terms an answer must contain."""
+        self._prepare()
         core, parts, flags = self._terms(query)
         bm25 = self.kb.bm25
         n = max(1, len(bm25.ids))
@@ -378,7 +379,8 @@ class HybridRetriever:
             if flags.get(term, "").startswith("v") and flags.get(term) != "vn":
                 weights[term] *= VERB_WEIGHT
         # Required evidence: the rarest content words (nouns, adjectives; not verbs,
-        # which questions paraphrase freely) that some report actually uses.
+        # which questions paraphrase freely) that some report actually uses — as a token, or
+        # as text the tokenizer cuts differently ("“八五”普法" holds 八五普法).
         specific = [
             t
             for t in core
@@ -386,7 +388,7 @@ class HybridRetriever:
             and len(t) >= 2
             and _CONTENT_FLAG.match(flags.get(t, "n"))
             and weights[t] > 0
-            and int(np.count_nonzero(bm25.scores([t]))) > 0
+            and (np.count_nonzero(bm25.scores([t])) > 0 or len(self._evidence.paragraphs.containing(t)) > 0)
         ]
         top = max((weights[t] for t in specific), default=0.0)
         required = tuple(t for t in specific if weights[t] >= CORE_SHARE * top)
