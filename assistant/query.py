@@ -58,6 +58,44 @@ QUESTION_WORDS = frozenset(
 GLOSSARY_FILE = Path(__file__).with_name("data") / "en_zh.tsv"
 
 
+ABBREVIATIONS_FILE = Path(__file__).with_name("data") / "abbreviations.txt"
+
+
+@functools.lru_cache(maxsize=1)
+def abbreviations() -> tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]:
+    """(abbreviation, components) from ``data/abbreviations.txt``; each component is a tuple of alternatives."""
+    out = []
+    for line in ABBREVIATIONS_FILE.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if ":" not in line:
+            continue
+        name, rest = line.split(":", 1)
+        components = tuple(tuple(a.strip() for a in part.split("|") if a.strip()) for part in rest.split(","))
+        out.append((name.strip(), tuple(c for c in components if c)))
+    return tuple(out)
+
+
+def abbreviate(folded: str) -> str:
+    """Read a spelled-out set phrase as the abbreviation the reports use.
+
+    >>> abbreviate("哪些镇对重大决策、重要干部任免、重大项目和大额资金使用实行集体决策?")
+    '哪些镇对三重一大使用实行集体决策?'
+    """
+    for name, components in abbreviations():
+        if name in folded:
+            continue
+        spans = []
+        for alternatives in components:
+            found = [(folded.find(a), len(a)) for a in alternatives if a in folded]
+            if found:
+                start, length = min(found)
+                spans.append((start, start + length))
+        if len(spans) >= 2:
+            start, end = min(s for s, _ in spans), max(e for _, e in spans)
+            folded = folded[:start] + name + folded[end:]
+    return folded
+
+
 @functools.lru_cache(maxsize=1)
 def glossary() -> tuple[tuple[re.Pattern[str], str], ...]:
     """English phrase patterns → Chinese terms, longest phrase first."""
@@ -208,7 +246,7 @@ def understand(question: str, aliases: dict[str, str] | None = None) -> Query:
         text=question,
         folded=folded,
         kind=kind,
-        search_text=translate_english(folded),
+        search_text=translate_english(abbreviate(folded)),
         towns=towns,
         years=years,
         fields=fields_asked,

@@ -186,3 +186,14 @@ def test_a_term_the_tokenizer_cuts_differently_can_be_required(demo):
     retrieval = demo.retriever.retrieve("哪些镇的报告提到了第八个五年普法规划？", k=8)
     assert "八五普法" in retrieval.topic.required
     assert {m.town for m in retrieval.towns if m.matched} == {"二道甸子镇", "旧院镇", "北留镇"}
+
+
+def test_a_spelled_out_set_phrase_is_read_as_its_abbreviation(demo):
+    """Reports write 三重一大; an official may spell it out (assistant/data/abbreviations.txt)."""
+    from assistant.query import abbreviate
+
+    assert abbreviate("北留镇的重大决策怎么做的?") == "北留镇的重大决策怎么做的?"  # one component is not the set
+    question = "哪些镇对重大决策、重要干部任免、重大项目和大额资金使用实行集体决策？"
+    retrieval = demo.retriever.retrieve(question, k=8)
+    assert "三重一大" in retrieval.topic.required
+    assert {m.town for m in retrieval.towns if m.matched} == {"二道甸子镇", "北留镇"}

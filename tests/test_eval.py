@@ -50,11 +50,11 @@ def test_eval_second_blind_set_does_not_regress(demo_db):
     """30 questions written without reading the code (tests/data/blind2.jsonl, 2026-11-25).
 
     First run: answers 0.63, town sets 0.55. After the fixes of that session (question kinds, quoted
-    topic terms, split compounds, 八五-style plan names, glossary, required terms found as text):
-    answers 0.87, town sets 0.73. The rest (e.g. "三重一大" asked in full, 学校 vs 校园 in a which-towns
-    question, 示范家庭 vs 示范户) are known misses.
+    topic terms, split compounds, 八五-style plan names, glossary, required terms found as text, spelled-out
+    三重一大): answers 0.90, town sets 0.82. The rest (学校 vs 校园 with 青少年 required, 示范家庭 vs 示范户,
+    法治化营商环境 vs 法治营商环境) are known misses.
     """
     result = CliRunner().invoke(cli, ["eval", str(ROOT / "tests/data/blind2.jsonl"), "--db", str(demo_db), "--json"])
     summary = json.loads(result.stdout)["summary"]
-    assert summary["answer_accuracy"] >= 0.85 and summary["abstention_accuracy"] == 1.0
+    assert summary["answer_accuracy"] >= 0.88 and summary["abstention_accuracy"] == 1.0
     assert summary["evidence_recall"] >= 0.9
