@@ -77,12 +77,15 @@ def _folded_score(folded: str, terms: dict[str, float], numeric: bool) -> float:
     return score
 
 
+_ITEM_LEAD = re.compile(r"^[一二三四五六七八九十]+是[^，,；;。]{0,14}[。；;]?$")
 _LEAD_NOISE = re.compile(r"[\s。；：:;,，、()（）]")
 
 
 def _is_lead(sentence: str, head: str) -> bool:
     """A sentence that only repeats its section heading ("五是强化普法宣教。"); ``head`` without punctuation."""
     if sentence.rstrip().endswith(("：", ":")):  # "…工作计划如下：" introduces, says nothing
+        return True
+    if _ITEM_LEAD.match(sentence.strip()):  # "一是领导干部带头学。" names an item, says nothing of it
         return True
     core = _LEAD_NOISE.sub("", sentence)
     return bool(core) and (core == head or (len(core) <= len(head) + 2 and core.startswith(head[:4])))
@@ -387,6 +390,9 @@ class Answerer:
         weights = self._weights(retrieval)
         top_town = retrieval.hits[0].town
         hits = [h for h in retrieval.hits if h.town == top_town][:6]
+        if retrieval.topic is not None:
+            # Only paragraphs that speak of the topic; the rest were retrieved for fusion, not evidence.
+            hits = [h for i, h in enumerate(hits) if i == 0 or self.retriever.supports(h, retrieval.topic)]
         groups: dict[str, list[tuple[str, Citation]]] = {}
         for h in hits:
             group = section_group(h.section_path)

@@ -197,3 +197,10 @@ def test_a_spelled_out_set_phrase_is_read_as_its_abbreviation(demo):
     retrieval = demo.retriever.retrieve(question, k=8)
     assert "三重一大" in retrieval.topic.required
     assert {m.town for m in retrieval.towns if m.matched} == {"二道甸子镇", "北留镇"}
+
+
+def test_summary_quotes_only_paragraphs_on_the_topic(demo):
+    """Found reading answers to the second blind set: "一是领导干部带头学。" was quoted for 普法宣传."""
+    answer = demo.ask("东方红镇在普法宣传方面做了哪些工作？")
+    assert not answer.abstained and "两微一抖" in answer.answer
+    assert "一是领导干部带头学" not in answer.answer and "一是强化内部监督" not in answer.answer
