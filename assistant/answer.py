@@ -18,7 +18,7 @@ from assistant.lexicon import coverage
 from assistant.query import COMPARE, FACT, META, MULTI_TOWN, SUMMARY, Query, topic_phrase
 from assistant.retrieve import Hit, HybridRetriever, Retrieval
 from assistant.sections import ORDER as GROUP_ORDER
-from assistant.sections import section_group
+from assistant.sections import asked_group, section_group
 from ingest.clean import fold, split_sentences
 
 _NUMBER = re.compile(r"\d+(?:\s*\.\s*\d+)?|[一二三四五六七八九十百千两]+(?=[次个名人件起项条份场期户本余])")
@@ -390,7 +390,11 @@ class Answerer:
         weights = self._weights(retrieval)
         top_town = retrieval.hits[0].town
         hits = [h for h in retrieval.hits if h.town == top_town][:6]
-        if retrieval.topic is not None:
+        focus = asked_group(query.folded)
+        if focus:  # "有哪些打算" wants the plans: the town's paragraphs of that part of the report
+            town_hits = [h for h in retrieval.hits if h.town == top_town]
+            hits = [h for h in town_hits if section_group(h.section_path) == focus][:6] or hits
+        elif retrieval.topic is not None:
             # Only paragraphs that speak of the topic; the rest were retrieved for fusion, not evidence.
             hits = [h for i, h in enumerate(hits) if i == 0 or self.retriever.supports(h, retrieval.topic)]
         groups: dict[str, list[tuple[str, Citation]]] = {}

@@ -42,14 +42,16 @@ _YEAR = re.compile(r"((?:19|20)\d{2})\s*年?")
 # "文号是多少" asks for the report's number, not a quantity.
 _FIELD_QUANTITY = re.compile(r"(?:文号|发文字号|发文号|编号)(?:是|为)?多少")
 # A question about a document the report cites ("依据的是哪个文件（文号）") is about the content.
-_CITED_DOCUMENT = re.compile(r"依据|根据|按照|哪个文件|什么文件|哪份文件|哪一个文件")
+_CITED_DOCUMENT = re.compile(
+    r"依据|根据|按照|照着|参照|(?:哪|哪一|哪份|哪一份)个?(?:文件|通知|意见|方案|规定|办法)|什么(?:文件|通知|意见|方案|规定)"
+)
 # "第八个五年规划" is written "八五" in the reports (likewise 十四五).
 _FIVE_YEAR = re.compile(r"第([一二三四五六七八九十]+)个五年")
 # Words that shape a question but name no topic; removed before lexical matching.
 QUESTION_WORDS = frozenset(
     "哪些 哪个 哪几个 哪一个 什么 多少 几 几次 是否 有没有 有无 吗 呢 请问 请 提到 提及 说到 谈到 "
     "分别 各 各镇 每个 全部 所有 一共 共 总共 是 为 有 了 的 在 中 镇 乡 乡镇 报告 情况 "
-    "这份 这个 该 由 谁 哪 哪里 何时 怎么 如何 怎样 请列出 列出 做 干 搞 "
+    "这份 这个 该 由 谁 哪 哪里 何时 怎么 如何 怎样 请列出 列出 做 干 搞 来 这类 这套 这种 这些 此类 类 套 种 "
     "which town towns what how many much the a an of in on at to for by with from did does do is are was were "
     "has have had mention mentioned mentions any there their its it this that these those".split()
 )

@@ -32,6 +32,7 @@ MAX_DENSE = 600  # chunks one Chroma query may return
 PART_WEIGHT = 0.5  # sub-words of a question word count half
 UNKNOWN_LATIN_WEIGHT = 0.2  # an English word the glossary could not map says little about evidence
 VERB_WEIGHT = 0.6  # questions paraphrase verbs freely ("建立或落实" vs "聘用…担任")
+QUOTED_BAR = 0.5  # share of min_coverage evidence needs when the question quotes its topic
 CORE_SHARE = 0.85  # core terms within this share of the rarest one are required evidence
 _PUNCT = re.compile(r"[\s\W_]+")
 _PSEUDO_SECTIONS = {"文首", "前言", "落款"}
@@ -110,11 +111,13 @@ class Topic:
         weights: Term → weight (IDF; generic words and sub-words reduced).
         required: The rarest core terms: evidence must contain each (or a synonym).
         known: At least one term occurs in the knowledge base (False e.g. for English).
+        quoted: Terms the asker put in quotation marks: the topic itself (evidence needs less of the rest).
     """
 
     weights: dict[str, float]
     required: tuple[str, ...]
     known: bool
+    quoted: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -394,12 +397,19 @@ class HybridRetriever:
         required = tuple(t for t in specific if weights[t] >= CORE_SHARE * top)
         # A term the asker put in quotation marks ("培养农村“法律明白人”") is the topic itself:
         # it alone is required, and it weighs as much as the rarest word.
-        quoted = [t for t in _QUOTED.findall(query.folded) if t in weights and t in specific]
+        quoted = []
+        for phrase in _QUOTED.findall(query.search_text or query.folded):
+            if phrase in weights and phrase in specific:
+                quoted.append(phrase)
+            elif phrase not in weights and len(self._evidence.paragraphs.containing(phrase)):
+                # A quoted name the tokenizer splits ("三项制度") still names the topic as a whole.
+                weights[phrase] = top
+                quoted.append(phrase)
         if quoted:
             required = tuple(dict.fromkeys(quoted))
             for term in quoted:
                 weights[term] = max(weights[term], top)
-        return Topic(weights=weights, required=required, known=known)
+        return Topic(weights=weights, required=required, known=known, quoted=tuple(dict.fromkeys(quoted)))
 
     def presence(self, weights: dict[str, float]) -> TermPresence:
         """Where each weighted term occurs, with every paragraph's coverage and sentence-window evidence."""
@@ -648,7 +658,9 @@ class HybridRetriever:
     def _supports(self, pid: str, coverage: float, dense: float, topic: Topic) -> bool:
         if not topic.known:  # nothing of the question occurs in any report (e.g. English): trust the embedder
             return dense >= self.dense_floor
-        return coverage >= self.min_coverage and self.has_required(pid, topic)
+        # A quoted topic is named exactly; the rest of the question is context, so half the bar.
+        bar = self.min_coverage * (QUOTED_BAR if topic.quoted else 1.0)
+        return coverage >= bar and self.has_required(pid, topic)
 
     def _cross_town(self, query: Query, k: int, topic: Topic, towns: list[str] | None = None) -> Retrieval:
         n_towns = len(towns or self.kb.towns())

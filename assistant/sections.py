@@ -18,6 +18,23 @@ _PATTERNS = (
 )
 
 
+# What a question asks for, when it names a group ("有哪些打算" wants the plans).
+_ASKED = (
+    (PROBLEMS, re.compile(r"问题|不足|短板|差距|薄弱")),
+    (PLANS, re.compile(r"下一步|计划|打算|安排|思路")),
+    (PRACTICE, re.compile(r"成效|做法|举措|经验|亮点")),
+)
+
+
+def asked_group(question: str) -> str | None:
+    """The group a question asks about, if it names one.
+
+    >>> asked_group("北留镇2025年推进法治政府建设有哪些打算？")
+    '下一步'
+    """
+    return next((name for name, pattern in _ASKED if pattern.search(question)), None)
+
+
 def section_group(section_path: Sequence[str]) -> str:
     """The group of a paragraph from its section headings (anything not a problem or a plan is practice).
 
@@ -28,4 +45,4 @@ def section_group(section_path: Sequence[str]) -> str:
     return next((name for name, pattern in _PATTERNS if pattern.search(path)), PRACTICE)
 
 
-__all__ = ["ORDER", "PLANS", "PRACTICE", "PROBLEMS", "section_group"]
+__all__ = ["ORDER", "PLANS", "PRACTICE", "PROBLEMS", "asked_group", "section_group"]

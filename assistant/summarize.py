@@ -14,14 +14,8 @@ from dataclasses import dataclass
 from assistant.answer import best_sentences
 from assistant.cite import Citation, citation_for
 from assistant.query import SUMMARY, Query, normalise
-from assistant.sections import PLANS, PRACTICE, PROBLEMS, section_group
+from assistant.sections import PLANS, PRACTICE, PROBLEMS, asked_group, section_group
 
-# What a topic asks for, when it names a group ("问题汇总" wants only the problems).
-_FOCUS = (
-    (PROBLEMS, re.compile(r"问题|不足|短板|差距|薄弱")),
-    (PLANS, re.compile(r"下一步|计划|打算|安排|思路")),
-    (PRACTICE, re.compile(r"成效|做法|举措|经验|亮点")),
-)
 _REQUEST = re.compile(
     r"请|帮我|帮忙|起草|撰写|写一份|写个|生成|形成|拟写|一份|一个|汇总|综述|材料|报告|各镇|所有镇|全部|的$"
 )
@@ -80,7 +74,7 @@ def draft_summary(source, topic: str, towns: list[str] | None = None, per_town: 
     topic_info = retriever.topic(probe)
     weights = {t: w for t, w in topic_info.weights.items() if w > 0}
     missing: list[str] = []
-    focus = next((name for name, pattern in _FOCUS if pattern.search(topic)), None)
+    focus = asked_group(topic)  # "问题汇总" wants only the problems
     for town in towns:
         query = Query(
             text=f"{town}{topic}", folded=normalise(f"{town}{topic}"), kind=SUMMARY,

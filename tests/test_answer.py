@@ -204,3 +204,18 @@ def test_summary_quotes_only_paragraphs_on_the_topic(demo):
     answer = demo.ask("东方红镇在普法宣传方面做了哪些工作？")
     assert not answer.abstained and "两微一抖" in answer.answer
     assert "一是领导干部带头学" not in answer.answer and "一是强化内部监督" not in answer.answer
+
+
+def test_third_blind_set_findings(demo):
+    """Found by tests/data/blind3.jsonl: a cited notice is content, "有哪些打算" wants the plans, and a
+    quoted name the tokenizer splits (“三项制度”) is the topic."""
+    from assistant.query import understand
+
+    assert understand("旧院镇抓法治政府建设，是照着万源市政府哪个通知办的？文号是多少？").kind == "fact"
+    plans = demo.ask("北留镇2025年推进法治政府建设有哪些打算？")
+    assert "**下一步**" in plans.answer and "**成效与做法**" not in plans.answer
+    retrieval = demo.retriever.retrieve("哪些镇提到执法公示、全过程记录、法制审核这套行政执法“三项制度”？", k=8)
+    assert retrieval.topic.required == ("三项制度",)
+    assert (
+        {"二道甸子镇", "北留镇"} <= {m.town for m in retrieval.towns if m.matched} <= {"二道甸子镇", "北留镇", "旧院镇"}
+    )
