@@ -131,18 +131,24 @@ def test_sentence_transformers_backend_builds_a_real_index(tmp_path):
     assert any("minilm" in n.lower() or "model" in n.lower() for n in names)
 
 
-def test_bm25_tokens_are_reused_by_later_ingests(tmp_path, workdir, monkeypatch):
-    """Adding a report re-tokenises only its own paragraphs; the BM25 index still covers all."""
-    import vectorstore.tokenize as tokenize_module
-    from assistant.service import Assistant
-    from assistant.settings import Settings
-
+def _four_and_one(workdir, tmp_path):
+    """The demo reports split into two folders: the first four, and the last one (ingested later)."""
     files = sorted(workdir.iterdir())
     first, last = tmp_path / "first", tmp_path / "last"
     first.mkdir(), last.mkdir()
     for path in files[:-1]:
         shutil.copy(path, first / path.name)
     shutil.copy(files[-1], last / files[-1].name)
+    return first, last
+
+
+def test_bm25_tokens_are_reused_by_later_ingests(tmp_path, workdir, monkeypatch):
+    """Adding a report re-tokenises only its own paragraphs; the BM25 index still covers all."""
+    import vectorstore.tokenize as tokenize_module
+    from assistant.service import Assistant
+    from assistant.settings import Settings
+
+    first, last = _four_and_one(workdir, tmp_path)
     assistant = Assistant(Settings(db=tmp_path / "db"))
     assistant.ingest([first])
     before = len(assistant.kb.paragraphs)
@@ -165,12 +171,7 @@ def test_cached_statistics_and_forms_follow_ingests_and_renames(tmp_path, workdi
     from assistant.settings import Settings
     from assistant.stats import extract_facts
 
-    files = sorted(workdir.iterdir())
-    first, last = tmp_path / "first", tmp_path / "last"
-    first.mkdir(), last.mkdir()
-    for path in files[:-1]:
-        shutil.copy(path, first / path.name)
-    shutil.copy(files[-1], last / files[-1].name)
+    first, last = _four_and_one(workdir, tmp_path)
     db = tmp_path / "db"
     Assistant(Settings(db=db)).ingest([first])
     Assistant(Settings(db=db)).ingest([last])
