@@ -36,36 +36,23 @@ class TermPresence:
 
     Attributes:
         terms: The weighted terms, in the question's order.
-        weights: Their weights (same order).
-        total: Sum of the weights.
-        found: Terms × rows: the term or a near-synonym occurs in the paragraph (heading + text).
         coverage: Paragraph-level coverage of every row (as :func:`assistant.lexicon.coverage`).
         window: Best sentence-window coverage of every row.
-        window_scores: Coverage of the best window starting at each sentence.
         window_found: Terms × sentences: the window of the sentence and the next one holds the term.
     """
 
     terms: tuple[str, ...]
-    weights: tuple[float, ...]
-    total: float
-    found: np.ndarray
     coverage: np.ndarray
     window: np.ndarray
-    window_scores: np.ndarray
     window_found: np.ndarray
 
-    def lexical_all(self, bar: float) -> np.ndarray:
-        """:meth:`lexical` of every row."""
-        return np.where(self.coverage < bar, self.coverage, self.window)
+    def lexical(self, bar: float) -> np.ndarray:
+        """Lexical evidence of every row.
 
-    def lexical(self, row: int, bar: float) -> float:
-        """Sentence-level evidence of a row where the whole paragraph reaches ``bar``, else the paragraph's.
-
-        A window never covers more than its whole paragraph, so below the bar the
-        paragraph-level value stands in for it.
+        The best sentence window where the whole paragraph reaches ``bar``, else the paragraph's
+        coverage: a window never covers more than its paragraph, so below the bar that bound stands in.
         """
-        whole = float(self.coverage[row])
-        return whole if whole < bar else float(self.window[row])
+        return np.where(self.coverage < bar, self.coverage, self.window)
 
 
 class EvidenceIndex:
@@ -153,7 +140,6 @@ class EvidenceIndex:
 
     def _presence(self, weights: dict[str, float]) -> TermPresence:
         n_rows, n_sent = self.rows, len(self.sentence_texts)
-        found = np.zeros((len(weights), n_rows), dtype=bool)
         window_found = np.zeros((len(weights), n_sent), dtype=bool)
         whole = np.zeros(n_rows)
         single = np.zeros(n_sent)
@@ -178,7 +164,6 @@ class EvidenceIndex:
             exact, near, exact_s, near_s = masks[term]
             near = near & ~exact
             whole += weight * exact + (weight * SYNONYM_WEIGHT) * near
-            found[j] = exact | near
             exact_p, near_p = self._with_next(exact_s), self._with_next(near_s)
             single += weight * exact_s + (weight * SYNONYM_WEIGHT) * (near_s & ~exact_s)
             pair += weight * exact_p + (weight * SYNONYM_WEIGHT) * (near_p & ~exact_p)
@@ -187,18 +172,7 @@ class EvidenceIndex:
         scale = 1.0 / total if total else 0.0
         scores = np.maximum(single, np.where(self.has_next, PAIR_DISCOUNT * pair, 0.0)) * scale
         window = np.maximum.reduceat(scores, self.starts[:-1]) if n_sent else np.zeros(n_rows)
-        return TermPresence(
-            terms=tuple(weights), weights=tuple(weights.values()), total=total, found=found,
-            coverage=whole * scale, window=window, window_scores=scores, window_found=window_found,
-        )  # fmt: skip
-
-    def best_sentence(self, presence: TermPresence, row: int) -> tuple[float, int]:
-        """(coverage, index of the first sentence) of a row's best window."""
-        scores = presence.window_scores[self.starts[row] : self.starts[row + 1]]
-        if not len(scores):
-            return 0.0, 0
-        i = int(np.argmax(scores))
-        return float(scores[i]), i
+        return TermPresence(terms=tuple(weights), coverage=whole * scale, window=window, window_found=window_found)
 
     def _window_holding(self, presence: TermPresence, term: str) -> np.ndarray:
         """Sentence windows holding ``term`` or a near-synonym."""

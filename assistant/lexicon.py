@@ -67,17 +67,9 @@ def _plan(items: tuple[tuple[str, float], ...]) -> tuple[float, tuple[tuple[str,
     return sum(w for _, w in items), tuple((t, w, tuple(expand(t))) for t, w in items)
 
 
-def coverage(text: str, weights: dict[str, float], total: float | None = None) -> float:
-    """Weighted share of question terms present in ``text`` (folded), synonyms at 0.8.
-
-    Args:
-        text: Folded text.
-        weights: Term → weight.
-        total: The weight to divide by, when ``weights`` is only the part of a question's
-            terms that can occur in ``text`` (default: the sum of ``weights``).
-    """
-    plan_total, rows = _plan(tuple(weights.items()))
-    total = plan_total if total is None else total
+def coverage(text: str, weights: dict[str, float]) -> float:
+    """Weighted share of question terms present in ``text`` (folded), synonyms at 0.8."""
+    total, rows = _plan(tuple(weights.items()))
     if not total:
         return 0.0
     got = 0.0
@@ -100,21 +92,17 @@ def sentences(folded: str) -> list[str]:
     return [s for s in _SENTENCE.findall(folded) if s.strip()] or [folded]
 
 
-def best_window(
-    heading: str, folded_sentences: list[str], weights: dict[str, float], total: float | None = None
-) -> tuple[float, int]:
+def best_window(heading: str, folded_sentences: list[str], weights: dict[str, float]) -> tuple[float, int]:
     """Best coverage over single sentences and adjacent pairs (each read with the heading).
-
-    ``total`` is passed on to :func:`coverage`.
 
     Returns:
         (coverage, index of the first sentence of the best window).
     """
     best, where = 0.0, 0
     for i, sentence in enumerate(folded_sentences):
-        score = coverage(heading + sentence, weights, total)
+        score = coverage(heading + sentence, weights)
         if i + 1 < len(folded_sentences):
-            score = max(score, 0.9 * coverage(heading + sentence + folded_sentences[i + 1], weights, total))
+            score = max(score, 0.9 * coverage(heading + sentence + folded_sentences[i + 1], weights))
         if score > best:
             best, where = score, i
     return best, where

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.evidence import EvidenceIndex, TermPresence
-from assistant.lexicon import GENERIC, best_window, sentences, term_weight
+from assistant.lexicon import GENERIC, sentences, term_weight
 from assistant.query import COMPARE, FACT, META, MULTI_TOWN, QUESTION_WORDS, SUMMARY, Query, strip_towns, understand
 from ingest.clean import fold
 from ingest.parse import DOC_NUMBER, SIGNER_LINE
@@ -421,20 +421,6 @@ class HybridRetriever:
         self._prepare()
         return self._sentences.get(pid, [])
 
-    def evidence(self, pid: str, weights: dict[str, float]) -> tuple[float, int]:
-        """Sentence-level lexical evidence of a paragraph: (coverage, best sentence index)."""
-        self._prepare()
-        row = self._row.get(pid)
-        if row is None:  # not in the lexical index (an index mid-repair)
-            return best_window(self._headings[pid], self._sentences[pid], weights)
-        return self._evidence.best_sentence(self.presence(weights), row)
-
-    def _lexical(self, pid: str, weights: dict[str, float]) -> float:
-        """Sentence-level evidence where the whole paragraph reaches the bar, else the paragraph's coverage."""
-        self._prepare()
-        row = self._row.get(pid)
-        return self.presence(weights).lexical(row, self.min_coverage) if row is not None else 0.0
-
     def has_required(self, pid: str, topic: Topic, numeric: bool = False) -> bool:
         """Whether one sentence window of the paragraph holds every required term (and a figure).
 
@@ -512,7 +498,7 @@ class HybridRetriever:
         bm25_rank = self._per_town_best(bm25, scope, per_town)
         dense = self._dense(query, towns, dense_n, docs)
         dense_rank = sorted(dense.items(), key=lambda kv: -kv[1])
-        evidence, rows = self.presence(weights).lexical_all(self.min_coverage), self._row
+        evidence, rows = self.presence(weights).lexical(self.min_coverage), self._row
         supporting: list[str] = []
         if with_evidence and topic.known and topic.required:
             holds = self._holding(topic, False) & (evidence >= self.min_coverage)
