@@ -332,7 +332,8 @@ class Answerer:
         scored = []
         for h in candidates:
             parts = split_sentences(h.text) or [h.text]
-            parts = [s for s in parts if not _is_lead(s, _LEAD_NOISE.sub("", h.section))] or parts
+            head = _LEAD_NOISE.sub("", h.section)
+            parts = [s for s in parts if not _is_lead(s, head)] or parts
             for s in parts:
                 scored.append((_sentence_score(s, weights, query.numeric) - 0.05 * candidates.index(h), s, h))
         scored.sort(key=lambda x: -x[0])

@@ -111,6 +111,10 @@ class EvidenceIndex:
             rows = self._cache[key] = getattr(self, index).containing(term)
         return rows
 
+    def occurs(self, text: str) -> bool:
+        """Whether some paragraph (heading + text, punctuation removed) contains ``text``."""
+        return len(self._rows("paragraphs", text)) > 0
+
     def _mask(self, index: str, words: list[str], size: int) -> np.ndarray:
         mask = np.zeros(size, dtype=bool)
         for word in words:

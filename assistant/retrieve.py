@@ -371,16 +371,16 @@ class HybridRetriever:
         bm25 = self.kb.bm25
         n = max(1, len(bm25.ids))
         weights: dict[str, float] = {}
-        known = False
+        df: dict[str, int] = {}
         for term in core + parts:
-            df = int(np.count_nonzero(bm25.scores([term])))
-            known = known or df > 0
-            idf = float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+            df[term] = int(np.count_nonzero(bm25.scores([term])))
+            idf = float(np.log(1 + (n - df[term] + 0.5) / (df[term] + 0.5)))
             weights[term] = term_weight(term, idf) * (1.0 if term in core else PART_WEIGHT)
-            if not df and re.fullmatch(r"[a-z0-9'-]+", term):
+            if not df[term] and re.fullmatch(r"[a-z0-9'-]+", term):
                 weights[term] *= UNKNOWN_LATIN_WEIGHT
             if flags.get(term, "").startswith("v") and flags.get(term) != "vn":
                 weights[term] *= VERB_WEIGHT
+        known = any(df.values())
         # Required evidence: the rarest content words (nouns, adjectives; not verbs,
         # which questions paraphrase freely) that some report actually uses — as a token, or
         # as text the tokenizer cuts differently ("“八五”普法" holds 八五普法).
@@ -391,25 +391,25 @@ class HybridRetriever:
             and len(t) >= 2
             and _CONTENT_FLAG.match(flags.get(t, "n"))
             and weights[t] > 0
-            and (np.count_nonzero(bm25.scores([t])) > 0 or len(self._evidence.paragraphs.containing(t)) > 0)
+            and (df[t] > 0 or self._evidence.occurs(t))
         ]
         top = max((weights[t] for t in specific), default=0.0)
         required = tuple(t for t in specific if weights[t] >= CORE_SHARE * top)
         # A term the asker put in quotation marks ("培养农村“法律明白人”") is the topic itself:
-        # it alone is required, and it weighs as much as the rarest word.
-        quoted = []
-        for phrase in _QUOTED.findall(query.search_text or query.folded):
-            if phrase in weights and phrase in specific:
-                quoted.append(phrase)
-            elif phrase not in weights and len(self._evidence.paragraphs.containing(phrase)):
-                # A quoted name the tokenizer splits ("三项制度") still names the topic as a whole.
-                weights[phrase] = top
-                quoted.append(phrase)
+        # it alone is required, and it weighs as much as the rarest word. A quoted name the
+        # tokenizer splits ("三项制度") still names the topic as a whole.
+        quoted = tuple(
+            dict.fromkeys(
+                phrase
+                for phrase in _QUOTED.findall(query.search_text or query.folded)
+                if phrase in specific or (phrase not in weights and self._evidence.occurs(phrase))
+            )
+        )
         if quoted:
-            required = tuple(dict.fromkeys(quoted))
+            required = quoted
             for term in quoted:
-                weights[term] = max(weights[term], top)
-        return Topic(weights=weights, required=required, known=known, quoted=tuple(dict.fromkeys(quoted)))
+                weights[term] = max(weights.get(term, 0.0), top)
+        return Topic(weights=weights, required=required, known=known, quoted=quoted)
 
     def presence(self, weights: dict[str, float]) -> TermPresence:
         """Where each weighted term occurs, with every paragraph's coverage and sentence-window evidence."""
