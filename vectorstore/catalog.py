@@ -192,15 +192,16 @@ class Catalog:
         return {r[0]: tuple(json.loads(r[1])) for r in self.conn.execute("SELECT id, paragraph_ids FROM chunks")}
 
     # --- embedding cache -------------------------------------------------
-    def cached_vectors(self, keys: list[str]) -> dict[str, np.ndarray]:
-        """Cached vectors for the keys that have one."""
-        out: dict[str, np.ndarray] = {}
+    def _by_key(self, table: str, column: str, keys: list[str]):
+        """(key, value) rows of a key-value cache table for the keys present (500 per query)."""
         for i in range(0, len(keys), 500):
             part = keys[i : i + 500]
             marks = ",".join("?" * len(part))
-            for key, blob in self.conn.execute(f"SELECT key, vec FROM embeddings WHERE key IN ({marks})", part):
-                out[key] = np.frombuffer(blob, dtype=np.float32)
-        return out
+            yield from self.conn.execute(f"SELECT key, {column} FROM {table} WHERE key IN ({marks})", part)
+
+    def cached_vectors(self, keys: list[str]) -> dict[str, np.ndarray]:
+        """Cached vectors for the keys that have one."""
+        return {key: np.frombuffer(blob, dtype=np.float32) for key, blob in self._by_key("embeddings", "vec", keys)}
 
     def cache_vectors(self, items: dict[str, np.ndarray]) -> None:
         """Store vectors (inside a transaction)."""
@@ -211,13 +212,9 @@ class Catalog:
 
     def cached_tokens(self, keys: list[str]) -> dict[str, list[str]]:
         """Cached BM25 tokens for the keys that have them."""
-        out: dict[str, list[str]] = {}
-        for i in range(0, len(keys), 500):
-            part = keys[i : i + 500]
-            marks = ",".join("?" * len(part))
-            for key, joined in self.conn.execute(f"SELECT key, tokens FROM tokens WHERE key IN ({marks})", part):
-                out[key] = joined.split(_TOKEN_SEP) if joined else []
-        return out
+        return {
+            key: joined.split(_TOKEN_SEP) if joined else [] for key, joined in self._by_key("tokens", "tokens", keys)
+        }
 
     def cache_tokens(self, items: dict[str, list[str]]) -> None:
         """Store BM25 tokens (inside a transaction)."""
