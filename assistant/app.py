@@ -449,8 +449,7 @@ class AssistantApp:
         self._lock = RWLock()
         self._writer: Assistant | None = None
         self._writer_guard = threading.Lock()
-        self._generation = 0  # bumped whenever the index changes
-        self._facts: tuple[int, list] | None = None
+        self._facts: tuple[object, list] | None = None  # (the answerer it came from, its table)
         self._facts_guard = threading.Lock()
 
     # --- shared data -----------------------------------------------------
@@ -510,7 +509,6 @@ class AssistantApp:
             invalidate = getattr(kb, "_invalidate", None)
             if callable(invalidate):
                 invalidate()
-            self._generation += 1
             self._warm()
 
     def towns(self) -> list[str]:
@@ -528,24 +526,24 @@ class AssistantApp:
             return list(self.assistant.kb.catalog.documents())
 
     def facts(self) -> list:
-        """Facts extracted from all paragraphs (cached until the index changes)."""
+        """The statistics table, in document order.
+
+        It is the answerer's table — the one chat comparisons and ``python -m assistant stats`` use,
+        cached per document on disk and already built by the ingest — not a second extraction.
+        """
         if self.stats is None:
             return []
-        with self._facts_guard:
-            if self._facts is not None and self._facts[0] == self._generation:
+        with self._facts_guard, self._lock.read():
+            answerer = self.assistant.answerer  # replaced by _refresh() whenever the index changes
+            if self._facts is not None and self._facts[0] is answerer:
                 return self._facts[1]
-        with self._lock.read():
-            generation = self._generation
-            paragraphs = sorted(self.assistant.kb.paragraphs.values(), key=lambda p: (p.doc_id, p.ordinal))
-        try:
-            facts = list(self.stats.extract_facts(paragraphs))
-        except Exception:  # noqa: BLE001
-            log.warning("fact extraction failed", exc_info=True)
-            facts = []
-        with self._facts_guard:
-            if generation == self._generation:
-                self._facts = (generation, facts)
-        return facts
+            try:
+                facts = list(answerer.facts)  # documents in id order, paragraphs in reading order
+            except Exception:  # noqa: BLE001
+                log.warning("fact extraction failed", exc_info=True)
+                facts = []
+            self._facts = (answerer, facts)
+            return facts
 
     # --- chat ------------------------------------------------------------
     def _effective_question(self, question: str, towns: Sequence[str] | None) -> str:
