@@ -14,6 +14,26 @@ REPORTS = ROOT / "data" / "reports"
 SHARED_DEV = ROOT.parent / "shared" / "eval" / "dev.jsonl"
 LOCAL_DEV = ROOT / "tests" / "data" / "dev.jsonl"
 
+# A report whose text carries markup and script: the app must show it as text, never run it.
+HOSTILE_REPORT = """白石镇2024年法治政府建设工作总结<script>window.__xss=1</script>
+
+白府〔2025〕7号
+
+一、主要工作
+
+（一）强化综合执法
+
+白石镇组建综合行政执法队，全年开展联合执法检查<script>window.__xss=1</script>15次，\
+<img src=x onerror="window.__xss=2">查处违规占道经营案件8起。
+
+二、下一步计划
+
+继续推进执法规范化建设。
+
+白石镇人民政府
+2025年1月10日
+"""
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 

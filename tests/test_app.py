@@ -35,29 +35,10 @@ from assistant.app import (
 from assistant.export import answer_markdown, conversation_markdown, footnote, write_docx, write_markdown
 from assistant.service import Assistant
 from assistant.settings import Settings
-from tests.conftest import ROOT, free_port
+from tests.conftest import HOSTILE_REPORT, ROOT, free_port
 
 WHICH_TOWNS = "哪些镇提到执法力量薄弱？"
 WEAK_TOWNS = {"二道甸子镇", "旧院镇", "北留镇"}
-
-POISONED_REPORT = """白石镇2024年法治政府建设工作总结<script>window.__xss=1</script>
-
-白府〔2025〕7号
-
-一、主要工作
-
-（一）强化综合执法
-
-白石镇组建综合行政执法队，全年开展联合执法检查<script>window.__xss=1</script>15次，\
-<img src=x onerror="window.__xss=2">查处违规占道经营案件8起。
-
-二、下一步计划
-
-继续推进执法规范化建设。
-
-白石镇人民政府
-2025年1月10日
-"""
 
 
 @pytest.fixture(scope="module")
@@ -286,7 +267,7 @@ def test_upload_poisoned_report_is_escaped_then_deleted(app, tmp_path):
     incoming = tmp_path / "incoming"
     incoming.mkdir()
     poisoned = incoming / "白石镇 2024 报告.txt"
-    poisoned.write_text(POISONED_REPORT, encoding="utf-8")
+    poisoned.write_text(HOSTILE_REPORT, encoding="utf-8")
     (incoming / "notes.exe").write_bytes(b"MZ\x90\x00")
     (incoming / "empty.txt").write_bytes(b"")
     (incoming / "fake.pdf").write_bytes(b"<html>not a pdf</html>")
@@ -345,7 +326,7 @@ def test_streaming_handler_shows_progress_first(app):
 def test_chat_answers_while_an_upload_is_indexed(app, tmp_path):
     """An ingest in progress (held open here) must not block other sessions' questions."""
     report = tmp_path / "红岩镇报告.txt"
-    report.write_text(POISONED_REPORT.replace("白石", "红岩").replace("白府", "红府"), encoding="utf-8")
+    report.write_text(HOSTILE_REPORT.replace("白石", "红岩").replace("白府", "红府"), encoding="utf-8")
     in_ingest, chat_done = threading.Event(), threading.Event()
 
     def progress(stage, done, total):

@@ -15,7 +15,7 @@ from pathlib import Path
 import docx
 import pytest
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import HOSTILE_REPORT, ROOT, free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -49,21 +49,6 @@ NEW_REPORT = """青石镇2024年法治政府建设工作报告
 
 青石镇人民政府
 2025年2月1日
-"""
-
-HOSTILE_REPORT = """白石镇2024年法治政府建设工作总结<script>window.__xss=1</script>
-
-白府〔2025〕7号
-
-一、主要工作
-
-（一）强化综合执法
-
-白石镇组建综合行政执法队，全年开展联合执法检查<script>window.__xss=1</script>15次，\
-<img src=x onerror="window.__xss=2">查处违规占道经营案件8起。
-
-白石镇人民政府
-2025年1月10日
 """
 
 
