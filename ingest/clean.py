@@ -45,7 +45,8 @@ def display_line(line: str) -> str:
 
 def ends_sentence(text: str) -> bool:
     """True when text ends with sentence-final punctuation (optionally quoted)."""
-    return bool(_TERMINAL.search(text.rstrip()))
+    # Only the end can match; searching a tail keeps this O(1) on long blocks.
+    return bool(_TERMINAL.search(text.rstrip()[-16:]))
 
 
 @functools.lru_cache(maxsize=1)

@@ -10,10 +10,12 @@ corpus contradict each other.
 
 from __future__ import annotations
 
+import gc
 import re
 from dataclasses import dataclass
 
-from ingest.clean import display_line, ends_sentence, strip_markup
+from ingest import header
+from ingest.clean import display_line, ends_sentence, strip_markup, to_simplified
 
 FRONT_SECTION = "文首"
 LEAD_SECTION = "前言"
@@ -42,6 +44,18 @@ _SIGN_HINT = re.compile(r"^(抄送|抄报|共印|印发|[(（]此件)")
 _SPACE_NEAR_CJK = re.compile(r"(?<=[^\x00-\x7f])\s+|\s+(?=[^\x00-\x7f])")
 _MAX_HEADING = 60
 MAX_PARAGRAPH = 3000
+# GB/T 9704: a title is 发文机关 + 事由 + 文种; the 文种 of these annual reports closes it.
+TITLE_END = re.compile(r"(?:报告|总结|情况|汇报|工作要点|述职|述法|自查|计划|意见)[)）]?$")
+# A masthead or 落款 line names a body and stops there; nothing continues it.
+_ISSUER_END = re.compile(r"(?:人民政府|委员会|党委|党工委|办事处|政府|文件)$")
+# A line this long that holds several enumerated headings is a whole report on one line.
+_LONG_LINE = 300
+_STRUCTURE_BREAK = re.compile(
+    rf"(?<=[。！？；;：:])\s*(?=[{_CN_NUM}]{{1,3}}[、.．]|[（(][{_CN_NUM}]{{1,3}}[）)]|\d{{1,2}}[、．](?!\d))"
+    r"|(?<=[。！？；：:”])[ \t\u3000]+(?=\S)|(?<=报告|总结|情况|汇报|報告|總結|情況|匯報)[ \t\u3000]+(?=\S)"
+    r"|[ \t\u3000]{2,}(?=\S)"
+    rf"|(?<=[\u4e00-\u9fff])(?=[（(][{_CN_NUM}]{{1,3}}[）)])"
+)
 
 
 @dataclass(frozen=True)
@@ -55,6 +69,8 @@ class ParsedParagraph:
         section_path: Headings from outermost to innermost.
         paragraph: 1-based number inside the innermost section.
         role: ``front``, ``body`` or ``sign``.
+        fields: Catalogue fields when the paragraph is a website metadata line
+            (``(field, value)`` pairs, see :mod:`ingest.header`).
     """
 
     text: str
@@ -63,6 +79,7 @@ class ParsedParagraph:
     section_path: tuple[str, ...]
     paragraph: int
     role: str
+    fields: tuple[tuple[str, str], ...] = ()
 
     @property
     def section(self) -> str:
@@ -76,14 +93,19 @@ class _Line:
     start: int  # offset of raw[0] in the source
     indented: bool
     after_blank: bool
-    kind: str = "body"  # heading | docnum | signer | date | body
+    kind: str = "body"  # heading | docnum | signer | date | meta | key | body
     level: int = 0
     heading: str = ""
+    fields: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
 class _Block:
-    """Lines joined into one paragraph; ``offsets[i]`` is the source offset of ``raw[i]``."""
+    """Lines joined into one paragraph; ``offsets[i]`` is the source offset of ``raw[i]``.
+
+    ``tail`` is the last joined line: join decisions look at it, never at the whole
+    growing block, so joining stays linear in the input.
+    """
 
     raw: str
     offsets: list[int]
@@ -91,6 +113,13 @@ class _Block:
     level: int = 0
     heading: str = ""
     role: str = "body"
+    tail: str = ""
+    fields: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def length(self) -> int:
+        """Characters joined so far (markup included; join decisions only need a size)."""
+        return len(self.raw)
 
 
 def tidy_heading(text: str) -> str:
@@ -124,47 +153,98 @@ def _classify(raw: str, md: bool) -> tuple[str, int, str]:
     short_title = len(plain) <= _MAX_HEADING and not ends_sentence(plain) and "。" not in plain
     if level and level < 5 and short_title:
         return "heading", level, tidy_heading(plain)
+    # "（二）行政执法力量薄弱。" alone on its line: a heading that ends in a full stop.
+    if level and level < 5 and len(plain) <= 40 and ends_sentence(plain) and len(re.findall("[。！？；]", plain)) == 1:
+        return "heading", level, tidy_heading(plain)
     return "body", 0, plain
 
 
+def _segments(line: str) -> list[tuple[int, str]]:
+    """Cut a very long line at the places a lost line break must have been.
+
+    A report pasted as one line keeps its structure only as enumerated headings after
+    a sentence end ("…成效。二、存在问题…") and as runs of spaces; an ordinary long
+    paragraph has neither and stays whole.
+    """
+    if len(line) <= _LONG_LINE:
+        return [(0, line)]
+    cuts = [m.end() for m in _STRUCTURE_BREAK.finditer(line) if 0 < m.end() < len(line)]
+    if not cuts:
+        return [(0, line)]
+    bounds = [0, *cuts, len(line)]
+    return [(a, line[a:b]) for a, b in zip(bounds, bounds[1:]) if line[a:b].strip()]
+
+
 def _lines(text: str) -> list[_Line]:
-    lines = []
+    lines: list[_Line] = []
     pos = 0
     blank_before = False
-    for line in text.split("\n"):
-        stripped = line.strip(" \t\u3000\u00a0")
-        if stripped:
+    for source_line in text.split("\n"):
+        any_text = False
+        for seg_start, line in _segments(source_line):
+            stripped = line.strip(" \t\u3000\u00a0")
+            if not stripped:
+                continue
             lead = len(line) - len(line.lstrip(" \t\u3000\u00a0"))
             md = _MD_HEADING.match(stripped)
             if md:  # keep the heading text, not its '#' marks, as the line's content
                 lead += md.start(2)
                 stripped = md.group(2)
             if not strip_markup(stripped).strip():
-                pos += len(line) + 1
+                continue
+            page = header.classify(to_simplified(display_line(stripped)))
+            if page is not None and page.kind == "chrome":
+                # Page furniture is no part of the report; it still separates what surrounds it.
+                blank_before = True
+                any_text = True
                 continue
             item = _Line(
                 raw=stripped,
-                start=pos + lead,
+                start=pos + seg_start + lead,
                 indented=bool(_INDENT.match(line)),
-                after_blank=blank_before,
+                after_blank=blank_before or seg_start > 0,
             )
-            item.kind, item.level, item.heading = _classify(stripped, bool(md))
+            if page is not None:
+                item.kind, item.fields = page.kind, page.fields
+            else:
+                item.kind, item.level, item.heading = _classify(stripped, bool(md))
             lines.append(item)
-        blank_before = not stripped
-        pos += len(line) + 1
+            blank_before = False
+            any_text = True
+        if not any_text:
+            blank_before = True
+        pos += len(source_line) + 1
     return lines
 
 
-def _joinable(block: _Block, line: _Line, uses_indent: bool) -> bool:
+def _joinable(block: _Block, line: _Line, layout: _Layout) -> bool:
     """Decide whether ``line`` continues ``block`` across a line or page break."""
+    if block.kind == "key" and line.kind == "body":
+        # "• 发文字号:" with its value on the next line.
+        return header.accepts_value(block.fields[0][0], display_line(line.raw))
     if block.kind != "body" or block.role != "body" or line.kind != "body":
         return False
-    if uses_indent and line.indented:
+    if layout.uses_indent and line.indented:
         return False
-    text = strip_markup(block.raw)
-    # A page break leaves a long line cut mid-sentence; a short line before a
-    # blank line is a title or a label, never a fragment.
-    return len(text) >= (25 if line.after_blank else 10) and not ends_sentence(text)
+    tail = strip_markup(block.tail)
+    if ends_sentence(tail) or _ISSUER_END.search(tail) or (len(tail) <= 70 and TITLE_END.search(to_simplified(tail))):
+        return False
+    text = strip_markup(line.raw)
+    if len(text) <= 20 and len(tail) >= 6 and TITLE_END.search(to_simplified(text)) and not re.match(r"\d", text):
+        # "…法治政府建设" + "工作的报告": the 文种 of a title set on two lines (a blank line
+        # between them only when the first line is a title, not prose).
+        if not line.after_blank or (len(tail) <= 40 and not re.search(r"[，,。；;：:]", tail)):
+            return True
+    if line.after_blank:
+        # A page break leaves a long line cut mid-sentence; a short line before a
+        # blank line is a title or a label, never a fragment, and a title after one
+        # starts something new.
+        prose = re.search(r"[，,、；;]", tail)
+        return len(strip_markup(tail)) >= 25 and bool(prose) and not (len(text) <= 70 and TITLE_END.search(to_simplified(text)))
+    # A single newline inside a blank-line layout is a soft wrap. Where single newlines
+    # separate paragraphs, only a long line cut mid-sentence is continued: a short
+    # one is a heading or a title line.
+    return block.length >= 10 if layout.blank_paragraphs else len(tail) >= 25
 
 
 def _new_block(line: _Line) -> _Block:
@@ -174,24 +254,49 @@ def _new_block(line: _Line) -> _Block:
         kind=line.kind,
         level=line.level,
         heading=line.heading,
+        tail=line.raw,
+        fields=line.fields,
     )
 
 
 def _append(block: _Block, line: _Line) -> None:
-    if re.search(r"[A-Za-z0-9,]$", block.raw) and re.match(r"[A-Za-z0-9]", line.raw):
+    if block.kind == "key":
+        field = block.fields[0][0]
+        block.kind, block.fields = "meta", ((field, display_line(line.raw)),)
+    elif block.raw[-1:].isascii() and re.match(r"[A-Za-z0-9]", block.raw[-1:]) and re.match(r"[A-Za-z0-9]", line.raw):
         block.raw += " "
         block.offsets.append(block.offsets[-1])
     block.raw += line.raw
     block.offsets.extend(range(line.start, line.start + len(line.raw)))
+    block.tail = line.raw
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """How a document separates paragraphs.
+
+    Attributes:
+        blank_paragraphs: Blank lines separate paragraphs (single newlines are wraps).
+        uses_indent: Paragraphs open with an indent (an indented line starts a paragraph).
+    """
+
+    blank_paragraphs: bool
+    uses_indent: bool
+
+
+def _layout(lines: list[_Line]) -> _Layout:
+    body = [ln for ln in lines if ln.kind == "body"]
+    uses_indent = sum(ln.indented for ln in body) >= max(2, len(body) // 2)
+    blank_breaks = sum(ln.after_blank for ln in body[1:])
+    return _Layout(blank_paragraphs=blank_breaks * 2 >= max(1, len(body) - 1), uses_indent=uses_indent)
 
 
 def _blocks(text: str) -> list[_Block]:
     lines = _lines(text)
-    body_lines = [ln for ln in lines if ln.kind == "body"]
-    uses_indent = sum(ln.indented for ln in body_lines) >= max(2, len(body_lines) // 2)
+    layout = _layout(lines)
     blocks: list[_Block] = []
     for line in lines:
-        if blocks and _joinable(blocks[-1], line, uses_indent):
+        if blocks and _joinable(blocks[-1], line, layout):
             _append(blocks[-1], line)
         else:
             blocks.append(_new_block(line))
@@ -204,7 +309,8 @@ def _is_body_start(block: _Block) -> bool:
     return (
         block.kind == "heading"
         and block.level > 0
-        or (block.kind == "body" and (len(text) > 60 or ends_sentence(text) and len(text) > 25))
+        # Prose has clause punctuation; a run of site banners ("…政务服务中心") has none.
+        or (block.kind == "body" and re.search(r"[，,。；;！？]", text) and (len(text) > 60 or ends_sentence(text) and len(text) > 25))
     )
 
 
@@ -220,9 +326,11 @@ def _mark_roles(blocks: list[_Block]) -> None:
         if block.kind == "body" and len(text) <= 40 and text.endswith(("：", ":")):
             block.role = "front"
     for block in blocks[first_body:]:
-        if block.kind in ("docnum", "signer"):
+        if block.kind in ("docnum", "signer", "meta", "key"):
             block.role = "front"
     for block in reversed(blocks[first_body:]):
+        if block.kind in ("meta", "key"):
+            continue  # a page's catalogue fields may follow the 落款
         text = strip_markup(block.raw)
         short = len(text) <= 40 and block.kind != "heading"
         if short and (not ends_sentence(text) or _SIGN_HINT.match(text)):
@@ -255,7 +363,7 @@ def _slice(block: _Block, start: int, end: int) -> _Block:
     lead = len(raw) - len(raw.lstrip())
     raw = raw.strip()
     offs = block.offsets[start + lead : start + lead + len(raw)]
-    return _Block(raw=raw, offsets=offs, kind=block.kind, role=block.role)
+    return _Block(raw=raw, offsets=offs, kind=block.kind, role=block.role, tail=raw, fields=block.fields)
 
 
 def _inline_heading(text: str) -> tuple[str, int]:
@@ -279,6 +387,18 @@ def _cut(block: _Block, limit: int) -> list[_Block]:
         pieces.append(_slice(block, start, end))
         start = end
     return [p for p in pieces if p.raw]
+
+
+def _empty_section(blocks: list[_Block], i: int) -> bool:
+    """True when the heading at ``i`` is followed by no body text before a heading of its level or above."""
+    level = blocks[i].level or 1
+    for block in blocks[i + 1 :]:
+        if block.role != "body":
+            continue
+        if block.kind == "heading":
+            return (block.level or 1) <= level
+        return False
+    return True
 
 
 class _Sections:
@@ -332,10 +452,20 @@ def parse_paragraphs(text: str) -> list[ParsedParagraph]:
                 section_path=path,
                 paragraph=sections.number(path),
                 role=role,
+                fields=block.fields,
             )
         )
 
-    for block in _blocks(text):
+    # Parsing allocates many small objects and no reference cycles; the cyclic
+    # collector's full passes would make a 200,000-line file cost superlinear time.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        blocks = _blocks(text)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    for i, block in enumerate(blocks):
         if block.role == "front":
             emit(block, (FRONT_SECTION,), "front")
             continue
@@ -344,6 +474,10 @@ def parse_paragraphs(text: str) -> list[ParsedParagraph]:
             continue
         if block.kind == "heading":
             sections.open(block.level or 1, block.heading)
+            if _empty_section(blocks, i):
+                # A heading with nothing under it ("三、下一步打算加强队伍建设。" closing a
+                # pasted report) is the section's only content: keep it as its paragraph.
+                emit(block, sections.path(LEAD_SECTION), "body")
             continue
         for heading, level, piece in _split_items(block):
             if heading:
