@@ -144,7 +144,11 @@ def classify(line: str) -> HeaderLine | None:
     elif plain[: pairs[0].start()].strip("【[ |"):
         # "芷江县人民政府 发布时间: 2026-03-03": a site banner before the fields; only a dated
         # field proves the rest is the catalogue and not a sentence.
-        found = _fields_line(plain[pairs[0].start() :], text) if plain[pairs[0].start() - 1 : pairs[0].start()].isspace() else None
+        found = (
+            _fields_line(plain[pairs[0].start() :], text)
+            if plain[pairs[0].start() - 1 : pairs[0].start()].isspace()
+            else None
+        )
         if found is not None and any(f in ("written", "published") and iso_date(v) for f, v in found.fields):
             return found
     else:

@@ -240,7 +240,9 @@ def _issuer(
     if title:
         # "中共XX镇委员会 / XX镇人民政府 / 关于…": the lines above the subject are the bodies.
         above = " ".join(title[:-1])
-        if len(title) > 1 and (to_simplified(title[-1]).lstrip().startswith("关于") or _ISSUER.search(to_simplified(above))):
+        if len(title) > 1 and (
+            to_simplified(title[-1]).lstrip().startswith("关于") or _ISSUER.search(to_simplified(above))
+        ):
             return above
         head = re.split(r"关于|(?:19|20)\d{2}\s*年", title[0], maxsplit=1)[0].strip()
         bodies = [m.group(0) for m in _ISSUER_WORD.finditer(head)]

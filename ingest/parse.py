@@ -240,7 +240,11 @@ def _joinable(block: _Block, line: _Line, layout: _Layout) -> bool:
         # blank line is a title or a label, never a fragment, and a title after one
         # starts something new.
         prose = re.search(r"[，,、；;]", tail)
-        return len(strip_markup(tail)) >= 25 and bool(prose) and not (len(text) <= 70 and TITLE_END.search(to_simplified(text)))
+        return (
+            len(strip_markup(tail)) >= 25
+            and bool(prose)
+            and not (len(text) <= 70 and TITLE_END.search(to_simplified(text)))
+        )
     # A single newline inside a blank-line layout is a soft wrap. Where single newlines
     # separate paragraphs, only a long line cut mid-sentence is continued: a short
     # one is a heading or a title line.
@@ -310,7 +314,11 @@ def _is_body_start(block: _Block) -> bool:
         block.kind == "heading"
         and block.level > 0
         # Prose has clause punctuation; a run of site banners ("…政务服务中心") has none.
-        or (block.kind == "body" and re.search(r"[，,。；;！？]", text) and (len(text) > 60 or ends_sentence(text) and len(text) > 25))
+        or (
+            block.kind == "body"
+            and re.search(r"[，,。；;！？]", text)
+            and (len(text) > 60 or ends_sentence(text) and len(text) > 25)
+        )
     )
 
 

@@ -74,7 +74,12 @@ def test_bulleted_fields_with_values_on_the_next_line(tmp_path):
 全乡开展法治宣传活动12场次，发放宣传资料3000余份。
 """
     meta = _doc(tmp_path, text).meta
-    assert (meta.town, meta.doc_number, meta.issuer, meta.date) == ("红岩乡", "红政〔2024〕3号", "红岩乡人民政府", "2024-03-13")
+    assert (meta.town, meta.doc_number, meta.issuer, meta.date) == (
+        "红岩乡",
+        "红政〔2024〕3号",
+        "红岩乡人民政府",
+        "2024-03-13",
+    )
 
 
 def test_pipe_table_and_bracket_list_headers(tmp_path):

@@ -87,7 +87,9 @@ def test_no_paragraph_mixes_page_metadata_or_title_with_body():
             if para.role != "body":
                 continue
             text = _norm(para.text)
-            if _META_IN_BODY.search(para.text) or (len(title) > 8 and text.startswith(title) and len(text) > len(title)):
+            if _META_IN_BODY.search(para.text) or (
+                len(title) > 8 and text.startswith(title) and len(text) > len(title)
+            ):
                 bad.append(f"{row['file']} {para.section}#{para.paragraph}: {para.text[:60]}")
     assert not bad, bad
 
@@ -95,5 +97,9 @@ def test_no_paragraph_mixes_page_metadata_or_title_with_body():
 def test_every_file_parses_into_body_paragraphs():
     if not (REALWORLD / "truth.jsonl").exists():
         pytest.skip("no real-world corpus")
-    empty = [row["file"] for row in _truth(REALWORLD) if not any(p.role == "body" for p in parse_file(REALWORLD / row["file"]).paragraphs)]
+    empty = [
+        row["file"]
+        for row in _truth(REALWORLD)
+        if not any(p.role == "body" for p in parse_file(REALWORLD / row["file"]).paragraphs)
+    ]
     assert not empty
