@@ -46,6 +46,13 @@ _GENERIC_PREFIX = re.compile(r"^(?:中共|中国共产党)")
 _ISSUER_WORD = re.compile(rf"\s*(?:中共|中国共产党)?[{_HAN}]{{2,20}}?(?:人民政府|委员会|党工委|党委|办事处|政府)\s*")
 
 
+# "我乡", "全街道", "该镇": a report speaking of itself, not a name.
+_SELF_NAME = re.compile(r"^[我全本该各此][镇乡]$|^[我全本该各此]街道$|^[我全本该各此]苏木$")
+# The opening sentence's subject: "2025年，罗云镇坚持…", "2022年，在区委…领导下，黄石街党工委…".
+_SUBJECT = re.compile(
+    rf"^(?:(?:今年以来|近年来|一年来|(?:19|20)\d{{2}}\s*年(?:度|以来)?)\s*[，,]?\s*)?(?:在[^，,。]{{0,40}}[，,]\s*)?"
+    rf"(?P<town>[{_HAN}]{{2,8}}?(?:镇|乡|街道|苏木|街(?![道街])))"
+)
 _AFTER_BODY = re.compile(r".*(?:人民政府|委员会|党委|党工委|办事处|政府|关于|中共|中国共产党|人大)")
 _SELF = {"镇": re.compile(r"[我全本该]镇"), "乡": re.compile(r"[我全本该]乡"),
          "街道": re.compile(r"[我全本该]街|街道党工委|街道办事处"), "苏木": re.compile(r"[我全本该]苏木")}  # fmt: skip
@@ -65,7 +72,9 @@ def _clean_place(name: str | None) -> str | None:
         if known:
             return known
         name = _AFTER_BODY.sub("", name)
-    return None if name in _NOT_PLACES or len(name) < 2 or name in UNITS else name
+    if name in _NOT_PLACES or len(name) < 2 or name in UNITS or _SELF_NAME.match(name):
+        return None
+    return name
 
 
 def _issuers(lines: list[str]) -> list[tuple[str | None, str]]:
@@ -137,6 +146,11 @@ def _body_town(paragraphs: list[ParsedParagraph]) -> str | None:
     for start, name in gazetteer.find_all(text):
         counts[name] += 1
         first.setdefault(name, start)
+    subject = _opening_subject(paragraphs, self_unit)
+    # The subject as written outranks a gazetteer name it ends with ("银杏大街街道" over the
+    # 大街街道 of another county) and stands alone for a town the gazetteer lacks.
+    if subject and (subject in counts or not counts or any(subject.endswith(n) for n in counts)):
+        return subject
     if counts:
         best = max(counts, key=lambda n: (self_unit is None or n.endswith(self_unit), counts[n], -first[n]))
         if self_unit is None or best.endswith(self_unit):
@@ -149,6 +163,25 @@ def _body_town(paragraphs: list[ParsedParagraph]) -> str | None:
     if loose and loose.most_common(1)[0][1] >= 2:
         return loose.most_common(1)[0][0]
     return _short_name_town(text, self_unit)
+
+
+def _opening_subject(paragraphs: list[ParsedParagraph], self_unit: str | None) -> str | None:
+    """The township that opens the first body sentence, when its unit agrees with the report's 我X."""
+    for para in paragraphs[:3]:
+        m = _SUBJECT.match(to_simplified(_nfkc(para.text)))
+        if not m:
+            continue
+        name = m.group("town")
+        if name.endswith("街") and not name.endswith("大街"):
+            # "鹤龙街坚持…": a 街道 that writes itself "XX街" (Guangzhou, Tianjin).
+            if f"{name}道" in load_gazetteer() or self_unit == "街道":
+                return name
+            continue
+        name = _clean_place(name) if name in load_gazetteer() else name
+        unit_ok = self_unit is None or name is None or name.endswith(self_unit)
+        if name and unit_ok and not _SELF_NAME.match(name) and name not in _NOT_PLACES:
+            return name
+    return None
 
 
 def _short_name_town(text: str, self_unit: str | None) -> str | None:

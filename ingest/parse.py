@@ -40,6 +40,10 @@ DOC_NUMBER = re.compile(
 )
 DATE_LINE = re.compile(r"^(?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日\s*(?:印发|发布|签发)?$")
 SIGNER_LINE = re.compile(r"^签发人\s*[:：]")
+# What a 落款 line holds: the issuing body or its date (a truncated sentence holds neither).
+_SIGN_BODY = re.compile(
+    r"(?:人民政府|委员会|党委|党工委|办事处|政府|镇|乡|街道|苏木)\s*$|(?:19|20)\d{2}\s*年\s*\d{1,2}\s*月|(?:19|20)\d{2}-\d{1,2}-\d{1,2}"
+)
 _SIGN_HINT = re.compile(r"^(抄送|抄报|共印|印发|[(（]此件)")
 _SPACE_NEAR_CJK = re.compile(r"(?<=[^\x00-\x7f])\s+|\s+(?=[^\x00-\x7f])")
 _MAX_HEADING = 60
@@ -230,7 +234,10 @@ def _joinable(block: _Block, line: _Line, layout: _Layout) -> bool:
     if ends_sentence(tail) or _ISSUER_END.search(tail) or (len(tail) <= 70 and TITLE_END.search(to_simplified(tail))):
         return False
     text = strip_markup(line.raw)
-    if len(text) <= 20 and len(tail) >= 6 and TITLE_END.search(to_simplified(text)) and not re.match(r"\d", text):
+    if len(text) <= 70 and TITLE_END.search(to_simplified(text)) and re.search(r"\d|镇|乡|街道|苏木|鎮|鄉", text):
+        return False  # a whole title ("XX镇人民政府2024年度…报告") starts something new
+    fragment = len(text) <= 20 and not re.search(r"\d|镇|乡|街道|苏木|鎮|鄉", text)
+    if fragment and len(tail) >= 6 and TITLE_END.search(to_simplified(text)):
         # "…法治政府建设" + "工作的报告": the 文种 of a title set on two lines (a blank line
         # between them only when the first line is a title, not prose).
         if not line.after_blank or (len(tail) <= 40 and not re.search(r"[，,。；;：:]", tail)):
@@ -341,7 +348,11 @@ def _mark_roles(blocks: list[_Block]) -> None:
             continue  # a page's catalogue fields may follow the 落款
         text = strip_markup(block.raw)
         short = len(text) <= 40 and block.kind != "heading"
-        if short and (not ends_sentence(text) or _SIGN_HINT.match(text)):
+        # A 落款 names a body or a date; a line cut off mid-clause (a page excerpt that
+        # stops) still has its commas and is body text.
+        clipped = bool(re.search(r"[，,、；;]", text)) and block.kind == "body"
+        signs = block.kind in ("date", "signer", "docnum") or _SIGN_HINT.match(text) or _SIGN_BODY.search(text)
+        if short and not clipped and signs and (not ends_sentence(text) or _SIGN_HINT.match(text)):
             block.role = "sign"
         else:
             break
