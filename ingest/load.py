@@ -23,6 +23,23 @@ class LoadError(Exception):
     """A file that cannot be ingested; ``str(err)`` is a one-line reason for the user."""
 
 
+def display_path(path: str | os.PathLike) -> str:
+    """A path as text for messages and JSON: bytes that are not UTF-8 show as U+FFFD.
+
+    A name unpacked from a zip made on Chinese Windows holds GBK bytes; Python keeps them
+    as lone surrogates, which no UTF-8 output (terminal, JSON, SQLite) accepts.
+    """
+    return os.fsencode(path).decode("utf-8", "replace")
+
+
+def stored_path(path: str | os.PathLike) -> str:
+    """A path as text for the catalogue: valid UTF-8 names unchanged, other bytes as ``\\xNN``.
+
+    Unlike :func:`display_path` it keeps two names that differ only in undecodable bytes apart.
+    """
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def sha256_bytes(data: bytes) -> str:
     """Hex SHA-256 of raw bytes."""
     return hashlib.sha256(data).hexdigest()
@@ -284,4 +301,4 @@ def load_file(path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES) -> So
     text = strip_invisible(text)
     if not text.strip():
         raise LoadError("文件没有可用的文字内容")
-    return SourceText(path=str(p), text=text, encoding=encoding, sha256=digest, kind=kind)
+    return SourceText(path=stored_path(p), text=text, encoding=encoding, sha256=digest, kind=kind)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.load import SUPPORTED_SUFFIXES, LoadError, sha256_bytes
+from ingest.load import SUPPORTED_SUFFIXES, LoadError, display_path, sha256_bytes, stored_path
 from ingest.pipeline import doc_id_for, parse_file
 from ingest.records import Chunk, DocumentMeta, Paragraph, ParsedDocument
 from vectorstore.bm25_index import BM25Index
@@ -78,25 +78,86 @@ class IngestReport:
         }
 
 
+def _inside(path: Path, roots: list[Path]) -> bool:
+    return any(path == root or root in path.parents for root in roots)
+
+
+def _error(path: str | os.PathLike, reason: str) -> dict:
+    return {"path": display_path(path), "error": reason}
+
+
+def _walk(folder: Path, roots: list[Path], files: list[Path], errors: list[dict]) -> None:
+    """Collect the report files under ``folder`` without following links out of ``roots``.
+
+    Links to folders are never followed (their files inside the roots are reached by the
+    real path; a link cycle cannot recurse). Links to files are read only when the target
+    lies inside the roots: ``shadow.md → /etc/shadow`` would make the server's secrets
+    searchable by every app user.
+    """
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: os.fsencode(e.name))
+    except OSError as err:
+        errors.append(_error(folder, f"无法读取目录：{err.strerror}"))
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue  # hidden files and folders (.git, editor backups, our own index)
+        path = Path(entry.path)
+        try:
+            if entry.is_symlink():
+                target = Path(os.path.realpath(path))
+                if not target.exists():
+                    errors.append(_error(path, "符号链接失效：指向的文件不存在"))
+                elif not _inside(target, roots):
+                    kind = "目录" if target.is_dir() else "文件"
+                    errors.append(_error(path, f"符号链接指向所选文件夹之外的{kind}，出于安全不导入"))
+                elif target.is_file() and path.suffix.lower() in SUPPORTED_SUFFIXES:
+                    files.append(path)
+                elif target.is_file():
+                    errors.append(_error(path, f"不支持的文件类型 {display_path(path.suffix) or '（无扩展名）'}"))
+                # a link to a folder inside the roots: its files are found under their real path
+            elif entry.is_dir(follow_symlinks=False):
+                _walk(path, roots, files, errors)
+            elif not entry.is_file(follow_symlinks=False):
+                errors.append(_error(path, "不是普通文件（管道、设备或套接字），已跳过"))
+            elif path.suffix.lower() in SUPPORTED_SUFFIXES:
+                files.append(path)
+            else:
+                errors.append(_error(path, f"不支持的文件类型 {display_path(path.suffix) or '（无扩展名）'}"))
+        except OSError as err:  # a name or entry the OS cannot stat costs that entry only
+            errors.append(_error(path, f"无法读取：{err.strerror}"))
+
+
 def find_files(paths: Iterable[str | os.PathLike]) -> tuple[list[Path], list[dict]]:
-    """Expand files and folders into report files; unusable entries become errors."""
+    """Expand files and folders into report files; unusable entries become errors.
+
+    Only regular files inside the given folders are read. A path named by the caller is
+    taken as chosen (also through a link), but must be a regular file or a folder.
+
+    Args:
+        paths: Files and/or folders.
+
+    Returns:
+        (report files, ``{"path", "error"}`` entries with a one-line Chinese reason each).
+    """
     files: list[Path] = []
     errors: list[dict] = []
+    folders: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                if child.is_file() and not any(part.startswith(".") for part in child.relative_to(path).parts):
-                    if child.suffix.lower() in SUPPORTED_SUFFIXES:
-                        files.append(child)
-                    else:
-                        errors.append(
-                            {"path": str(child), "error": f"不支持的文件类型 {child.suffix or '（无扩展名）'}"}
-                        )
+            folders.append(path)
         elif path.is_file():
             files.append(path)
+        elif path.is_symlink():
+            errors.append(_error(path, "符号链接失效：指向的文件不存在"))
+        elif path.exists():
+            errors.append(_error(path, "不是普通文件（管道、设备或套接字），不能导入"))
         else:
-            errors.append({"path": str(path), "error": "文件或目录不存在"})
+            errors.append(_error(path, "文件或目录不存在"))
+    roots = [Path(os.path.realpath(folder)) for folder in folders]
+    for folder in folders:
+        _walk(folder, roots, files, errors)
     return files, errors
 
 
@@ -214,29 +275,26 @@ class KnowledgeBase:
                 size = path.stat().st_size
                 if size > self.max_bytes:
                     report.errors.append(
-                        {
-                            "path": str(path),
-                            "error": f"文件过大（{size / 1048576:.1f} MB，上限 {self.max_bytes / 1048576:.0f} MB）",
-                        }
+                        _error(path, f"文件过大（{size / 1048576:.1f} MB，上限 {self.max_bytes / 1048576:.0f} MB）")
                     )
                     continue
                 digest = sha256_bytes(path.read_bytes())
             except OSError as err:
-                report.errors.append({"path": str(path), "error": f"无法读取文件：{err.strerror}"})
+                report.errors.append(_error(path, f"无法读取文件：{err.strerror}"))
                 continue
             if digest in seen_hashes or self.catalog.document_by_sha(digest):
                 report.skipped += 1  # unchanged, or the same content under another name
                 continue
             seen_hashes.add(digest)
             todo.append((path, digest))
-            replaced.extend(self.catalog.documents_at(str(path.resolve())))
+            replaced.extend(self.catalog.documents_at(stored_path(path.resolve())))
 
         parsed = self._parse_all([p for p, _ in todo], progress)
         docs: list[ParsedDocument] = []
         for (path, digest), result in zip(todo, parsed):
             if isinstance(result, str):
-                report.errors.append({"path": str(path), "error": result})
-                replaced = [d for d in replaced if d not in self.catalog.documents_at(str(path.resolve()))]
+                report.errors.append(_error(path, result))
+                replaced = [d for d in replaced if d not in self.catalog.documents_at(stored_path(path.resolve()))]
                 continue
             docs.append(self._finalise(result, path, digest))
         for doc in docs:
@@ -292,7 +350,7 @@ class KnowledgeBase:
 
     def _finalise(self, doc: ParsedDocument, path: Path, digest: str) -> ParsedDocument:
         """Apply the stored source path and any town name the user set for these bytes."""
-        meta = replace(doc.meta, source_path=str(path.resolve()))
+        meta = replace(doc.meta, source_path=stored_path(path.resolve()))
         town = self.catalog.town_override(digest)
         if town and town != meta.town:
             meta = replace(meta, town=town, town_found=True, warnings=())
@@ -316,8 +374,8 @@ class KnowledgeBase:
         return out, len(missing)
 
     def _prunable(self, paths: list, files: list[Path]) -> list[str]:
-        roots = [Path(p).resolve() for p in paths if Path(p).is_dir()]
-        present = {str(f.resolve()) for f in files}
+        roots = [Path(stored_path(Path(p).resolve())) for p in paths if Path(p).is_dir()]
+        present = {stored_path(f.resolve()) for f in files}
         gone = []
         for doc in self.catalog.documents():
             path = Path(doc["path"])
