@@ -39,17 +39,17 @@ def _groups(paragraphs: list[Paragraph], min_chars: int, max_chars: int) -> list
     group's length is kept as a running total so grouping stays linear in the input.
     """
     groups: list[list[Paragraph]] = []
-    size = 0  # characters in groups[-1], joined with newlines as the chunk text is
+    chars = 0  # characters of the paragraphs in groups[-1] (the chunk text adds a newline between them)
     for para in paragraphs:
         prev = groups[-1] if groups else None
         same_place = prev and prev[-1].role == para.role and prev[-1].section_path[:1] == para.section_path[:1]
-        short = size < min_chars or len(para.text) < min_chars
-        if same_place and short and size + 1 + len(para.text) <= max_chars:
+        short = chars < min_chars or len(para.text) < min_chars
+        if same_place and short and chars + len(prev) + len(para.text) <= max_chars:
             prev.append(para)
-            size += 1 + len(para.text)
+            chars += len(para.text)
         else:
             groups.append([para])
-            size = len(para.text)
+            chars = len(para.text)
     return groups
 
 
