@@ -389,6 +389,40 @@ def delete(doc_id, settings):
     click.echo(f"已删除文档 {doc_id}。")
 
 
+@cli.command()
+@click.option("--repair", is_flag=True, help="重建损坏或过期的索引（文档目录丢失时从原文件重新导入）")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON")
+@common_options
+def doctor(repair, as_json, settings):
+    """检查知识库：文档目录、BM25、向量库、n-gram 与缓存是否一致；--repair 修复。
+
+    Exit code 0 when everything is (or, with --repair, is now) consistent, 1 otherwise.
+
+    Example: python -m assistant doctor --repair --json
+    """
+    from vectorstore.kb import IngestLocked
+
+    try:
+        result = _assistant(settings).kb.doctor(repair=repair)
+    except IngestLocked as err:
+        _fail(str(err))
+    if as_json:
+        _print_json(result)
+    else:
+        for item in result["problems"]:
+            click.echo(f"问题：{item['store']}：{item['reason']}")
+        if result["repaired"]:
+            click.echo(f"已修复：{'、'.join(result['repaired'])}")
+        if result["ok"]:
+            click.echo(
+                f"知识库完好：{result['documents']} 篇文档、{result['chunks']} 个片段（第 {result['generation']} 代索引）。"
+            )
+        else:
+            click.echo(f"错误：{result['advice']}", err=True)
+    if not result["ok"]:
+        sys.exit(1)
+
+
 @cli.command("eval")
 @click.argument("gold", type=click.Path(exists=True, dir_okay=False))
 @click.option("--k", "k", default=5, show_default=True, type=click.IntRange(1, 100), help="检索评估的 k")

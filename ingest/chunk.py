@@ -31,17 +31,25 @@ def _windows(text: str, max_chars: int) -> list[str]:
     return windows
 
 
-def _groups(paragraphs: list[Paragraph], min_chars: int) -> list[list[Paragraph]]:
-    """Group short paragraphs with a neighbour of the same role and top-level section."""
+def _groups(paragraphs: list[Paragraph], min_chars: int, max_chars: int) -> list[list[Paragraph]]:
+    """Group short paragraphs with a neighbour of the same role and top-level section.
+
+    A group stops growing before it would pass ``max_chars``: without the cap, 20,000
+    one-line paragraphs became two chunks that no answer could cite usefully. The
+    group's length is kept as a running total so grouping stays linear in the input.
+    """
     groups: list[list[Paragraph]] = []
+    chars = 0  # characters of the paragraphs in groups[-1] (the chunk text adds a newline between them)
     for para in paragraphs:
         prev = groups[-1] if groups else None
         same_place = prev and prev[-1].role == para.role and prev[-1].section_path[:1] == para.section_path[:1]
-        prev_short = prev and sum(len(p.text) for p in prev) < min_chars
-        if same_place and (prev_short or len(para.text) < min_chars):
+        short = chars < min_chars or len(para.text) < min_chars
+        if same_place and short and chars + len(prev) + len(para.text) <= max_chars:
             prev.append(para)
+            chars += len(para.text)
         else:
             groups.append([para])
+            chars = len(para.text)
     return groups
 
 
@@ -65,7 +73,7 @@ def chunk_paragraphs(
     if max_chars <= min_chars:
         raise ValueError(f"max_chars ({max_chars}) must exceed min_chars ({min_chars})")
     chunks: list[Chunk] = []
-    for group in _groups(paragraphs, min_chars):
+    for group in _groups(paragraphs, min_chars, max_chars):
         first = group[0]
         ids = tuple(p.id for p in group)
         texts = _windows(first.text, max_chars) if len(group) == 1 else ["\n".join(p.text for p in group)]

@@ -7,6 +7,7 @@ are derived from it and reconciled after every ingest.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import time
@@ -225,6 +226,50 @@ class Catalog:
     def checkpoint(self) -> None:
         """Fold the write-ahead log into the database file (it grows to the size of a large ingest)."""
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    # --- integrity ---------------------------------------------------------
+    def fingerprint(self) -> dict:
+        """What the derived indexes must have been built from: generation, counts and a digest.
+
+        The digest covers every document's id and its paragraph and chunk counts, so two
+        catalogues with equal totals but different documents differ. Cheap: the documents
+        table has one row per report.
+        """
+        digest = hashlib.sha1()
+        declared_paragraphs = declared_chunks = documents = 0
+        for doc_id, paragraphs, chunks in self.conn.execute(
+            "SELECT doc_id, paragraphs, chunks FROM documents ORDER BY doc_id"
+        ):
+            digest.update(f"{doc_id}:{paragraphs}:{chunks}\n".encode())
+            documents += 1
+            declared_paragraphs += paragraphs or 0
+            declared_chunks += chunks or 0
+        return {
+            "generation": self.get_state("generation", "0"),
+            "documents": documents,
+            "paragraphs": int(self.conn.execute("SELECT COUNT(*) FROM paragraphs").fetchone()[0]),
+            "chunks": int(self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]),
+            "declared_paragraphs": declared_paragraphs,
+            "declared_chunks": declared_chunks,
+            "digest": digest.hexdigest()[:16],
+        }
+
+    def quick_check(self) -> str:
+        """SQLite's own page-level check: "ok", or the first problem it found."""
+        return str(self.conn.execute("PRAGMA quick_check").fetchone()[0])
+
+    def sources(self) -> list[str]:
+        """Stored source paths of all documents (to re-ingest them should this file be lost)."""
+        return [r[0] for r in self.conn.execute("SELECT path FROM documents ORDER BY path") if r[0]]
+
+    def town_overrides(self) -> dict[str, str]:
+        """Every town name a user set, by content hash."""
+        return dict(self.conn.execute("SELECT sha256, town FROM town_overrides"))
+
+    def restore_town_overrides(self, overrides: dict[str, str]) -> None:
+        """Put back town names a user set (after the catalogue was lost)."""
+        with self.conn:
+            self.conn.executemany("INSERT OR REPLACE INTO town_overrides VALUES (?,?)", list(overrides.items()))
 
     # --- state -----------------------------------------------------------
     def get_state(self, key: str, default: str | None = None) -> str | None:

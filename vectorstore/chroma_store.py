@@ -103,6 +103,39 @@ class ChromaStore:
         for i in range(0, len(ids), batch):
             self.collection.delete(ids=ids[i : i + batch])
 
+    def stamp(self) -> dict:
+        """What the collection was last synced to: ``{"generation", "chunks"}`` (empty if never)."""
+        meta = self.collection.metadata or {}
+        return {k: meta[k] for k in ("generation", "chunks") if k in meta}
+
+    def set_stamp(self, generation: str, chunks: int) -> None:
+        """Record the catalogue generation and chunk count the collection now holds."""
+        self.collection.modify(metadata={"generation": str(generation), "chunks": int(chunks)})
+
+    def reset(self) -> None:
+        """Start over with an empty collection, also when the embedded store cannot be opened.
+
+        Chroma is derived from the catalogue (vectors come back from its embedding cache),
+        so a store whose files are damaged is removed and rebuilt rather than trusted.
+        """
+        from chromadb.errors import NotFoundError
+
+        try:
+            self.client.delete_collection(self.collection_name)
+        except NotFoundError:
+            pass
+        except Exception:  # noqa: BLE001 - a damaged store raises anything; remove its files below
+            if self.url or not self.path:
+                raise
+            import shutil
+
+            from chromadb.api.shared_system_client import SharedSystemClient
+
+            # Chroma keeps one client per path in the process; a damaged one must be forgotten too.
+            SharedSystemClient.clear_system_cache()
+            shutil.rmtree(self.path, ignore_errors=True)
+        self._client = self._collection = None
+
     def ids(self) -> set[str]:
         """All chunk ids in the collection."""
         return set(self.collection.get(include=[])["ids"])

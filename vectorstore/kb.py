@@ -5,6 +5,14 @@ Ingest order is chosen for crash safety: parse and embed everything first
 and BM25 are reconciled with the catalogue. A crash at any point leaves either
 the old or the new catalogue, and the next open or ingest repairs the derived
 indexes from it (vectors come from the embedding cache, so repair is cheap).
+
+Every derived store says what it was built from: the BM25 directory's ``stamp.json``
+and the Chroma collection's metadata carry the catalogue generation and their counts,
+the n-gram arrays and JSON caches carry the generation, and ``indexes.json`` records
+the catalogue's fingerprint (generation, counts, digest) with the source paths. On open
+a missing, emptied or inconsistent store is found by :meth:`KnowledgeBase.check` and
+rebuilt from the catalogue, or, when the catalogue itself is lost, the command stops
+with :class:`IndexDamaged` naming the repair command — never a quiet wrong answer.
 """
 
 from __future__ import annotations
@@ -12,8 +20,10 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import json
 import multiprocessing
 import os
+import sqlite3
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -22,19 +32,49 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.load import SUPPORTED_SUFFIXES, LoadError, sha256_bytes
+from ingest.load import SUPPORTED_SUFFIXES, LoadError, display_path, sha256_bytes, stored_path
 from ingest.pipeline import doc_id_for, parse_file
 from ingest.records import Chunk, DocumentMeta, Paragraph, ParsedDocument
-from vectorstore.bm25_index import BM25Index
+from vectorstore.bm25_index import BM25Damaged, BM25Index
 from vectorstore.chroma_store import ChromaStore, collection_name
 from vectorstore.embedders import Embedder
 
 Progress = Callable[[str, int, int], None]
 PARALLEL_MIN_FILES = 200  # below this, starting worker processes costs more than parsing
+MANIFEST = "indexes.json"
+# Caches the assistant writes beside the indexes: JSON objects tagged with the generation,
+# rebuilt by their owner whenever absent. A damaged one is removed, never read.
+JSON_CACHES = ("index-forms.json", "facts.json")
+NGRAM_CACHES = "ngrams-*.npz"
 
 
 class IngestLocked(RuntimeError):
     """Another ingest holds the knowledge-base lock."""
+
+
+class IndexDamaged(RuntimeError):
+    """An index is damaged and cannot be rebuilt here; ``str(err)`` is one line naming the repair command."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing :meth:`KnowledgeBase.check` found wrong.
+
+    Attributes:
+        store: ``catalogue``, ``manifest``, ``bm25``, ``chroma`` or a cache file name.
+        reason: One Chinese line for the user.
+        kind: ``stale`` (built for an older generation: normal while an ingest runs),
+            ``damaged`` (rebuilt from the catalogue) or ``lost`` (the catalogue itself:
+            only the source files can restore it).
+    """
+
+    store: str
+    reason: str
+    kind: str = "damaged"
+
+    def to_dict(self) -> dict:
+        """JSON form."""
+        return {"store": self.store, "reason": self.reason, "kind": self.kind}
 
 
 @dataclass
@@ -51,6 +91,7 @@ class IngestReport:
         warnings: ``{"path", "warning"}`` for documents indexed with a problem.
         total_documents: Documents in the knowledge base after the run.
         total_chunks: Chunks in the knowledge base after the run.
+        repaired: Stores found damaged and rebuilt by this run.
     """
 
     documents: int = 0
@@ -62,6 +103,7 @@ class IngestReport:
     warnings: list[dict] = field(default_factory=list)
     total_documents: int = 0
     total_chunks: int = 0
+    repaired: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """JSON form (the CLI contract's keys first)."""
@@ -75,28 +117,90 @@ class IngestReport:
             "warnings": self.warnings,
             "total_documents": self.total_documents,
             "total_chunks": self.total_chunks,
+            "repaired": self.repaired,
         }
 
 
+def _inside(path: Path, roots: list[Path]) -> bool:
+    return any(path == root or root in path.parents for root in roots)
+
+
+def _error(path: str | os.PathLike, reason: str) -> dict:
+    return {"path": display_path(path), "error": reason}
+
+
+def _walk(folder: Path, roots: list[Path], files: list[Path], errors: list[dict]) -> None:
+    """Collect the report files under ``folder`` without following links out of ``roots``.
+
+    Links to folders are never followed (their files inside the roots are reached by the
+    real path; a link cycle cannot recurse). Links to files are read only when the target
+    lies inside the roots: ``shadow.md → /etc/shadow`` would make the server's secrets
+    searchable by every app user.
+    """
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: os.fsencode(e.name))
+    except OSError as err:
+        errors.append(_error(folder, f"无法读取目录：{err.strerror}"))
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue  # hidden files and folders (.git, editor backups, our own index)
+        path = Path(entry.path)
+        try:
+            if entry.is_symlink():
+                target = Path(os.path.realpath(path))
+                if not target.exists():
+                    errors.append(_error(path, "符号链接失效：指向的文件不存在"))
+                elif not _inside(target, roots):
+                    kind = "目录" if target.is_dir() else "文件"
+                    errors.append(_error(path, f"符号链接指向所选文件夹之外的{kind}，出于安全不导入"))
+                elif target.is_file() and path.suffix.lower() in SUPPORTED_SUFFIXES:
+                    files.append(path)
+                elif target.is_file():
+                    errors.append(_error(path, f"不支持的文件类型 {display_path(path.suffix) or '（无扩展名）'}"))
+                # a link to a folder inside the roots: its files are found under their real path
+            elif entry.is_dir(follow_symlinks=False):
+                _walk(path, roots, files, errors)
+            elif not entry.is_file(follow_symlinks=False):
+                errors.append(_error(path, "不是普通文件（管道、设备或套接字），已跳过"))
+            elif path.suffix.lower() in SUPPORTED_SUFFIXES:
+                files.append(path)
+            else:
+                errors.append(_error(path, f"不支持的文件类型 {display_path(path.suffix) or '（无扩展名）'}"))
+        except OSError as err:  # a name or entry the OS cannot stat costs that entry only
+            errors.append(_error(path, f"无法读取：{err.strerror}"))
+
+
 def find_files(paths: Iterable[str | os.PathLike]) -> tuple[list[Path], list[dict]]:
-    """Expand files and folders into report files; unusable entries become errors."""
+    """Expand files and folders into report files; unusable entries become errors.
+
+    Only regular files inside the given folders are read. A path named by the caller is
+    taken as chosen (also through a link), but must be a regular file or a folder.
+
+    Args:
+        paths: Files and/or folders.
+
+    Returns:
+        (report files, ``{"path", "error"}`` entries with a one-line Chinese reason each).
+    """
     files: list[Path] = []
     errors: list[dict] = []
+    folders: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                if child.is_file() and not any(part.startswith(".") for part in child.relative_to(path).parts):
-                    if child.suffix.lower() in SUPPORTED_SUFFIXES:
-                        files.append(child)
-                    else:
-                        errors.append(
-                            {"path": str(child), "error": f"不支持的文件类型 {child.suffix or '（无扩展名）'}"}
-                        )
+            folders.append(path)
         elif path.is_file():
             files.append(path)
+        elif path.is_symlink():
+            errors.append(_error(path, "符号链接失效：指向的文件不存在"))
+        elif path.exists():
+            errors.append(_error(path, "不是普通文件（管道、设备或套接字），不能导入"))
         else:
-            errors.append({"path": str(path), "error": "文件或目录不存在"})
+            errors.append(_error(path, "文件或目录不存在"))
+    roots = [Path(os.path.realpath(folder)) for folder in folders]
+    for folder in folders:
+        _walk(folder, roots, files, errors)
     return files, errors
 
 
@@ -123,6 +227,36 @@ def town_aliases(town: str) -> list[str]:
             forms.append(town[: -len(suffix)])
             break
     return forms
+
+
+def _core(fingerprint: dict) -> dict:
+    """The part of a catalogue fingerprint the indexes record."""
+    return {k: fingerprint[k] for k in ("generation", "documents", "paragraphs", "chunks", "digest")}
+
+
+def _json_cache_problem(path: Path, deep: bool) -> str | None:
+    """Why a JSON cache cannot be trusted (None when it is absent or looks whole).
+
+    The cheap check reads one byte: a cache is a JSON object, and ``[]`` or an emptied file
+    crashed the first question. ``deep`` parses it and checks its generation tag.
+    """
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(64).lstrip()
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        return f"缓存无法读取（{err.strerror}）"
+    if not head.startswith(b"{"):
+        return "缓存内容不是 JSON 对象（被清空或改写）"
+    if deep:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            return f"缓存无法解析（{type(err).__name__}）"
+        if not isinstance(data, dict) or not isinstance(data.get("generation"), str):
+            return "缓存缺少索引代号"
+    return None
 
 
 class KnowledgeBase:
@@ -154,7 +288,9 @@ class KnowledgeBase:
         self.dir = Path(db_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.embedder = embedder
-        self.catalog = Catalog(self.dir / "catalog.sqlite")
+        self._catalog: Catalog | None = None
+        self._lost: str | None = None  # why the catalogue cannot be used, when it cannot
+        self._open_catalogue()
         self.store = ChromaStore(
             path=str(self.dir / "chroma"), url=chroma_url, collection=collection_name(embedder.name)
         )
@@ -200,10 +336,15 @@ class KnowledgeBase:
         """
         paths = list(paths)
         with self._lock():
-            return self._ingest(paths, prune, progress or (lambda *a: None))
+            restarted = bool(self._lost)
+            if restarted:
+                self._restart_catalogue()  # re-ingesting the reports is how a lost catalogue comes back
+            return self._ingest(paths, prune, progress or (lambda *a: None), restarted)
 
-    def _ingest(self, paths: list, prune: bool, progress: Progress) -> IngestReport:
+    def _ingest(self, paths: list, prune: bool, progress: Progress, restarted: bool = False) -> IngestReport:
         report = IngestReport()
+        # Checked before this run changes the catalogue: what is wrong now is damage, not this run's news.
+        problems = self.check()
         files, report.errors = find_files(paths)
         todo: list[tuple[Path, str]] = []
         replaced: list[str] = []
@@ -214,29 +355,26 @@ class KnowledgeBase:
                 size = path.stat().st_size
                 if size > self.max_bytes:
                     report.errors.append(
-                        {
-                            "path": str(path),
-                            "error": f"文件过大（{size / 1048576:.1f} MB，上限 {self.max_bytes / 1048576:.0f} MB）",
-                        }
+                        _error(path, f"文件过大（{size / 1048576:.1f} MB，上限 {self.max_bytes / 1048576:.0f} MB）")
                     )
                     continue
                 digest = sha256_bytes(path.read_bytes())
             except OSError as err:
-                report.errors.append({"path": str(path), "error": f"无法读取文件：{err.strerror}"})
+                report.errors.append(_error(path, f"无法读取文件：{err.strerror}"))
                 continue
             if digest in seen_hashes or self.catalog.document_by_sha(digest):
                 report.skipped += 1  # unchanged, or the same content under another name
                 continue
             seen_hashes.add(digest)
             todo.append((path, digest))
-            replaced.extend(self.catalog.documents_at(str(path.resolve())))
+            replaced.extend(self.catalog.documents_at(stored_path(path.resolve())))
 
         parsed = self._parse_all([p for p, _ in todo], progress)
         docs: list[ParsedDocument] = []
         for (path, digest), result in zip(todo, parsed):
             if isinstance(result, str):
-                report.errors.append({"path": str(path), "error": result})
-                replaced = [d for d in replaced if d not in self.catalog.documents_at(str(path.resolve()))]
+                report.errors.append(_error(path, result))
+                replaced = [d for d in replaced if d not in self.catalog.documents_at(stored_path(path.resolve()))]
                 continue
             docs.append(self._finalise(result, path, digest))
         for doc in docs:
@@ -255,15 +393,14 @@ class KnowledgeBase:
                     keys = [embed_key(self.embedder.name, c.context) for c in doc.chunks]
                     self.catalog.insert_document(doc, keys)
                 self.catalog.cache_vectors(vectors)
-                generation = int(self.catalog.get_state("generation", "0")) + 1
-                self.catalog.set_state("generation", str(generation))
+                self.catalog.set_state("generation", self._next_generation())
         report.documents = len(docs)
         report.chunks = sum(len(d.chunks) for d in docs)
         report.pruned = len(pruned)
-        # Unchanged files change nothing: no index work unless a crash left the indexes behind.
-        if changed or not self._indexes_current():
+        # Unchanged files change nothing: no index work unless a crash or damage left the indexes behind.
+        if changed or problems:
             progress("更新索引", 0, 1)
-            self.sync_indexes()
+            report.repaired = ["catalogue"] * restarted + self.repair(problems)
             progress("更新索引", 1, 1)
         report.total_documents, report.total_chunks = self.catalog.counts()
         self._invalidate()
@@ -292,7 +429,7 @@ class KnowledgeBase:
 
     def _finalise(self, doc: ParsedDocument, path: Path, digest: str) -> ParsedDocument:
         """Apply the stored source path and any town name the user set for these bytes."""
-        meta = replace(doc.meta, source_path=str(path.resolve()))
+        meta = replace(doc.meta, source_path=stored_path(path.resolve()))
         town = self.catalog.town_override(digest)
         if town and town != meta.town:
             meta = replace(meta, town=town, town_found=True, warnings=())
@@ -316,8 +453,8 @@ class KnowledgeBase:
         return out, len(missing)
 
     def _prunable(self, paths: list, files: list[Path]) -> list[str]:
-        roots = [Path(p).resolve() for p in paths if Path(p).is_dir()]
-        present = {str(f.resolve()) for f in files}
+        roots = [Path(stored_path(Path(p).resolve())) for p in paths if Path(p).is_dir()]
+        present = {stored_path(f.resolve()) for f in files}
         gone = []
         for doc in self.catalog.documents():
             path = Path(doc["path"])
@@ -326,10 +463,277 @@ class KnowledgeBase:
                 gone.append(doc["doc_id"])
         return gone
 
-    def _indexes_current(self) -> bool:
-        generation = self.catalog.get_state("generation", "0")
-        marker = self.dir / "indexes.generation"
-        return marker.exists() and marker.read_text().strip() == generation
+    # --- integrity -----------------------------------------------------------
+    @property
+    def catalog(self):
+        """The catalogue (``catalog.sqlite``), the source of truth.
+
+        Raises:
+            IndexDamaged: It was lost or damaged (emptied, replaced, not a database): any
+                answer or listing from it would be silently wrong.
+        """
+        if self._lost:
+            raise IndexDamaged(self._lost_message())
+        return self._catalog
+
+    def _command(self, args: str) -> str:
+        return f"python -m assistant {args} --db {display_path(self.dir)}"
+
+    def _lost_message(self) -> str:
+        return f"{self._lost}；请运行 {self._command('doctor --repair')} 从原文件重新导入"
+
+    def _open_catalogue(self) -> None:
+        from vectorstore.catalog import Catalog
+
+        try:
+            self._catalog = Catalog(self.dir / "catalog.sqlite")
+            documents = self._catalog.counts()[0]
+        except sqlite3.DatabaseError as err:
+            self._catalog = None
+            self._lost = f"文档目录 catalog.sqlite 已损坏（{str(err)[:60]}）"
+            return
+        expected = self._expected_documents()
+        if not documents and expected:
+            self._lost = f"文档目录 catalog.sqlite 是空的，而索引记录着 {expected} 篇文档（文件被清空或替换）"
+
+    def _expected_documents(self) -> int:
+        """Documents the derived indexes were built for (0 when unknown or none)."""
+        manifest = self._manifest()
+        if manifest is not None:
+            return int(manifest.get("catalogue", {}).get("documents", 0) or 0)
+        stamp = BM25Index.read_stamp(self.dir / "bm25")  # an index from before indexes.json
+        if stamp is not None:
+            return 1 if stamp.get("count") else 0
+        ids = self.dir / "bm25" / "ids.json"
+        return 1 if ids.exists() and ids.stat().st_size > 2 else 0
+
+    def _restart_catalogue(self) -> None:
+        """Make a lost catalogue usable again: a fresh file if it was not a database, user renames restored."""
+        from vectorstore.catalog import Catalog
+
+        path = self.dir / "catalog.sqlite"
+        if self._catalog is None:  # not a database: keep it aside for inspection, start a new one
+            os.replace(path, path.with_name(path.name + ".damaged"))
+            for suffix in ("-wal", "-shm"):
+                path.with_name(path.name + suffix).unlink(missing_ok=True)
+            self._catalog = Catalog(path)
+        self._lost = None
+        overrides = (self._manifest() or {}).get("town_overrides")
+        if isinstance(overrides, dict) and overrides:
+            self._catalog.restore_town_overrides({str(k): str(v) for k, v in overrides.items()})
+
+    def _manifest(self) -> dict | None:
+        try:
+            data = json.loads((self.dir / MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) and isinstance(data.get("catalogue"), dict) else None
+
+    def _write_manifest(self, fingerprint: dict, bm25: BM25Index, chunks: int) -> None:
+        manifest = {
+            "generation": fingerprint["generation"],
+            "catalogue": _core(fingerprint),
+            "bm25": {"count": len(bm25.ids), "checksum": bm25.checksum()},
+            "chroma": {"collection": self.store.collection_name, "chunks": chunks},
+            # What doctor --repair needs should the catalogue be lost: where the reports are, renames.
+            "sources": self.catalog.sources(),
+            "town_overrides": self.catalog.town_overrides(),
+        }
+        tmp = self.dir / (MANIFEST + ".tmp")
+        tmp.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, self.dir / MANIFEST)
+
+    def _next_generation(self) -> str:
+        """The next generation, also past one the indexes saw before the catalogue was lost.
+
+        Caches are tagged with the generation; a catalogue rebuilt from scratch restarting
+        at 1 would make a cache of the old generation 1 look current.
+        """
+        current = int(self.catalog.get_state("generation", "0") or 0)
+        built = (self._manifest() or {}).get("generation", "0")
+        return str(max(current, int(built) if str(built).isdigit() else 0) + 1)
+
+    def check(self, deep: bool = False) -> list[Problem]:
+        """Find derived stores that do not match the catalogue (nothing is changed).
+
+        Args:
+            deep: Also run SQLite's page check, compare every chunk id with Chroma and read
+                every cache in full (``doctor``); the default is cheap enough for every open.
+
+        Returns:
+            Problems, empty when everything is consistent.
+        """
+        if self._lost:
+            return [Problem("catalogue", self._lost, "lost")]
+        catalog = self._catalog
+        if deep and (result := catalog.quick_check()) != "ok":
+            return [Problem("catalogue", f"文档目录 catalog.sqlite 页面损坏（{result[:80]}）", "lost")]
+        fp = catalog.fingerprint()
+        if (fp["paragraphs"], fp["chunks"]) != (fp["declared_paragraphs"], fp["declared_chunks"]):
+            return [
+                Problem(
+                    "catalogue",
+                    f"文档目录内部不一致（登记 {fp['declared_paragraphs']} 段、{fp['declared_chunks']} 个片段，"
+                    f"实有 {fp['paragraphs']} 段、{fp['chunks']} 个片段）",
+                    "lost",
+                )
+            ]
+        problems: list[Problem] = []
+        manifest = self._manifest()
+        if manifest is None or manifest.get("catalogue") != _core(fp):
+            problems.append(Problem("manifest", "索引记录与文档目录不符（上次导入或修复未完成）", "stale"))
+        problems += self._check_bm25(fp)
+        problems += self._check_chroma(fp, deep)
+        problems += self._check_caches(deep)
+        return problems
+
+    def _check_bm25(self, fp: dict) -> list[Problem]:
+        try:
+            index = BM25Index.load(self.dir / "bm25")
+        except BM25Damaged as err:
+            return [Problem("bm25", f"BM25 索引损坏：{err}")]
+        if index is None:
+            return [Problem("bm25", "BM25 索引缺失")] if fp["paragraphs"] else []
+        stamp = BM25Index.read_stamp(self.dir / "bm25") or {}
+        if stamp.get("generation") == fp["generation"] and len(index.ids) == fp["paragraphs"]:
+            self._bm25 = index  # checked: the first question need not load it again
+            return []
+        kind = "stale" if stamp.get("generation") not in (None, fp["generation"]) else "damaged"
+        return [
+            Problem(
+                "bm25",
+                f"BM25 索引建于第 {stamp.get('generation', '?')} 代、{len(index.ids)} 段，"
+                f"文档目录为第 {fp['generation']} 代、{fp['paragraphs']} 段",
+                kind,
+            )
+        ]
+
+    def _check_chroma(self, fp: dict, deep: bool) -> list[Problem]:
+        try:
+            count, stamp = self.store.count(), self.store.stamp()
+        except Exception as err:  # noqa: BLE001 - a damaged store raises anything
+            return [Problem("chroma", f"向量库无法打开（{type(err).__name__}: {str(err)[:80]}）")]
+        generation = stamp.get("generation")
+        if generation == fp["generation"] and count == stamp.get("chunks") == fp["chunks"]:
+            if deep:
+                want = {c.id for c, _ in self.catalog.chunks()}
+                have = self.store.ids()
+                if want != have:
+                    return [
+                        Problem(
+                            "chroma",
+                            f"向量库片段编号与文档目录不符（缺 {len(want - have)} 个，多 {len(have - want)} 个）",
+                        )
+                    ]
+            return []
+        if generation is not None and generation != fp["generation"]:
+            kind = "stale"  # another ingest is bringing it up to date
+        else:
+            kind = "stale" if generation is None and count == fp["chunks"] else "damaged"
+        return [
+            Problem(
+                "chroma",
+                f"向量库有 {count} 个片段（记录为第 {generation or '?'} 代、{stamp.get('chunks', '?')} 个），"
+                f"文档目录为第 {fp['generation']} 代、{fp['chunks']} 个",
+                kind,
+            )
+        ]
+
+    def _check_caches(self, deep: bool) -> list[Problem]:
+        from vectorstore.ngram_index import verify_file
+
+        problems = []
+        for name in JSON_CACHES:
+            reason = _json_cache_problem(self.dir / name, deep)
+            if reason:
+                problems.append(Problem(name, reason))
+        if deep:
+            for path in sorted(self.dir.glob(NGRAM_CACHES)):
+                reason = verify_file(path)
+                if reason:
+                    problems.append(Problem(path.name, reason))
+        return problems
+
+    def repair(self, problems: list[Problem] | None = None) -> list[str]:
+        """Rebuild every derived store from the catalogue (call under the ingest lock).
+
+        Args:
+            problems: What :meth:`check` found (damaged caches are removed; their owners rebuild them).
+
+        Returns:
+            Names of the stores that were damaged and are rebuilt.
+
+        Raises:
+            IndexDamaged: The catalogue itself is lost (see :meth:`doctor`).
+        """
+        problems = problems or []
+        if any(p.kind == "lost" for p in problems):
+            raise IndexDamaged(self._lost_message() if self._lost else next(p.reason for p in problems))
+        for p in problems:
+            if p.store in JSON_CACHES or p.store.endswith(".npz"):
+                (self.dir / p.store).unlink(missing_ok=True)
+        try:
+            self.store.ids()
+        except Exception:  # noqa: BLE001 - unopenable: start the collection over from the cached vectors
+            self.store.reset()
+        manifest = self._manifest()
+        if manifest is not None and manifest.get("catalogue") != _core(self.catalog.fingerprint()):
+            built = str(manifest.get("generation", "0"))
+            if built.isdigit() and int(built) >= int(self.catalog.get_state("generation", "0") or 0):
+                # An older catalogue put back (a restored backup): caches of the newer generation must not match.
+                with self.catalog.conn:
+                    self.catalog.set_state("generation", self._next_generation())
+        self.sync_indexes()
+        self._invalidate()
+        return sorted({p.store for p in problems if p.kind != "stale" and p.store != "manifest"})
+
+    def doctor(self, repair: bool = False) -> dict:
+        """Check every store in depth and, with ``repair``, rebuild what is wrong.
+
+        A lost catalogue is restored by ingesting again the source files recorded in
+        ``indexes.json`` (files that are gone or have become links are left out).
+
+        Args:
+            repair: Rebuild what is damaged.
+
+        Returns:
+            ``{"ok", "problems": [...], "repaired": [...], "remaining": [...], "generation", "documents",
+            "chunks", "advice"}``; ``ok`` is true when nothing is wrong after the run.
+
+        Raises:
+            IngestLocked: Another ingest is running (repair only).
+        """
+        problems = self.check(deep=True)
+        result = {"problems": [p.to_dict() for p in problems], "repaired": [], "advice": ""}
+        remaining = problems
+        if repair and problems:
+            if any(p.kind == "lost" for p in problems):
+                result["repaired"] = self._recover_catalogue()
+            else:
+                with self._lock():
+                    result["repaired"] = self.repair(problems)
+            remaining = self.check(deep=True)
+        fatal = [p for p in remaining if p.kind != "stale" or repair]
+        result["remaining"] = [p.to_dict() for p in fatal]
+        result["ok"] = not fatal
+        if fatal:
+            lost = any(p.kind == "lost" for p in fatal)
+            result["advice"] = (
+                self._lost_message() if lost and self._lost else f"请运行 {self._command('doctor --repair')}"
+            )
+        fp = self._catalog.fingerprint() if self._catalog is not None and not self._lost else {}
+        result.update(generation=fp.get("generation"), documents=fp.get("documents"), chunks=fp.get("chunks"))
+        return result
+
+    def _recover_catalogue(self) -> list[str]:
+        """Ingest again the recorded source files of a lost catalogue."""
+        sources = [p for p in (self._manifest() or {}).get("sources", []) if isinstance(p, str)]
+        # A recorded report that has become a link is not followed: it could now point anywhere.
+        files = [p for p in sources if Path(p).is_file() and not Path(p).is_symlink()]
+        if not files:
+            return []
+        report = self.ingest(files)
+        return ["catalogue"] if report.documents else []
 
     def sync_indexes(self) -> None:
         """Bring Chroma and BM25 in line with the catalogue (idempotent, crash-safe)."""
@@ -365,9 +769,19 @@ class KnowledgeBase:
         self._teach_tokenizer({p.town for p in paragraphs})
         texts = [f"{p.section}\n{p.text}" for p in paragraphs]
         tokens = self._tokens(paragraphs, texts)
-        BM25Index.build([p.id for p in paragraphs], texts, tokens).save(self.dir / "bm25")
+        fingerprint = self.catalog.fingerprint()
+        generation = fingerprint["generation"]
+        index = BM25Index.build([p.id for p in paragraphs], texts, tokens)
+        index.save(self.dir / "bm25", generation)
+        stored = self.store.count()
+        if stored != len(wanted):
+            raise IndexDamaged(
+                f"向量库写入后有 {stored} 个片段，应为 {len(wanted)} 个；请运行 {self._command('doctor --repair')}"
+            )
+        self.store.set_stamp(generation, stored)
         self.catalog.checkpoint()
-        (self.dir / "indexes.generation").write_text(self.catalog.get_state("generation", "0"))
+        self._write_manifest(fingerprint, index, stored)
+        (self.dir / "indexes.generation").unlink(missing_ok=True)  # the marker indexes.json replaced
 
     def _tokens(self, paragraphs: list[Paragraph], texts: list[str]) -> list[list[str]]:
         """BM25 tokens of every paragraph, tokenising only texts not seen before.
@@ -401,7 +815,7 @@ class KnowledgeBase:
                 if not self.catalog.conn.execute("SELECT 1 FROM documents WHERE doc_id=?", (doc_id,)).fetchone():
                     return False
                 self.catalog.delete_document(doc_id)
-                self.catalog.set_state("generation", str(int(self.catalog.get_state("generation", "0")) + 1))
+                self.catalog.set_state("generation", self._next_generation())
             self.sync_indexes()
             self._invalidate()
             return True
@@ -417,7 +831,7 @@ class KnowledgeBase:
             if ids:
                 self.store.delete(ids)  # re-added with the new town by sync
             with self.catalog.conn:
-                self.catalog.set_state("generation", str(int(self.catalog.get_state("generation", "0")) + 1))
+                self.catalog.set_state("generation", self._next_generation())
             self.sync_indexes()
             self._invalidate()
 
@@ -432,17 +846,34 @@ class KnowledgeBase:
         add_terms(sorted({alias for town in towns for alias in town_aliases(town)}))
 
     def ensure_indexes(self) -> None:
-        """Repair derived indexes left behind by a crash (cheap when current).
+        """Check the derived indexes and rebuild damaged or stale ones (cheap when all is well).
 
-        While another process is ingesting, queries go on with the indexes as they
-        are; that ingest brings them up to date when it finishes.
+        While another process is ingesting, queries go on with indexes that are merely
+        behind (that ingest brings them up to date when it finishes); a damaged one stops
+        the query with a reason instead.
+
+        Raises:
+            IndexDamaged: The catalogue is lost, or an index is damaged and cannot be rebuilt now.
         """
-        if not self._indexes_current() and self.catalog.get_state("generation"):
-            try:
-                with self._lock():
-                    self.sync_indexes()
-            except IngestLocked:
-                pass
+        problems = self.check()
+        if not problems:
+            return
+        if any(p.kind == "lost" for p in problems):
+            raise IndexDamaged(self._lost_message())
+        try:
+            with self._lock():
+                self.repair(problems)
+        except IngestLocked:
+            damaged = [p for p in problems if p.kind == "damaged"]
+            if damaged:
+                raise IndexDamaged(
+                    f"{damaged[0].reason}；另一个导入任务正在运行，完成后会重建索引，请稍后再试"
+                    f"（或运行 {self._command('doctor --repair')}）"
+                ) from None
+            return
+        left = [p for p in self.check() if p.kind != "stale"]
+        if left:
+            raise IndexDamaged(f"{left[0].reason}；自动修复未成功，请运行 {self._command('doctor --repair')}")
 
     @property
     def paragraphs(self) -> dict[str, Paragraph]:
@@ -469,9 +900,15 @@ class KnowledgeBase:
     @property
     def bm25(self) -> BM25Index:
         """The persisted BM25 index (loaded once)."""
+        _ = self.paragraphs  # the tokenizer must know the towns before queries are cut
         if self._bm25 is None:
-            _ = self.paragraphs  # the tokenizer must know the towns before queries are cut
-            self._bm25 = BM25Index.load(self.dir / "bm25") or BM25Index([])
+            try:
+                index = BM25Index.load(self.dir / "bm25")
+            except BM25Damaged as err:
+                raise IndexDamaged(f"BM25 索引损坏（{err}）；请运行 {self._command('doctor --repair')}") from None
+            if index is None and self.paragraphs:
+                raise IndexDamaged(f"BM25 索引缺失；请运行 {self._command('doctor --repair')}")
+            self._bm25 = index or BM25Index([])
         return self._bm25
 
     @property
@@ -490,7 +927,11 @@ class KnowledgeBase:
 
     def close(self) -> None:
         """Release the catalogue connection."""
-        self.catalog.close()
+        if self._catalog is not None:
+            self._catalog.close()
 
 
-__all__ = ["KnowledgeBase", "IngestReport", "IngestLocked", "find_files", "town_aliases", "doc_id_for"]
+__all__ = [
+    "KnowledgeBase", "IngestReport", "IngestLocked", "IndexDamaged", "Problem", "find_files", "town_aliases",
+    "doc_id_for",
+]  # fmt: skip

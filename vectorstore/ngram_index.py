@@ -12,6 +12,7 @@ rows, verified with ``in`` only where a longer term could straddle them.
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -125,14 +126,46 @@ class NgramIndex:
 
     @classmethod
     def load(cls, path: str | os.PathLike, texts: list[str], tag: str = "") -> NgramIndex | None:
-        """The index saved at ``path`` if it carries ``tag`` and covers ``len(texts)`` rows, else None."""
+        """The index saved at ``path`` if it carries ``tag``, covers ``len(texts)`` rows and is whole, else None.
+
+        A missing, truncated (``BadZipFile``), empty or inconsistent file is reported as None,
+        so the caller rebuilds it instead of answering from broken postings.
+        """
         try:
             with np.load(path) as data:
                 if str(data["tag"]) != tag or int(data["n"]) != len(texts):
                     return None
-                return cls(list(texts), data["alphabet"], data["keys"], data["starts"], data["rows"])
-        except (OSError, ValueError, KeyError):
+                arrays = {name: data[name] for name in ("alphabet", "keys", "starts", "rows")}
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             return None
+        if not _consistent(len(texts), **arrays):
+            return None
+        return cls(list(texts), arrays["alphabet"], arrays["keys"], arrays["starts"], arrays["rows"])
 
 
-__all__ = ["NgramIndex"]
+def _consistent(n: int, alphabet: np.ndarray, keys: np.ndarray, starts: np.ndarray, rows: np.ndarray) -> bool:
+    """Whether saved arrays have the shape :meth:`NgramIndex.build` gives (a few vector checks)."""
+    if any(a.ndim != 1 or a.dtype.kind not in "iu" for a in (alphabet, keys, starts, rows)):
+        return False
+    if len(starts) != len(keys) + 1 or starts[0] != 0 or starts[-1] != len(rows):
+        return False
+    if len(starts) > 1 and (np.diff(starts) <= 0).any():
+        return False
+    if len(keys) > 1 and (np.diff(keys) <= 0).any():
+        return False
+    return not len(rows) or (0 <= int(rows.min()) and int(rows.max()) < n)
+
+
+def verify_file(path: str | os.PathLike) -> str | None:
+    """Why a saved index cannot be used (None when it is whole), whatever texts it was built for."""
+    try:
+        with np.load(path) as data:
+            n = int(data["n"])
+            arrays = {name: data[name] for name in ("alphabet", "keys", "starts", "rows")}
+            str(data["tag"])
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        return f"n-gram 索引文件损坏（{type(err).__name__}）"
+    return None if _consistent(n, **arrays) else "n-gram 索引数组不一致"
+
+
+__all__ = ["NgramIndex", "verify_file"]
