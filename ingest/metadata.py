@@ -355,7 +355,7 @@ def extract_metadata(
             name = os.path.basename(path) if path else ""
             town = f"{UNKNOWN_TOWN_PREFIX}-{doc_id[:6]}" + (f"（{_printable(name)}）" if name else "")
             town_found = False
-            warnings.append("未能从文档内容中识别乡镇（街道）名称，已暂以占位名索引，请核对后更正")
+            warnings.append("未能从文档内容中识别镇名（乡、镇或街道），已暂以占位名索引，请核对后更正")
     county = counties.most_common(1)[0][0] if counties else None
     if county is None and town_found:
         county = _county_from_text(paragraphs, town)
