@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 from ingest.clean import strip_invisible
+from ingest.limits import Limits
 from ingest.records import SourceText
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".docx", ".pdf")
@@ -127,11 +128,31 @@ def _looks_like_text(text: str) -> bool:
     return bad / len(text) < 0.01
 
 
-def _docx_text(path: Path) -> str:
+def _check_zip(path: Path, limits: Limits) -> None:
+    """Refuse a .docx whose zip directory declares more text than any report holds (a zip bomb)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as err:
+        raise LoadError(f"Word 文件损坏或无法打开（{type(err).__name__}）") from None
+    total = sum(m.file_size for m in members)
+    main = sum(m.file_size for m in members if m.filename == "word/document.xml")
+    if total > limits.max_inflated_bytes or main > limits.max_xml_bytes:
+        raise LoadError(
+            f"Word 文件解压后过大（{max(total, main) / 1048576:.0f} MB，上限 "
+            f"{limits.max_xml_bytes / 1048576:.0f} MB 正文），疑为压缩炸弹，已拒绝"
+        )
+
+
+def _docx_text(path: Path, limits: Limits | None = None) -> str:
     """Paragraphs of a .docx with heading styles as markdown '#' and list numbers rendered."""
     import docx
     from docx.oxml.ns import qn
 
+    if limits is not None:
+        _check_zip(path, limits)
     try:
         document = docx.Document(str(path))
     except Exception as err:  # python-docx raises several unrelated types for a bad zip
@@ -247,12 +268,22 @@ class _DocxNumbering:
         return re.sub(r"%\d", value, pattern)
 
 
-def _pdf_text(path: Path) -> str:
+def _pdf_text(path: Path, limits: Limits | None = None) -> str:
     import pypdf
 
     try:
         reader = pypdf.PdfReader(str(path))
-        pages = [page.extract_text() or "" for page in reader.pages]
+        if limits is not None and len(reader.pages) > limits.max_pdf_pages:
+            raise LoadError(f"PDF 页数过多（{len(reader.pages)} 页，上限 {limits.max_pdf_pages} 页），已拒绝")
+        pages, chars = [], 0
+        for page in reader.pages:
+            pages.append(page.extract_text() or "")
+            chars += len(pages[-1])
+            if limits is not None and chars > limits.max_chars:
+                # Stop extracting at once: a page can inflate to far more text than it shows.
+                raise LoadError(_too_many_chars(chars, limits, partial=True))
+    except LoadError:
+        raise
     except Exception as err:  # pypdf raises many types for broken files
         raise LoadError(f"PDF 文件损坏或无法解析（{type(err).__name__}）") from None
     if not "".join(pages).strip():
@@ -261,12 +292,18 @@ def _pdf_text(path: Path) -> str:
     return "\n\n".join(pages)
 
 
-def load_file(path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES) -> SourceText:
+def _too_many_chars(chars: int, limits: Limits, partial: bool = False) -> str:
+    more = "超过" if partial else ""
+    return f"文字过多（{more}{chars:,} 字，上限 {limits.max_chars:,} 字），不像单篇报告，已拒绝"
+
+
+def load_file(path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES, limits: Limits | None = None) -> SourceText:
     """Read one report file into decoded text.
 
     Args:
         path: A .txt, .md, .docx or .pdf file.
         max_bytes: Files larger than this are refused (never read into memory).
+        limits: Bounds on inflated size, PDF pages and characters (none when omitted).
 
     Returns:
         The decoded source.
@@ -292,12 +329,14 @@ def load_file(path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES) -> So
         raise LoadError(f"无法读取文件：{err.strerror}") from None
     digest = sha256_bytes(data)
     if suffix == ".docx":
-        text, encoding, kind = _docx_text(p), "docx", "docx"
+        text, encoding, kind = _docx_text(p, limits), "docx", "docx"
     elif suffix == ".pdf":
-        text, encoding, kind = _pdf_text(p), "pdf", "pdf"
+        text, encoding, kind = _pdf_text(p, limits), "pdf", "pdf"
     else:
         text, encoding = decode_text(data)
         kind = "md" if suffix in (".md", ".markdown") else "txt"
+    if limits is not None and len(text) > limits.max_chars:
+        raise LoadError(_too_many_chars(len(text), limits))
     text = strip_invisible(text)
     if not text.strip():
         raise LoadError("文件没有可用的文字内容")

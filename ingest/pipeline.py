@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 
 from ingest.chunk import chunk_paragraphs
-from ingest.load import DEFAULT_MAX_BYTES, load_file
+from ingest.limits import Limits
+from ingest.load import DEFAULT_MAX_BYTES, LoadError, load_file
 from ingest.metadata import extract_metadata
 from ingest.parse import parse_paragraphs
 from ingest.records import Paragraph, ParsedDocument, SourceText
@@ -16,17 +17,23 @@ def doc_id_for(sha256: str) -> str:
     return sha256[:16]
 
 
-def parse_source(source: SourceText) -> ParsedDocument:
+def parse_source(source: SourceText, limits: Limits | None = None) -> ParsedDocument:
     """Parse a decoded source into metadata, paragraphs and chunks.
 
     Args:
         source: Output of :func:`ingest.load.load_file`.
+        limits: Bounds on the document (its paragraph count is checked before chunking).
+
+    Raises:
+        LoadError: When the document has more paragraphs than ``limits`` allow.
 
     Returns:
         The parsed document.
     """
     doc_id = doc_id_for(source.sha256)
     parsed = parse_paragraphs(source.text)
+    if limits is not None and len(parsed) > limits.max_paragraphs:
+        raise LoadError(f"段落过多（{len(parsed):,} 段，上限 {limits.max_paragraphs:,} 段），不像单篇报告，已拒绝")
     meta = extract_metadata(parsed, source.text, doc_id, path=source.path, sha256=source.sha256)
     paragraphs = tuple(
         Paragraph(
@@ -48,6 +55,15 @@ def parse_source(source: SourceText) -> ParsedDocument:
     return ParsedDocument(meta=meta, paragraphs=paragraphs, chunks=tuple(chunk_paragraphs(list(paragraphs))))
 
 
-def parse_file(path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES) -> ParsedDocument:
-    """Load and parse one file (raises :class:`ingest.load.LoadError` on bad input)."""
-    return parse_source(load_file(path, max_bytes=max_bytes))
+def parse_file(
+    path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES, limits: Limits | None = None
+) -> ParsedDocument:
+    """Load and parse one file (raises :class:`ingest.load.LoadError` on bad input).
+
+    Args:
+        path: The report file.
+        max_bytes: Largest file read.
+        limits: Bounds on what the document may cost (an ingest passes
+            :data:`ingest.limits.INGEST_LIMITS`; a library call applies none by default).
+    """
+    return parse_source(load_file(path, max_bytes=max_bytes, limits=limits), limits=limits)

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ingest.limits import INGEST_LIMITS
 from ingest.load import SUPPORTED_SUFFIXES, LoadError, display_path, sha256_bytes, stored_path
 from ingest.pipeline import doc_id_for, parse_file
 from ingest.records import Chunk, DocumentMeta, Paragraph, ParsedDocument
@@ -207,7 +208,7 @@ def find_files(paths: Iterable[str | os.PathLike]) -> tuple[list[Path], list[dic
 def _parse_one(path: str, max_bytes: int) -> ParsedDocument | str:
     """Worker: parse one file, or return the one-line error."""
     try:
-        return parse_file(path, max_bytes=max_bytes)
+        return parse_file(path, max_bytes=max_bytes, limits=INGEST_LIMITS)
     except LoadError as err:
         return str(err)
     except Exception as err:  # a parser bug must cost one file, not the run
