@@ -10,8 +10,6 @@ from __future__ import annotations
 import gc
 import time
 
-import pytest
-
 from ingest.chunk import MAX_CHARS
 from ingest.load import _docx_text
 from ingest.pipeline import parse_file
