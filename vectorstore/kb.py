@@ -598,7 +598,10 @@ class KnowledgeBase:
         if stamp.get("generation") == fp["generation"] and len(index.ids) == fp["paragraphs"]:
             self._bm25 = index  # checked: the first question need not load it again
             return []
-        kind = "stale" if stamp.get("generation") not in (None, fp["generation"]) else "damaged"
+        if stamp.get("generation") is None:  # built before stamps existed: stale if it still adds up
+            kind = "stale" if len(index.ids) == fp["paragraphs"] else "damaged"
+        else:
+            kind = "stale" if stamp["generation"] != fp["generation"] else "damaged"
         return [
             Problem(
                 "bm25",

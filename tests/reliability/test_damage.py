@@ -82,6 +82,10 @@ REPAIRABLE = {
     "n-gram arrays truncated": lambda db: os.truncate(db / "ngrams-paragraphs.npz", 1000),
     "n-gram sentences 0 bytes": lambda db: os.truncate(db / "ngrams-sentences.npz", 0),
     "indexes.json deleted": lambda db: (db / "indexes.json").unlink(),
+    "stamps missing (built before them)": lambda db: [
+        (db / "indexes.json").unlink(),
+        (db / "bm25/stamp.json").unlink(),
+    ],
 }
 
 
