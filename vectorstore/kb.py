@@ -488,24 +488,34 @@ class KnowledgeBase:
         try:
             self._catalog = Catalog(self.dir / "catalog.sqlite")
             documents = self._catalog.counts()[0]
-        except sqlite3.DatabaseError as err:
-            self._catalog = None
-            self._lost = f"文档目录 catalog.sqlite 已损坏（{str(err)[:60]}）"
+        except sqlite3.OperationalError:
+            raise  # locked, no permission, disk error: the file may be fine, never set it aside
+        except sqlite3.DatabaseError as err:  # not a database, or its pages are malformed
+            self._mark_lost(err)
             return
         expected = self._expected_documents()
         if not documents and expected:
-            self._lost = f"文档目录 catalog.sqlite 是空的，而索引记录着 {expected} 篇文档（文件被清空或替换）"
+            held = f" {expected} 篇" if expected > 0 else ""
+            self._lost = f"文档目录 catalog.sqlite 是空的，而索引中还有{held}文档（文件被清空或替换）"
+
+    def _mark_lost(self, err: sqlite3.DatabaseError) -> None:
+        """Stop using a catalogue SQLite cannot read (it is set aside at the next ingest or repair)."""
+        if self._catalog is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._catalog.close()
+        self._catalog = None
+        self._lost = f"文档目录 catalog.sqlite 已损坏（{str(err)[:60]}）"
 
     def _expected_documents(self) -> int:
-        """Documents the derived indexes were built for (0 when unknown or none)."""
+        """Documents the derived indexes were built for: 0 when none, -1 when some but not how many."""
         manifest = self._manifest()
         if manifest is not None:
             return int(manifest.get("catalogue", {}).get("documents", 0) or 0)
         stamp = BM25Index.read_stamp(self.dir / "bm25")  # an index from before indexes.json
         if stamp is not None:
-            return 1 if stamp.get("count") else 0
+            return -1 if stamp.get("count") else 0
         ids = self.dir / "bm25" / "ids.json"
-        return 1 if ids.exists() and ids.stat().st_size > 2 else 0
+        return -1 if ids.exists() and ids.stat().st_size > 2 else 0
 
     def _restart_catalogue(self) -> None:
         """Make a lost catalogue usable again: a fresh file if it was not a database, user renames restored."""
@@ -566,9 +576,15 @@ class KnowledgeBase:
         if self._lost:
             return [Problem("catalogue", self._lost, "lost")]
         catalog = self._catalog
-        if deep and (result := catalog.quick_check()) != "ok":
-            return [Problem("catalogue", f"文档目录 catalog.sqlite 页面损坏（{result[:80]}）", "lost")]
-        fp = catalog.fingerprint()
+        try:
+            if deep and (result := catalog.quick_check()) != "ok":
+                raise sqlite3.DatabaseError(result)
+            fp = catalog.fingerprint()
+        except sqlite3.OperationalError:
+            raise
+        except sqlite3.DatabaseError as err:  # e.g. a truncated file: "database disk image is malformed"
+            self._mark_lost(err)
+            return [Problem("catalogue", self._lost, "lost")]
         if (fp["paragraphs"], fp["chunks"]) != (fp["declared_paragraphs"], fp["declared_chunks"]):
             return [
                 Problem(

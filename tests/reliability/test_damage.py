@@ -62,6 +62,10 @@ def _truncate_all(folder) -> None:
             handle.truncate(0)
 
 
+def _halve(path) -> None:
+    os.truncate(path, path.stat().st_size // 2)
+
+
 def _garbage(path) -> None:
     path.write_bytes(os.urandom(9000))
 
@@ -117,8 +121,9 @@ def test_damaged_index_is_rebuilt_on_open(copy_of, damage):
     [
         lambda db: [(db / "catalog.sqlite").write_bytes(b""), *(p.unlink() for p in db.glob("catalog.sqlite-*"))],
         lambda db: [_garbage(db / "catalog.sqlite"), *(p.unlink() for p in db.glob("catalog.sqlite-*"))],
+        lambda db: [_halve(db / "catalog.sqlite"), *(p.unlink() for p in db.glob("catalog.sqlite-*"))],
     ],
-    ids=["catalogue 0 bytes", "catalogue garbage"],
+    ids=["catalogue 0 bytes", "catalogue garbage", "catalogue cut in half"],
 )
 def test_lost_catalogue_stops_with_the_repair_command(copy_of, damage):
     db = copy_of()
