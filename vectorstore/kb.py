@@ -598,12 +598,12 @@ class KnowledgeBase:
         manifest = self._manifest()
         if manifest is None or manifest.get("catalogue") != _core(fp):
             problems.append(Problem("manifest", "索引记录与文档目录不符（上次导入或修复未完成）", "stale"))
-        problems += self._check_bm25(fp)
+        problems += self._check_bm25(fp, deep)
         problems += self._check_chroma(fp, deep)
         problems += self._check_caches(deep)
         return problems
 
-    def _check_bm25(self, fp: dict) -> list[Problem]:
+    def _check_bm25(self, fp: dict, deep: bool = False) -> list[Problem]:
         try:
             index = BM25Index.load(self.dir / "bm25")
         except BM25Damaged as err:
@@ -612,6 +612,8 @@ class KnowledgeBase:
             return [Problem("bm25", "BM25 索引缺失")] if fp["paragraphs"] else []
         stamp = BM25Index.read_stamp(self.dir / "bm25") or {}
         if stamp.get("generation") == fp["generation"] and len(index.ids) == fp["paragraphs"]:
+            if deep and index.ids != self._catalog.paragraph_ids():
+                return [Problem("bm25", "BM25 索引的段落编号与文档目录不符")]
             self._bm25 = index  # checked: the first question need not load it again
             return []
         if stamp.get("generation") is None:  # built before stamps existed: stale if it still adds up

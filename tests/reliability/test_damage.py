@@ -191,3 +191,21 @@ def test_doctor_reports_and_repairs(copy_of):
     assert code == 0 and "已修复" in out and "知识库完好" in out, out + err
     assert_correct(db)
     tally.record("damaged index files", faults=3)
+
+
+def test_doctor_finds_an_index_that_adds_up_but_is_not_the_catalogue(copy_of):
+    """Ids reordered with a matching stamp pass the cheap open-time check; doctor compares every id."""
+    from vectorstore.bm25_index import ids_checksum
+
+    db = copy_of()
+    ids = json.loads((db / "bm25" / "ids.json").read_text())
+    ids[0], ids[-1] = ids[-1], ids[0]
+    (db / "bm25" / "ids.json").write_text(json.dumps(ids))
+    stamp = json.loads((db / "bm25" / "stamp.json").read_text())
+    (db / "bm25" / "stamp.json").write_text(json.dumps({**stamp, "checksum": ids_checksum(ids)}))
+    code, out, _ = run("doctor", "--json", "--db", db)
+    assert code == 1 and [p["store"] for p in json.loads(out)["problems"]] == ["bm25"]
+    code, out, err = run("doctor", "--repair", "--json", "--db", db)
+    assert code == 0 and json.loads(out)["repaired"] == ["bm25"], out + err
+    assert_correct(db)
+    tally.record("damaged index files", faults=1)
