@@ -636,17 +636,7 @@ class KnowledgeBase:
             return [Problem("chroma", f"向量库无法打开（{type(err).__name__}: {str(err)[:80]}）")]
         generation = stamp.get("generation")
         if generation == fp["generation"] and count == stamp.get("chunks") == fp["chunks"]:
-            if deep:
-                want = {c.id for c, _ in self.catalog.chunks()}
-                have = self.store.ids()
-                if want != have:
-                    return [
-                        Problem(
-                            "chroma",
-                            f"向量库片段编号与文档目录不符（缺 {len(want - have)} 个，多 {len(have - want)} 个）",
-                        )
-                    ]
-            return []
+            return self._check_vectors() if deep else []
         if generation is not None and generation != fp["generation"]:
             kind = "stale"  # another ingest is bringing it up to date
         else:
@@ -659,6 +649,25 @@ class KnowledgeBase:
                 kind,
             )
         ]
+
+    def _check_vectors(self, sample: int = 256) -> list[Problem]:
+        """Every chunk id in Chroma, and a sample of its vectors equal to the catalogue's cache."""
+        keys = {c.id: key for c, key in self.catalog.chunks()}
+        have = self.store.ids()
+        if keys.keys() != have:
+            missing, extra = len(keys.keys() - have), len(have - keys.keys())
+            return [Problem("chroma", f"向量库片段编号与文档目录不符（缺 {missing} 个，多 {extra} 个）")]
+        ids = sorted(keys)[:: max(1, len(keys) // sample)]
+        cached = self.catalog.cached_vectors([keys[i] for i in ids])
+        stored = self.store.vectors(ids)
+        wrong = sum(
+            1
+            for i in ids
+            if keys[i] in cached and not (i in stored and np.allclose(stored[i], cached[keys[i]], atol=1e-5))
+        )
+        if wrong:
+            return [Problem("chroma", f"向量库中抽查的 {len(ids)} 个向量有 {wrong} 个与缓存不符")]
+        return []
 
     def _check_caches(self, deep: bool) -> list[Problem]:
         from vectorstore.ngram_index import verify_file
@@ -693,9 +702,8 @@ class KnowledgeBase:
         for p in problems:
             if p.store in JSON_CACHES or p.store.endswith(".npz"):
                 (self.dir / p.store).unlink(missing_ok=True)
-        try:
-            self.store.ids()
-        except Exception:  # noqa: BLE001 - unopenable: start the collection over from the cached vectors
+        if any(p.store == "chroma" and p.kind == "damaged" for p in problems):
+            # Unopenable, emptied or holding wrong vectors: start over from the catalogue's cached vectors.
             self.store.reset()
         manifest = self._manifest()
         if manifest is not None and manifest.get("catalogue") != _core(self.catalog.fingerprint()):

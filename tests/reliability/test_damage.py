@@ -209,3 +209,25 @@ def test_doctor_finds_an_index_that_adds_up_but_is_not_the_catalogue(copy_of):
     assert code == 0 and json.loads(out)["repaired"] == ["bm25"], out + err
     assert_correct(db)
     tally.record("damaged index files", faults=1)
+
+
+def test_doctor_finds_wrong_vectors_under_the_right_ids(copy_of):
+    """Chroma's count and ids can be right while its vectors are not (a foreign or half-written store)."""
+    import chromadb
+    import numpy as np
+    from chromadb.config import Settings
+
+    db = copy_of()
+    client = chromadb.PersistentClient(path=str(db / "chroma"), settings=Settings(anonymized_telemetry=False))
+    collection = client.list_collections()[0]
+    ids = collection.get(include=[])["ids"][:10]
+    rng = np.random.default_rng(18)
+    collection.upsert(ids=ids, embeddings=rng.normal(size=(len(ids), 384)).astype(np.float32))
+    del collection, client
+    code, out, _ = run("doctor", "--json", "--db", db)
+    problems = json.loads(out)["problems"]
+    assert code == 1 and [p["store"] for p in problems] == ["chroma"] and "向量" in problems[0]["reason"], out
+    code, out, err = run("doctor", "--repair", "--json", "--db", db)
+    assert code == 0 and json.loads(out)["repaired"] == ["chroma"], out + err
+    assert_correct(db)
+    tally.record("damaged index files", faults=1)
