@@ -410,7 +410,8 @@ def doctor(repair, as_json, settings):
         _print_json(result)
     else:
         for item in result["problems"]:
-            click.echo(f"问题：{item['store']}：{item['reason']}")
+            label = "提示" if item["kind"] == "stale" else "问题"  # stale: brought up to date on next use
+            click.echo(f"{label}：{item['store']}：{item['reason']}")
         if result["repaired"]:
             click.echo(f"已修复：{'、'.join(result['repaired'])}")
         if result["ok"]:

@@ -175,6 +175,10 @@ class Catalog:
             for r in rows
         ]  # fmt: skip
 
+    def paragraph_ids(self) -> list[str]:
+        """Paragraph ids in the order of :meth:`paragraphs` (the BM25 index's row order)."""
+        return [r[0] for r in self.conn.execute("SELECT id FROM paragraphs ORDER BY doc_id, ordinal")]
+
     def chunks(self, doc_id: str | None = None) -> list[tuple[Chunk, str]]:
         """Chunks with their embedding keys."""
         sql = "SELECT id, doc_id, town, paragraph_ids, section, text, context, embed_key FROM chunks"

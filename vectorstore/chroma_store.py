@@ -140,6 +140,13 @@ class ChromaStore:
         """All chunk ids in the collection."""
         return set(self.collection.get(include=[])["ids"])
 
+    def vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
+        """Stored vectors of these chunk ids (those present)."""
+        if not ids:
+            return {}
+        found = self.collection.get(ids=list(ids), include=["embeddings"])
+        return {cid: np.asarray(vec, dtype=np.float32) for cid, vec in zip(found["ids"], found["embeddings"])}
+
     def count(self) -> int:
         """Number of chunks stored."""
         return self.collection.count()

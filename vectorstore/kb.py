@@ -489,24 +489,34 @@ class KnowledgeBase:
         try:
             self._catalog = Catalog(self.dir / "catalog.sqlite")
             documents = self._catalog.counts()[0]
-        except sqlite3.DatabaseError as err:
-            self._catalog = None
-            self._lost = f"文档目录 catalog.sqlite 已损坏（{str(err)[:60]}）"
+        except sqlite3.OperationalError:
+            raise  # locked, no permission, disk error: the file may be fine, never set it aside
+        except sqlite3.DatabaseError as err:  # not a database, or its pages are malformed
+            self._mark_lost(err)
             return
         expected = self._expected_documents()
         if not documents and expected:
-            self._lost = f"文档目录 catalog.sqlite 是空的，而索引记录着 {expected} 篇文档（文件被清空或替换）"
+            held = f" {expected} 篇" if expected > 0 else ""
+            self._lost = f"文档目录 catalog.sqlite 是空的，而索引中还有{held}文档（文件被清空或替换）"
+
+    def _mark_lost(self, err: sqlite3.DatabaseError) -> None:
+        """Stop using a catalogue SQLite cannot read (it is set aside at the next ingest or repair)."""
+        if self._catalog is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._catalog.close()
+        self._catalog = None
+        self._lost = f"文档目录 catalog.sqlite 已损坏（{str(err)[:60]}）"
 
     def _expected_documents(self) -> int:
-        """Documents the derived indexes were built for (0 when unknown or none)."""
+        """Documents the derived indexes were built for: 0 when none, -1 when some but not how many."""
         manifest = self._manifest()
         if manifest is not None:
             return int(manifest.get("catalogue", {}).get("documents", 0) or 0)
         stamp = BM25Index.read_stamp(self.dir / "bm25")  # an index from before indexes.json
         if stamp is not None:
-            return 1 if stamp.get("count") else 0
+            return -1 if stamp.get("count") else 0
         ids = self.dir / "bm25" / "ids.json"
-        return 1 if ids.exists() and ids.stat().st_size > 2 else 0
+        return -1 if ids.exists() and ids.stat().st_size > 2 else 0
 
     def _restart_catalogue(self) -> None:
         """Make a lost catalogue usable again: a fresh file if it was not a database, user renames restored."""
@@ -567,9 +577,15 @@ class KnowledgeBase:
         if self._lost:
             return [Problem("catalogue", self._lost, "lost")]
         catalog = self._catalog
-        if deep and (result := catalog.quick_check()) != "ok":
-            return [Problem("catalogue", f"文档目录 catalog.sqlite 页面损坏（{result[:80]}）", "lost")]
-        fp = catalog.fingerprint()
+        try:
+            if deep and (result := catalog.quick_check()) != "ok":
+                raise sqlite3.DatabaseError(result)
+            fp = catalog.fingerprint()
+        except sqlite3.OperationalError:
+            raise
+        except sqlite3.DatabaseError as err:  # e.g. a truncated file: "database disk image is malformed"
+            self._mark_lost(err)
+            return [Problem("catalogue", self._lost, "lost")]
         if (fp["paragraphs"], fp["chunks"]) != (fp["declared_paragraphs"], fp["declared_chunks"]):
             return [
                 Problem(
@@ -583,12 +599,12 @@ class KnowledgeBase:
         manifest = self._manifest()
         if manifest is None or manifest.get("catalogue") != _core(fp):
             problems.append(Problem("manifest", "索引记录与文档目录不符（上次导入或修复未完成）", "stale"))
-        problems += self._check_bm25(fp)
+        problems += self._check_bm25(fp, deep)
         problems += self._check_chroma(fp, deep)
         problems += self._check_caches(deep)
         return problems
 
-    def _check_bm25(self, fp: dict) -> list[Problem]:
+    def _check_bm25(self, fp: dict, deep: bool = False) -> list[Problem]:
         try:
             index = BM25Index.load(self.dir / "bm25")
         except BM25Damaged as err:
@@ -597,9 +613,14 @@ class KnowledgeBase:
             return [Problem("bm25", "BM25 索引缺失")] if fp["paragraphs"] else []
         stamp = BM25Index.read_stamp(self.dir / "bm25") or {}
         if stamp.get("generation") == fp["generation"] and len(index.ids) == fp["paragraphs"]:
+            if deep and index.ids != self._catalog.paragraph_ids():
+                return [Problem("bm25", "BM25 索引的段落编号与文档目录不符")]
             self._bm25 = index  # checked: the first question need not load it again
             return []
-        kind = "stale" if stamp.get("generation") not in (None, fp["generation"]) else "damaged"
+        if stamp.get("generation") is None:  # built before stamps existed: stale if it still adds up
+            kind = "stale" if len(index.ids) == fp["paragraphs"] else "damaged"
+        else:
+            kind = "stale" if stamp["generation"] != fp["generation"] else "damaged"
         return [
             Problem(
                 "bm25",
@@ -616,17 +637,7 @@ class KnowledgeBase:
             return [Problem("chroma", f"向量库无法打开（{type(err).__name__}: {str(err)[:80]}）")]
         generation = stamp.get("generation")
         if generation == fp["generation"] and count == stamp.get("chunks") == fp["chunks"]:
-            if deep:
-                want = {c.id for c, _ in self.catalog.chunks()}
-                have = self.store.ids()
-                if want != have:
-                    return [
-                        Problem(
-                            "chroma",
-                            f"向量库片段编号与文档目录不符（缺 {len(want - have)} 个，多 {len(have - want)} 个）",
-                        )
-                    ]
-            return []
+            return self._check_vectors() if deep else []
         if generation is not None and generation != fp["generation"]:
             kind = "stale"  # another ingest is bringing it up to date
         else:
@@ -639,6 +650,25 @@ class KnowledgeBase:
                 kind,
             )
         ]
+
+    def _check_vectors(self, sample: int = 256) -> list[Problem]:
+        """Every chunk id in Chroma, and a sample of its vectors equal to the catalogue's cache."""
+        keys = {c.id: key for c, key in self.catalog.chunks()}
+        have = self.store.ids()
+        if keys.keys() != have:
+            missing, extra = len(keys.keys() - have), len(have - keys.keys())
+            return [Problem("chroma", f"向量库片段编号与文档目录不符（缺 {missing} 个，多 {extra} 个）")]
+        ids = sorted(keys)[:: max(1, len(keys) // sample)]
+        cached = self.catalog.cached_vectors([keys[i] for i in ids])
+        stored = self.store.vectors(ids)
+        wrong = sum(
+            1
+            for i in ids
+            if keys[i] in cached and not (i in stored and np.allclose(stored[i], cached[keys[i]], atol=1e-5))
+        )
+        if wrong:
+            return [Problem("chroma", f"向量库中抽查的 {len(ids)} 个向量有 {wrong} 个与缓存不符")]
+        return []
 
     def _check_caches(self, deep: bool) -> list[Problem]:
         from vectorstore.ngram_index import verify_file
@@ -673,9 +703,8 @@ class KnowledgeBase:
         for p in problems:
             if p.store in JSON_CACHES or p.store.endswith(".npz"):
                 (self.dir / p.store).unlink(missing_ok=True)
-        try:
-            self.store.ids()
-        except Exception:  # noqa: BLE001 - unopenable: start the collection over from the cached vectors
+        if any(p.store == "chroma" and p.kind == "damaged" for p in problems):
+            # Unopenable, emptied or holding wrong vectors: start over from the catalogue's cached vectors.
             self.store.reset()
         manifest = self._manifest()
         if manifest is not None and manifest.get("catalogue") != _core(self.catalog.fingerprint()):

@@ -67,6 +67,13 @@ def test_sigkill_during_ingest_loses_nothing(tmp_path):
     assert cli("ingest", corpus, "--db", reference).returncode == 0
     after = snapshot(reference)
     assert after != before
+    # Kill times are drawn within the measured length of this ingest: fixed delays (1-12 s) let a
+    # fast, idle machine finish the ingests before the kill and made the test flaky.
+    timing = tmp_path / "timing"
+    shutil.copytree(db, timing)
+    start = time.monotonic()
+    assert cli("ingest", corpus, "--db", timing).returncode == 0
+    duration = time.monotonic() - start
 
     kills = 0
     for attempt in range(4):
@@ -76,7 +83,7 @@ def test_sigkill_during_ingest_loses_nothing(tmp_path):
             [sys.executable, "-m", "assistant", "ingest", str(corpus), "--db", str(work)],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        time.sleep(rng.uniform(1.0, 12.0))
+        time.sleep(rng.uniform(0.4, 0.95) * duration)
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             kills += 1

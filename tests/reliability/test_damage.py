@@ -62,6 +62,10 @@ def _truncate_all(folder) -> None:
             handle.truncate(0)
 
 
+def _halve(path) -> None:
+    os.truncate(path, path.stat().st_size // 2)
+
+
 def _garbage(path) -> None:
     path.write_bytes(os.urandom(9000))
 
@@ -82,6 +86,10 @@ REPAIRABLE = {
     "n-gram arrays truncated": lambda db: os.truncate(db / "ngrams-paragraphs.npz", 1000),
     "n-gram sentences 0 bytes": lambda db: os.truncate(db / "ngrams-sentences.npz", 0),
     "indexes.json deleted": lambda db: (db / "indexes.json").unlink(),
+    "stamps missing (built before them)": lambda db: [
+        (db / "indexes.json").unlink(),
+        (db / "bm25/stamp.json").unlink(),
+    ],
 }
 
 
@@ -113,8 +121,9 @@ def test_damaged_index_is_rebuilt_on_open(copy_of, damage):
     [
         lambda db: [(db / "catalog.sqlite").write_bytes(b""), *(p.unlink() for p in db.glob("catalog.sqlite-*"))],
         lambda db: [_garbage(db / "catalog.sqlite"), *(p.unlink() for p in db.glob("catalog.sqlite-*"))],
+        lambda db: [_halve(db / "catalog.sqlite"), *(p.unlink() for p in db.glob("catalog.sqlite-*"))],
     ],
-    ids=["catalogue 0 bytes", "catalogue garbage"],
+    ids=["catalogue 0 bytes", "catalogue garbage", "catalogue cut in half"],
 )
 def test_lost_catalogue_stops_with_the_repair_command(copy_of, damage):
     db = copy_of()
@@ -182,3 +191,43 @@ def test_doctor_reports_and_repairs(copy_of):
     assert code == 0 and "已修复" in out and "知识库完好" in out, out + err
     assert_correct(db)
     tally.record("damaged index files", faults=3)
+
+
+def test_doctor_finds_an_index_that_adds_up_but_is_not_the_catalogue(copy_of):
+    """Ids reordered with a matching stamp pass the cheap open-time check; doctor compares every id."""
+    from vectorstore.bm25_index import ids_checksum
+
+    db = copy_of()
+    ids = json.loads((db / "bm25" / "ids.json").read_text())
+    ids[0], ids[-1] = ids[-1], ids[0]
+    (db / "bm25" / "ids.json").write_text(json.dumps(ids))
+    stamp = json.loads((db / "bm25" / "stamp.json").read_text())
+    (db / "bm25" / "stamp.json").write_text(json.dumps({**stamp, "checksum": ids_checksum(ids)}))
+    code, out, _ = run("doctor", "--json", "--db", db)
+    assert code == 1 and [p["store"] for p in json.loads(out)["problems"]] == ["bm25"]
+    code, out, err = run("doctor", "--repair", "--json", "--db", db)
+    assert code == 0 and json.loads(out)["repaired"] == ["bm25"], out + err
+    assert_correct(db)
+    tally.record("damaged index files", faults=1)
+
+
+def test_doctor_finds_wrong_vectors_under_the_right_ids(copy_of):
+    """Chroma's count and ids can be right while its vectors are not (a foreign or half-written store)."""
+    import chromadb
+    import numpy as np
+    from chromadb.config import Settings
+
+    db = copy_of()
+    client = chromadb.PersistentClient(path=str(db / "chroma"), settings=Settings(anonymized_telemetry=False))
+    collection = client.list_collections()[0]
+    ids = collection.get(include=[])["ids"][:10]
+    rng = np.random.default_rng(18)
+    collection.upsert(ids=ids, embeddings=rng.normal(size=(len(ids), 384)).astype(np.float32))
+    del collection, client
+    code, out, _ = run("doctor", "--json", "--db", db)
+    problems = json.loads(out)["problems"]
+    assert code == 1 and [p["store"] for p in problems] == ["chroma"] and "向量" in problems[0]["reason"], out
+    code, out, err = run("doctor", "--repair", "--json", "--db", db)
+    assert code == 0 and json.loads(out)["repaired"] == ["chroma"], out + err
+    assert_correct(db)
+    tally.record("damaged index files", faults=1)
