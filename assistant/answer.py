@@ -131,24 +131,25 @@ class Answerer:
         self.llm = llm
         self._facts: list | None = None
 
-    def ask(self, question: str, history: list | None = None) -> Answer:
+    def ask(self, question: str) -> Answer:
         """Answer a question.
+
+        Follow-ups are resolved before they get here (``assistant.conversation``).
 
         Args:
             question: The question.
-            history: Earlier turns (``assistant.conversation``) for follow-ups.
 
         Returns:
             The answer; citations validated against the index.
         """
         answer = None
-        for item in self.ask_stream(question, history=history):
+        for item in self.ask_stream(question):
             if isinstance(item, Answer):
                 answer = item
         assert answer is not None
         return answer
 
-    def ask_stream(self, question: str, history: list | None = None) -> Iterator[str | Answer]:
+    def ask_stream(self, question: str) -> Iterator[str | Answer]:
         """Answer a question, yielding partial LLM text first when an LLM is configured.
 
         Yields:

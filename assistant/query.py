@@ -114,7 +114,7 @@ def translate_english(folded: str) -> str:
     """Replace English domain phrases with their Chinese terms (other words stay).
 
     >>> translate_english("which towns mention weak law enforcement capacity?")
-    'which towns mention 薄弱 执法力量?'
+    'which towns mention 薄弱 执法力量 ?'
     """
     if not re.search(r"[a-z]{3,}", folded):
         return folded
