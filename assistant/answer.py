@@ -19,9 +19,8 @@ from assistant.query import COMPARE, FACT, META, MULTI_TOWN, SUMMARY, Query, top
 from assistant.retrieve import Hit, HybridRetriever, Retrieval
 from assistant.sections import ORDER as GROUP_ORDER
 from assistant.sections import asked_group, section_group
-from ingest.clean import fold, split_sentences
+from assistant.text import NUMBER, fold, split_sentences
 
-_NUMBER = re.compile(r"\d+(?:\s*\.\s*\d+)?|[一二三四五六七八九十百千两]+(?=[次个名人件起项条份场期户本余])")
 _DRAFT = re.compile(r"起草|撰写|拟写|写一份|形成.*(?:汇总|材料)|汇总材料|汇总一下")
 _SUPERLATIVE = re.compile(r"最多|最少|最高|最低|最大|最小")
 _FIELD_LABELS = {"doc_number": "文号", "signer": "签发人", "date": "落款日期", "title": "标题", "issuer": "发文机关"}
@@ -73,7 +72,7 @@ def _sentence_score(sentence: str, terms: dict[str, float], numeric: bool) -> fl
 def _folded_score(folded: str, terms: dict[str, float], numeric: bool) -> float:
     score = coverage(folded, terms)
     if numeric:
-        score += 0.5 if _NUMBER.search(folded) else -0.3
+        score += 0.5 if NUMBER.search(folded) else -0.3
     return score
 
 
@@ -343,7 +342,7 @@ class Answerer:
         lines = [f"{hit.town}：{sentence}{citations[0].render()}"]
         # A second sentence when it adds a different figure from another paragraph.
         for score, s, h in scored[1:]:
-            if h.id != hit.id and score >= scored[0][0] * 0.9 and (not query.numeric or _NUMBER.search(s)):
+            if h.id != hit.id and score >= scored[0][0] * 0.9 and (not query.numeric or NUMBER.search(s)):
                 c = self._cite(h.id, s)
                 citations.append(c)
                 lines.append(f"{h.town}：{s}{c.render()}")

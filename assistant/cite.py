@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ingest.clean import squash
+from assistant.text import squash
 from ingest.records import Paragraph
 
 

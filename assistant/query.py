@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.clean import fold
+from assistant.text import fold
 
 FACT, MULTI_TOWN, COMPARE, SUMMARY, META = "fact", "multi_town", "compare", "summary", "meta"
 
@@ -156,7 +156,7 @@ class Query:
 
 
 def normalise(text: str) -> str:
-    """Index form of a question (see :func:`ingest.clean.fold`), with spelled-out plan names shortened.
+    """Index form of a question (see :func:`assistant.text.fold`), with spelled-out plan names shortened.
 
     >>> normalise("第八个五年普法规划")
     '八五普法规划'

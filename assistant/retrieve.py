@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.evidence import EvidenceIndex, TermPresence
-from assistant.lexicon import GENERIC, sentences, term_weight
+from assistant.lexicon import GENERIC, term_weight
 from assistant.query import COMPARE, FACT, META, MULTI_TOWN, QUESTION_WORDS, SUMMARY, Query, strip_towns, understand
-from ingest.clean import fold
+from assistant.text import fold, folded_sentences
 from ingest.parse import DOC_NUMBER, SIGNER_LINE
 from ingest.records import Paragraph
 from vectorstore.kb import KnowledgeBase, town_aliases
@@ -314,7 +314,7 @@ class HybridRetriever:
                 kept[pid] = [
                     _PUNCT.sub("", heading + text),
                     heading,
-                    [_INNER_PUNCT.sub("", x) for x in sentences(text)],
+                    [_INNER_PUNCT.sub("", x) for x in folded_sentences(text)],
                 ]
         try:
             tmp = path.with_suffix(".tmp")
