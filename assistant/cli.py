@@ -40,6 +40,22 @@ def _assistant(settings: Settings):
     return Assistant(settings)
 
 
+def _benchmarks():
+    """The benchmark package (``benchmarks/`` beside ``assistant/`` in a checkout; not part of the runtime package)."""
+    try:
+        import benchmarks
+    except ImportError:
+        # ``python -m assistant`` run from outside the checkout: the package sits next to ours.
+        from pathlib import Path
+
+        root = Path(__file__).resolve().parents[1]
+        if not (root / "benchmarks" / "__init__.py").exists():
+            _fail("未找到基准测试代码 benchmarks/（请在项目源码目录中运行）")
+        sys.path.insert(0, str(root))
+        import benchmarks
+    return benchmarks.format_table, benchmarks.run_bench, benchmarks.save_result
+
+
 def _fail(message: str, code: int = 1) -> None:
     click.echo(f"错误：{message}", err=True)
     sys.exit(code)
@@ -319,7 +335,7 @@ def bench(reports, queries, no_baseline, out, as_json, settings):
 
     Example: python -m assistant bench --reports 200 --json
     """
-    from assistant.bench import format_table, run_bench, save_result
+    format_table, run_bench, save_result = _benchmarks()
 
     def progress(stage, done, total):
         if sys.stderr.isatty():
