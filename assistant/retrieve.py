@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.evidence import EvidenceIndex, TermPresence
+from assistant.kinds import kind_named, understand
 from assistant.lexicon import GENERIC, term_weight
-from assistant.query import COMPARE, FACT, META, MULTI_TOWN, QUESTION_WORDS, SUMMARY, Query, strip_towns, understand
+from assistant.query import QUESTION_WORDS, Query, strip_towns
 from assistant.text import fold, folded_sentences
 from ingest.parse import DOC_NUMBER, SIGNER_LINE
 from ingest.records import Paragraph
@@ -345,8 +346,12 @@ class HybridRetriever:
         return self._aliases or {}
 
     def understand(self, question: str) -> Query:
-        """Analyse a question against this knowledge base's towns."""
+        """Analyse a question against this knowledge base's towns and label its kind (:mod:`assistant.kinds`)."""
         return understand(question, self.aliases)
+
+    def towns_in(self, question: str) -> tuple[str, ...]:
+        """The known towns a question names, in order of mention."""
+        return self.understand(question).towns
 
     # --- scoring -----------------------------------------------------------
     def _terms(self, query: Query) -> tuple[list[str], list[str], dict[str, str]]:
@@ -593,24 +598,27 @@ class HybridRetriever:
         if not self.kb.paragraphs:
             return Retrieval(query=query, hits=(), abstain=True, reason="知识库为空，请先导入报告")
         topic = self.topic(query)
-        towns = list(query.towns) or None
-        if query.unknown_towns and not towns:
+        if query.unknown_towns and not query.towns:
             names = "、".join(query.unknown_towns)
             hits = self._score(query, topic, None, max(self.dense_candidates, k * 4))[:k]
             return Retrieval(
                 query=query, hits=tuple(hits), abstain=True, reason=f"知识库中没有{names}的报告",
                 topic_terms=tuple(topic.weights), topic=topic,
             )  # fmt: skip
-        if query.kind == META:
-            hits = self._meta_hits(query)
-            if hits:
-                return Retrieval(query=query, hits=tuple(hits[:k]), topic_terms=tuple(topic.weights), topic=topic)
-        if query.cross_town and not towns:
-            return self._cross_town(query, k, topic)
-        if towns and len(towns) > 1 and query.kind in (FACT, COMPARE, MULTI_TOWN):
-            return self._cross_town(query, k, topic, towns)
-        hits = self._score(query, topic, towns, max(self.dense_candidates, k * 4))
-        if query.kind == SUMMARY:
+        # What to retrieve is the question kind's decision: passages, town by town, document fields.
+        return kind_named(query.kind).retrieve(self, query, topic, k)
+
+    def passages(self, query: Query, topic: Topic, k: int, expand_sections: bool = False) -> Retrieval:
+        """The k best passages over the question's towns (all when it names none), abstaining without support.
+
+        Args:
+            query: The analysed question.
+            topic: Its weighted terms and required evidence.
+            k: Number of hits wanted.
+            expand_sections: Follow the best paragraph's section (summaries: its siblings come next).
+        """
+        hits = self._score(query, topic, list(query.towns) or None, max(self.dense_candidates, k * 4))
+        if expand_sections:
             hits = self._expand_sections(hits)
         top = hits[:k]
         abstain, reason = False, ""
@@ -623,6 +631,13 @@ class HybridRetriever:
         return Retrieval(
             query=query, hits=tuple(top), abstain=abstain, reason=reason, topic_terms=tuple(topic.weights), topic=topic
         )
+
+    def document_fields(self, query: Query, topic: Topic, k: int) -> Retrieval | None:
+        """The front-matter/sign-off paragraphs stating the document fields asked for (None when none does)."""
+        hits = self._meta_hits(query)
+        if not hits:
+            return None
+        return Retrieval(query=query, hits=tuple(hits[:k]), topic_terms=tuple(topic.weights), topic=topic)
 
     def _meta_hits(self, query: Query) -> list[Hit]:
         """The front-matter/sign-off paragraphs that state the asked document fields."""
@@ -648,7 +663,12 @@ class HybridRetriever:
         bar = self.min_coverage * (QUOTED_BAR if topic.quoted else 1.0)
         return coverage >= bar and self.has_required(pid, topic)
 
-    def _cross_town(self, query: Query, k: int, topic: Topic, towns: list[str] | None = None) -> Retrieval:
+    def town_by_town(self, query: Query, k: int, topic: Topic, towns: list[str] | None = None) -> Retrieval:
+        """Decide for every town (of ``towns``, else all) whether it speaks of the topic, with its evidence.
+
+        Hits are interleaved by town: every matched town's best, then every one's second, …; abstains
+        when no town matches.
+        """
         n_towns = len(towns or self.kb.towns())
         # One Chroma query for all towns; towns beyond its reach are judged on BM25 + lexical evidence.
         n_chunks = min(MAX_DENSE, max(self.dense_candidates, self.town_chunks * n_towns))
@@ -739,4 +759,4 @@ def _hit(p: Paragraph, score: float, dense: float, bm25: float, coverage: float,
     )
 
 
-__all__ = ["HybridRetriever", "Hit", "Retrieval", "TownMatch", "MULTI_TOWN", "COMPARE"]
+__all__ = ["HybridRetriever", "Hit", "Retrieval", "TownMatch"]

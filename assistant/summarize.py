@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from assistant.answer import best_sentences
 from assistant.cite import Citation, citation_for
+from assistant.compose import best_sentences
 from assistant.query import SUMMARY, Query, normalise
 from assistant.sections import PLANS, PRACTICE, PROBLEMS, asked_group, section_group
 

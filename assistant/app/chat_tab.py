@@ -12,7 +12,6 @@ from typing import Any
 import gradio as gr
 
 from assistant.app.common import (
-    _DRAFT_WORDS,
     EXAMPLES,
     MODE_ASK,
     MODE_DRAFT,
@@ -26,6 +25,7 @@ from assistant.app.common import (
     sanitize_filename,
 )
 from assistant.export import conversation_markdown, write_docx, write_markdown
+from assistant.kinds.draft import is_command as is_draft_command
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +38,7 @@ class ChatTab:
         towns = [t for t in (towns or []) if t]
         if not towns:
             return question
-        from assistant.query import detect_towns, normalise
-
-        if detect_towns(normalise(question), self.assistant.retriever.aliases):
+        if self.assistant.retriever.towns_in(question):
             return question
         return f"{'、'.join(towns)}：{question}"
 
@@ -49,9 +47,7 @@ class ChatTab:
         draft_summary = _draft_function()
         if draft_summary is None:
             return None
-        from assistant.query import detect_towns, normalise
-
-        named = list(detect_towns(normalise(question), self.assistant.retriever.aliases))
+        named = list(self.assistant.retriever.towns_in(question))
         scope = list(towns or []) or named
         topic = question
         request_topic = getattr(importlib.import_module("assistant.summarize"), "request_topic", None)
@@ -88,7 +84,7 @@ class ChatTab:
         with self._lock.read():
             if session.conversation is None:
                 session.conversation = Conversation(self.assistant)
-            wants_draft = mode == MODE_DRAFT or bool(_DRAFT_WORDS.match(question))
+            wants_draft = mode == MODE_DRAFT or is_draft_command(question)
             notice = ""
             if wants_draft:
                 turn = self._draft(question, towns)

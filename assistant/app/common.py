@@ -27,7 +27,6 @@ PANEL_HINT = '<div class="cite-empty">点击上方的引用，查看报告原文
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{i}" for p in ("COM", "LPT") for i in range(1, 10)}
 _UNSAFE_NAME_CHARS = re.compile(r'[<>:"/\\|?*]')
 _MAGIC = {".docx": (b"PK\x03\x04",), ".pdf": (b"%PDF-",)}
-_DRAFT_WORDS = re.compile(r"^\s*(请|帮我|帮忙)?\s*(起草|草拟|撰写)")
 
 
 def sanitize_filename(name: str, max_chars: int = 100) -> str:

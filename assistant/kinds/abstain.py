@@ -1,0 +1,33 @@
+"""Abstention: what any retrieval-based kind answers when nothing in the reports supports an answer.
+
+It is an outcome of retrieval (no supporting passage, an unknown town, no matching town), not a
+shape of question, so it is not in the registry: :class:`~assistant.kinds.base.QuestionKind`
+answers with :func:`abstain` whenever its retrieval abstains.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from assistant.compose import Answer
+
+if TYPE_CHECKING:
+    from assistant.kinds.base import Context
+    from assistant.retrieve import Retrieval
+
+RELATED_SHOWN = 3  # nearest passages listed under "可能相关"
+
+
+def abstain(ctx: Context, retrieval: Retrieval) -> Answer:
+    """"报告中未找到…" with the reason and the nearest passages."""
+    query = retrieval.query
+    scope = "、".join(query.towns) + "的" if query.towns else ""
+    related = tuple(ctx.cite(h.id) for h in retrieval.hits[:RELATED_SHOWN])
+    lines = [f"报告中未找到{scope}相关内容：{retrieval.reason or '没有段落直接回答这个问题'}。"]
+    if related:
+        lines.append("\n可能相关：")
+        lines += [f"- {c.render()} {c.text[:60]}…" for c in related]
+    return Answer(
+        question=query.text, answer="\n".join(lines), towns=(), abstained=True, citations=(), related=related,
+        kind=query.kind,
+    )  # fmt: skip

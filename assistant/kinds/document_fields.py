@@ -1,0 +1,81 @@
+"""Questions about the report itself: "北留镇报告的文号是什么？", "由谁签发？", "落款日期？".
+
+Answered from the document metadata the ingest extracted, each value cited to the front-matter or
+sign-off paragraph that states it; no passage retrieval is needed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from assistant.compose import Answer
+from assistant.kinds.base import Answered, QuestionKind
+from assistant.query import META
+
+if TYPE_CHECKING:
+    from assistant.kinds.base import Context
+    from assistant.query import Query
+    from assistant.retrieve import HybridRetriever, Retrieval, Topic
+
+FIELD_LABELS = {"doc_number": "文号", "signer": "签发人", "date": "落款日期", "title": "标题", "issuer": "发文机关"}
+DEFAULT_FIELDS = ("doc_number", "signer", "date")
+_SHORT_QUOTE = 60  # a paragraph this short is quoted whole (a masthead line, a sign-off)
+
+
+class DocumentFields(QuestionKind):
+    """文号 / 签发人 / 落款日期 / 标题 / 发文机关 of a town's report (a field asked, no figure)."""
+
+    name = META
+
+    def names(self, query: Query) -> bool:
+        return bool(query.fields) and not query.numeric
+
+    def retrieve(self, retriever: HybridRetriever, query: Query, topic: Topic, k: int) -> Retrieval:
+        # A search shows the paragraphs stating the fields; when none does, ordinary passages.
+        return retriever.document_fields(query, topic, k) or super().retrieve(retriever, query, topic, k)
+
+    def answer(self, ctx: Context, query: Query) -> Answered:
+        kb = ctx.retriever.kb
+        towns = query.towns or tuple(kb.towns())
+        lines, citations = [], []
+        for town in towns:
+            for meta in (m for m in kb.metas.values() if m.town == town):
+                for name in query.fields or DEFAULT_FIELDS:
+                    value = getattr(meta, name)
+                    label = FIELD_LABELS[name]
+                    if not value:
+                        lines.append(f"{town}：报告中未写明{label}。")
+                        continue
+                    para = _holding_paragraph(kb, meta.doc_id, name, value)
+                    if para is None:
+                        lines.append(f"{town}：{label}为 {value}。")
+                        continue
+                    c = ctx.cite(para.id, para.text if len(para.text) <= _SHORT_QUOTE else "")
+                    citations.append(c)
+                    lines.append(f"{town}：{label}为 {value}{c.render()}")
+        if not citations:
+            scope = "、".join(towns) if query.towns else "各镇"
+            asked = "、".join(FIELD_LABELS[f] for f in query.fields)
+            return Answered(Answer(
+                question=query.text, answer=f"报告中未找到{scope}报告的{asked}。", towns=(), abstained=True,
+                citations=(), kind=META,
+            ))  # fmt: skip
+        return Answered(Answer(
+            question=query.text, answer="\n".join(lines), towns=tuple(dict.fromkeys(c.town for c in citations)),
+            abstained=False, citations=tuple(citations), kind=META,
+        ))  # fmt: skip
+
+
+def _holding_paragraph(kb, doc_id: str, field_name: str, value: str):
+    """The paragraph of a document that states a metadata value."""
+    needle = re.sub(r"\s+", "", value)
+    if field_name == "date":
+        y, m, d = (int(x) for x in value.split("-"))
+        pattern = re.compile(rf"{y}\s*年\s*0?{m}\s*月\s*0?{d}\s*日")
+        match = lambda text: bool(pattern.search(text))  # noqa: E731
+    else:
+        match = lambda text: needle in re.sub(r"\s+", "", text)  # noqa: E731
+    candidates = [p for p in kb.paragraphs.values() if p.doc_id == doc_id and p.role in ("front", "sign")]
+    candidates += [p for p in kb.paragraphs.values() if p.doc_id == doc_id and p.role == "body"]
+    return next((p for p in candidates if match(p.text)), None)
