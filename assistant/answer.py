@@ -14,10 +14,11 @@ import gc
 from collections.abc import Iterator
 from dataclasses import replace
 
-from assistant import kinds
+from assistant import kinds, phrasing
 from assistant.cite import Citation, citation_for, cite, validate
 from assistant.compose import Answer, best_sentences
 from assistant.kinds.figures import load_facts
+from assistant.parts import Text
 from assistant.retrieve import HybridRetriever, Retrieval
 
 LLM_PASSAGES = 10  # numbered passages the model is shown
@@ -101,19 +102,19 @@ class Answerer:
                 pieces.append(piece)
                 yield piece
         except LLMError as err:
-            yield replace(fallback, notice=f"大模型调用失败（{str(err)[:80]}），已改用原文摘录回答。")
+            yield replace(fallback, notice=phrasing.llm_failed(str(err)))
             return
         grounded = ground("".join(pieces), passages, retrieval.query.text)
         if not grounded.citations:
-            yield replace(fallback, notice="大模型的回答没有可核对的引用，已改用原文摘录回答。", flags=grounded.flags)
+            yield replace(fallback, notice=phrasing.LLM_UNCITED, flags=grounded.flags)
             return
-        notice = "已删除大模型回答中无法核对的内容。" if grounded.flags else ""
+        notice = phrasing.LLM_TRIMMED if grounded.flags else ""
         towns = tuple(dict.fromkeys(c.town for c in grounded.citations))
         if retrieval.towns:
             matched = {m.town for m in retrieval.towns if m.matched}
             towns = tuple(t for t in towns if t in matched) or tuple(sorted(matched))
         yield Answer(
-            question=fallback.question, answer=grounded.text, towns=towns, abstained=False,
+            question=fallback.question, blocks=(Text(grounded.text),), towns=towns, abstained=False,
             citations=grounded.citations, kind=fallback.kind, notice=notice, flags=grounded.flags,
         )  # fmt: skip
 

@@ -230,13 +230,9 @@ def ask(question, batch, as_json, llm_url, llm_model, settings):
     if as_json:
         _print_json(answer.to_dict())
         return
-    click.echo(answer.answer)
-    if answer.notice:
-        click.echo(f"\n提示：{answer.notice}")
-    if answer.citations:
-        click.echo("\n引用：")
-        for i, c in enumerate(answer.citations, 1):
-            click.echo(f"[{i}] {c.render()} {c.text[:80]}{'…' if len(c.text) > 80 else ''}")
+    from assistant.render import plain
+
+    click.echo(plain(answer))
 
 
 @cli.command()

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING
 
 from assistant.cite import Citation
 from assistant.lexicon import coverage
+from assistant.parts import Block
 from assistant.query import FACT
+from assistant.render import markdown
 from assistant.text import NUMBER, fold, split_sentences
 
 if TYPE_CHECKING:  # types only: retrieval sits above the kinds that use this module
@@ -25,7 +27,8 @@ class Answer:
 
     Attributes:
         question: The question as asked.
-        answer: Answer text (Chinese, Markdown), citations rendered inline.
+        blocks: What the answer says, as typed parts (:mod:`assistant.parts`); see :attr:`answer`
+            for its text.
         towns: Towns the answer asserts.
         abstained: The reports do not answer the question.
         citations: Paragraphs the answer rests on.
@@ -35,7 +38,7 @@ class Answer:
     """
 
     question: str
-    answer: str
+    blocks: tuple[Block, ...]
     towns: tuple[str, ...]
     abstained: bool
     citations: tuple[Citation, ...]
@@ -43,6 +46,11 @@ class Answer:
     kind: str = FACT
     notice: str = ""
     flags: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def answer(self) -> str:
+        """Answer text (Chinese, Markdown), citations rendered inline as labels."""
+        return markdown(self.blocks)
 
     def to_dict(self) -> dict:
         """The CLI contract's ask object."""

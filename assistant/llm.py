@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from assistant import phrasing
 from assistant.cite import Citation
 from assistant.prompts import load_prompt
 from assistant.text import FIGURE, fold, sentence_pieces
@@ -165,7 +166,7 @@ def ground(raw: str, passages: list[Passage], question: str = "") -> Grounded:
         body = _MARKER.sub("", sentence).strip()
         if not valid:
             # Only a lead-in ("共3个镇提到……：") may stand without a citation.
-            if body and not FIGURE.search(body.split("个镇")[-1]) and body.endswith(("：", ":")) or not body:
+            if body and not FIGURE.search(body.split(phrasing.COUNT_LEAD_WORD)[-1]) and body.endswith(("：", ":")) or not body:
                 out.append(body)
             else:
                 flags.append("uncited")

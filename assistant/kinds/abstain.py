@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from assistant import phrasing
 from assistant.compose import Answer
+from assistant.parts import Gap, Item, Line
 
 if TYPE_CHECKING:
     from assistant.kinds.base import Context
@@ -23,11 +25,11 @@ def abstain(ctx: Context, retrieval: Retrieval) -> Answer:
     query = retrieval.query
     scope = "、".join(query.towns) + "的" if query.towns else ""
     related = tuple(ctx.cite(h.id) for h in retrieval.hits[:RELATED_SHOWN])
-    lines = [f"报告中未找到{scope}相关内容：{retrieval.reason or '没有段落直接回答这个问题'}。"]
+    blocks = [Line((phrasing.not_found(scope, retrieval.reason),))]
     if related:
-        lines.append("\n可能相关：")
-        lines += [f"- {c.render()} {c.text[:60]}…" for c in related]
+        blocks += [Gap(), Line((phrasing.RELATED,))]
+        blocks += [Item((c, phrasing.related_excerpt(c.text))) for c in related]
     return Answer(
-        question=query.text, answer="\n".join(lines), towns=(), abstained=True, citations=(), related=related,
+        question=query.text, blocks=tuple(blocks), towns=(), abstained=True, citations=(), related=related,
         kind=query.kind,
     )  # fmt: skip

@@ -9,8 +9,10 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from assistant import phrasing
 from assistant.compose import Answer, best_sentences, topic_weights
 from assistant.kinds.base import QuestionKind
+from assistant.parts import Gap, Line, Table
 from assistant.query import COMPARE
 
 if TYPE_CHECKING:
@@ -45,19 +47,19 @@ class Compare(QuestionKind):
         forms = ctx.retriever.sentence_forms
         weights = topic_weights(retrieval)
         citations = []
-        lines = ["| 镇 | 报告原文 | 出处 |", "| --- | --- | --- |"]
+        rows = []
         for m in retrieval.towns:
             if not m.matched:
-                lines.append(f"| {m.town} | 未提及 | — |")
+                rows.append(((m.town,), (phrasing.NOT_MENTIONED,), (phrasing.NO_CELL,)))
                 continue
             hit = m.lead
             sentence = best_sentences(hit, weights, query.numeric, forms=forms(hit.id))[0]
             c = ctx.cite(hit.id, sentence)
             citations.append(c)
-            lines.append(f"| {m.town} | {sentence} | {c.render()} |")
+            rows.append(((m.town,), (sentence,), (c,)))
         matched = [m for m in retrieval.towns if m.matched]
-        head = f"各镇对比（{len(matched)}个镇的报告提到）："
+        blocks = (Line((phrasing.comparison(len(matched)),)), Gap(), Table(phrasing.COMPARE_HEADER, tuple(rows)))
         return Answer(
-            question=query.text, answer=head + "\n\n" + "\n".join(lines), towns=tuple(m.town for m in matched),
+            question=query.text, blocks=blocks, towns=tuple(m.town for m in matched),
             abstained=False, citations=tuple(citations), kind=query.kind,
         )  # fmt: skip

@@ -9,8 +9,10 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from assistant import phrasing
 from assistant.compose import Answer
 from assistant.kinds.base import Answered, QuestionKind
+from assistant.parts import Line
 from assistant.query import META
 
 if TYPE_CHECKING:
@@ -18,7 +20,6 @@ if TYPE_CHECKING:
     from assistant.query import Query
     from assistant.retrieve import HybridRetriever, Retrieval, Topic
 
-FIELD_LABELS = {"doc_number": "文号", "signer": "签发人", "date": "落款日期", "title": "标题", "issuer": "发文机关"}
 DEFAULT_FIELDS = ("doc_number", "signer", "date")
 _SHORT_QUOTE = 60  # a paragraph this short is quoted whole (a masthead line, a sign-off)
 
@@ -38,31 +39,31 @@ class DocumentFields(QuestionKind):
     def answer(self, ctx: Context, query: Query) -> Answered:
         kb = ctx.retriever.kb
         towns = query.towns or tuple(kb.towns())
-        lines, citations = [], []
+        blocks, citations = [], []
         for town in towns:
             for meta in (m for m in kb.metas.values() if m.town == town):
                 for name in query.fields or DEFAULT_FIELDS:
                     value = getattr(meta, name)
-                    label = FIELD_LABELS[name]
+                    label = phrasing.FIELD_LABELS[name]
                     if not value:
-                        lines.append(f"{town}：报告中未写明{label}。")
+                        blocks.append(Line((phrasing.field_missing(town, label),)))
                         continue
                     para = _holding_paragraph(kb, meta.doc_id, name, value)
                     if para is None:
-                        lines.append(f"{town}：{label}为 {value}。")
+                        blocks.append(Line((phrasing.field_value(town, label, value, cited=False),)))
                         continue
                     c = ctx.cite(para.id, para.text if len(para.text) <= _SHORT_QUOTE else "")
                     citations.append(c)
-                    lines.append(f"{town}：{label}为 {value}{c.render()}")
+                    blocks.append(Line((phrasing.field_value(town, label, value, cited=True), c)))
         if not citations:
-            scope = "、".join(towns) if query.towns else "各镇"
-            asked = "、".join(FIELD_LABELS[f] for f in query.fields)
+            scope = phrasing.TOWN_SEPARATOR.join(towns) if query.towns else phrasing.ALL_TOWNS
+            asked = phrasing.TOWN_SEPARATOR.join(phrasing.FIELD_LABELS[f] for f in query.fields)
             return Answered(Answer(
-                question=query.text, answer=f"报告中未找到{scope}报告的{asked}。", towns=(), abstained=True,
+                question=query.text, blocks=(Line((phrasing.fields_not_found(scope, asked),)),), towns=(), abstained=True,
                 citations=(), kind=META,
             ))  # fmt: skip
         return Answered(Answer(
-            question=query.text, answer="\n".join(lines), towns=tuple(dict.fromkeys(c.town for c in citations)),
+            question=query.text, blocks=tuple(blocks), towns=tuple(dict.fromkeys(c.town for c in citations)),
             abstained=False, citations=tuple(citations), kind=META,
         ))  # fmt: skip
 

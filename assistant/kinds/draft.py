@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from assistant.compose import Answer
 from assistant.kinds.base import Answered, QuestionKind
+from assistant.parts import Gap, Strong
 from assistant.query import SUMMARY
 from assistant.summarize import draft_summary, request_topic
 
@@ -43,6 +44,6 @@ class Draft(QuestionKind):
         topic = request_topic(query.text, query.towns)
         draft = draft_summary(ctx.retriever, topic, list(query.towns) or None)
         return Answered(Answer(
-            question=query.text, answer=f"**{draft.title}**\n\n{draft.markdown}", towns=draft.towns,
+            question=query.text, blocks=(Strong(draft.title), Gap(), *draft.blocks), towns=draft.towns,
             abstained=not draft.towns, citations=draft.citations, kind=SUMMARY,
         ))  # fmt: skip

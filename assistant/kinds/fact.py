@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from assistant import phrasing
 from assistant.compose import Answer, drop_leads, sentence_score, topic_weights
 from assistant.kinds.base import QuestionKind
 from assistant.kinds.which_towns import town_lines
+from assistant.parts import Line
 from assistant.query import FACT
 from assistant.text import NUMBER, split_sentences
 
@@ -41,7 +43,7 @@ class Fact(QuestionKind):
 
     def compose(self, ctx: Context, retrieval: Retrieval) -> Answer:
         if retrieval.towns:
-            return town_lines(ctx, retrieval, "各镇情况：")
+            return town_lines(ctx, retrieval, phrasing.EACH_TOWN)
         return quote_best(ctx, retrieval)
 
 
@@ -60,15 +62,15 @@ def quote_best(ctx: Context, retrieval: Retrieval) -> Answer:
     scored.sort(key=lambda x: -x[0])
     _, sentence, hit = scored[0]
     citations = [ctx.cite(hit.id, sentence)]
-    lines = [f"{hit.town}：{sentence}{citations[0].render()}"]
+    blocks = [Line((phrasing.fact(hit.town), sentence, citations[0]))]
     # A second sentence when it adds a different figure from another paragraph.
     for score, s, h in scored[1:]:
         if h.id != hit.id and score >= scored[0][0] * SECOND_SHARE and (not query.numeric or NUMBER.search(s)):
             c = ctx.cite(h.id, s)
             citations.append(c)
-            lines.append(f"{h.town}：{s}{c.render()}")
+            blocks.append(Line((phrasing.fact(h.town), s, c)))
             break
     return Answer(
-        question=query.text, answer="\n".join(lines), towns=(hit.town,), abstained=False,
+        question=query.text, blocks=tuple(blocks), towns=(hit.town,), abstained=False,
         citations=tuple(citations), kind=query.kind,
     )  # fmt: skip

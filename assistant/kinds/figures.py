@@ -12,9 +12,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from assistant import phrasing
 from assistant.compose import Answer
 from assistant.kinds.base import Answered, QuestionKind
 from assistant.kinds.compare import RANKING
+from assistant.parts import Gap, Line, Table
 from assistant.query import COMPARE, MULTI_TOWN
 
 if TYPE_CHECKING:
@@ -51,7 +53,7 @@ class Figures(QuestionKind):
         if not by_town:
             return None
         label = metric.label.split("（")[0]
-        lines = [f"| 镇 | {metric.label} | 报告原文 | 出处 |", "| --- | --- | --- | --- |"]
+        rows_out = []
         citations: list[Citation] = []
         cited: set[tuple[str, str]] = set()
         position = {t: i for i, t in enumerate(towns)}
@@ -59,7 +61,7 @@ class Figures(QuestionKind):
         for town in order:
             facts = by_town.get(town)
             if not facts:
-                lines.append(f"| {town} | 未提及 | — | — |")
+                rows_out.append(((town,), (phrasing.NOT_MENTIONED,), (phrasing.NO_CELL,), (phrasing.NO_CELL,)))
                 continue
             cells = []
             for fact in facts:
@@ -67,21 +69,28 @@ class Figures(QuestionKind):
                 if (c.id, c.quote) not in cited:
                     cited.add((c.id, c.quote))
                     citations.append(c)
-                cells.append((fact.display, fact.quote, c.render()))
-            lines.append(
-                f"| {town} | {'；'.join(x[0] for x in cells)} | {'；'.join(x[1] for x in cells)} | "
-                f"{''.join(dict.fromkeys(x[2] for x in cells))} |"
-            )
+                cells.append((fact.display, fact.quote, c))
+            sources: dict[str, Citation] = {}  # one citation per label, in order of first mention
+            for _, _, c in cells:
+                sources.setdefault(c.render(), c)
+            rows_out.append((
+                (town,), (phrasing.FIGURE_SEPARATOR.join(x[0] for x in cells),),
+                (phrasing.FIGURE_SEPARATOR.join(x[1] for x in cells),), tuple(sources.values()),
+            ))  # fmt: skip
         asserted = tuple(t for t in order if t in by_town)
-        head = f"各镇{label}情况（{len(by_town)}个镇的报告给出了数字）："
+        head: tuple = (phrasing.figures(label, len(by_town)),)
         if superlative:
             most = superlative.group(0) in ("最多", "最高", "最大")
             best = (max if most else min)(rows, key=lambda f: normalized_value(f)[0])
             value, unit = normalized_value(best)
-            head = f"{label}{superlative.group(0)}的是{best.town}：{best.quote}{ctx.cite(best.paragraph_id).render()}。各镇对比："
+            head = (
+                phrasing.superlative(label, superlative.group(0), best.town), best.quote,
+                ctx.cite(best.paragraph_id), phrasing.SUPERLATIVE_TAIL,
+            )  # fmt: skip
             asserted = (best.town,)
         return Answered(Answer(
-            question=query.text, answer=head + "\n\n" + "\n".join(lines), towns=asserted, abstained=False,
+            question=query.text, blocks=(Line(head), Gap(), Table(phrasing.figures_header(metric.label), tuple(rows_out))),
+            towns=asserted, abstained=False,
             citations=tuple(citations), kind=COMPARE,
         ))  # fmt: skip
 

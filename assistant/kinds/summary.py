@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from assistant import phrasing
 from assistant.compose import Answer, best_sentences, topic_weights
 from assistant.kinds.base import QuestionKind
+from assistant.parts import Gap, Item, Line, Strong
 from assistant.query import SUMMARY
 from assistant.sections import ORDER as GROUP_ORDER
 from assistant.sections import asked_group, section_group
@@ -58,13 +60,13 @@ class Summary(QuestionKind):
             sentence = best_sentences(h, weights, False)[0]
             c = ctx.cite(h.id, sentence)
             groups.setdefault(group, []).append((sentence, c))
-        lines = [f"{top_town}报告中的相关内容："]
+        blocks = [Line((phrasing.summary(top_town),))]
         for group in GROUP_ORDER:
             if group in groups:
-                lines.append(f"\n**{group}**")
-                lines += [f"- {s}{c.render()}" for s, c in groups[group]]
+                blocks += [Gap(), Strong(group)]
+                blocks += [Item((s, c)) for s, c in groups[group]]
         citations = tuple(c for items in groups.values() for _, c in items)
         return Answer(
-            question=query.text, answer="\n".join(lines), towns=(top_town,), abstained=False,
+            question=query.text, blocks=tuple(blocks), towns=(top_town,), abstained=False,
             citations=citations, kind=query.kind,
         )  # fmt: skip

@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from assistant import phrasing
 from assistant.compose import Answer, best_sentences, topic_weights
 from assistant.kinds.base import QuestionKind
+from assistant.parts import Bold, Item, Line
 from assistant.query import MULTI_TOWN, topic_phrase
 
 if TYPE_CHECKING:
@@ -42,24 +44,24 @@ class WhichTowns(QuestionKind):
 
     def compose(self, ctx: Context, retrieval: Retrieval) -> Answer:
         matched = sum(m.matched for m in retrieval.towns)
-        return town_lines(ctx, retrieval, f"共{matched}个镇提到{topic_phrase(retrieval.query.text)}：")
+        return town_lines(ctx, retrieval, phrasing.towns_mentioning(matched, topic_phrase(retrieval.query.text)))
 
 
 def town_lines(ctx: Context, retrieval: Retrieval, lead: str) -> Answer:
-    """A lead line, then one quoted sentence per matched town ("- **北留镇**：…〔…〕")."""
+    """A lead line, then one quoted sentence per matched town (an item: **北留镇**：…〔…〕)."""
     query = retrieval.query
     forms = ctx.retriever.sentence_forms
     weights = topic_weights(retrieval)
     matched = [m for m in retrieval.towns if m.matched]
     citations = []
-    lines = [lead]
+    blocks = [Line((lead,))]
     for m in matched:
         hit = m.lead
         sentence = best_sentences(hit, weights, query.numeric, forms=forms(hit.id))[0]
         c = ctx.cite(hit.id, sentence)
         citations.append(c)
-        lines.append(f"- **{m.town}**：{sentence}{c.render()}")
+        blocks.append(Item((Bold(m.town), "：", sentence, c)))
     return Answer(
-        question=query.text, answer="\n".join(lines), towns=tuple(m.town for m in matched), abstained=False,
+        question=query.text, blocks=tuple(blocks), towns=tuple(m.town for m in matched), abstained=False,
         citations=tuple(citations), kind=query.kind,
     )  # fmt: skip
