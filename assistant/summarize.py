@@ -128,7 +128,7 @@ def write_draft(draft: Draft, path: str) -> str:
     from assistant.export import write_docx, write_markdown
 
     if path.lower().endswith(".docx"):
-        return str(write_docx(path, draft.title, draft.markdown, draft.citations))
+        return str(write_docx(path, draft.title, draft.blocks, draft.citations))
     if path.lower().endswith((".md", ".markdown", ".txt")):
-        return str(write_markdown(path, draft.title, draft.markdown, draft.citations))
+        return str(write_markdown(path, draft.title, draft.blocks, draft.citations))
     raise ValueError(f"输出文件须为 .docx 或 .md：{path}")

@@ -59,6 +59,7 @@ class ChatTab:
             "resolved": question,
             "title": getattr(draft, "title", "") or question,
             "markdown": getattr(draft, "markdown", "") or "",
+            "blocks": tuple(getattr(draft, "blocks", ()) or ()),
             "citations": list(getattr(draft, "citations", ()) or ()),
             "kind": "draft",
             "notice": "",
@@ -74,7 +75,7 @@ class ChatTab:
             session: The session (its conversation is created on first use).
 
         Returns:
-            The turn dict (question, resolved, title, markdown, citations, kind, notice).
+            The turn dict (question, resolved, title, markdown, blocks, citations, kind, notice).
 
         Raises:
             ValueError: The question was refused (message in Chinese).
@@ -101,6 +102,7 @@ class ChatTab:
             "resolved": resolved,
             "title": question,
             "markdown": answer.answer,
+            "blocks": answer.blocks,
             "citations": citations,
             "kind": answer.kind,
             "abstained": answer.abstained,
@@ -172,7 +174,7 @@ class ChatTab:
             message = f"**出错了**：处理问题时出错（{type(err).__name__}），请稍后重试。"
             session.messages = session.messages + [user, {"role": "assistant", "content": message}]
             return session.messages, question, gr.skip(), gr.skip(), session
-        turn["sources"] = group_sources(turn["markdown"], turn["citations"])
+        turn["sources"] = group_sources(turn.get("blocks") or turn["markdown"], turn["citations"])
         session.turns.append(turn)
         session.last = turn
         session.messages = session.messages + [user, {"role": "assistant", "content": self._render_turn(turn)}]
@@ -220,8 +222,9 @@ class ChatTab:
         folder = self.export_dir / session.id / uuid.uuid4().hex[:8]
         stem = sanitize_filename(turn["title"], max_chars=40) or "答复"
         stem = stem.rsplit(".", 1)[0] if "." in stem and len(stem.rsplit(".", 1)[1]) <= 4 else stem
-        docx_path = write_docx(folder / f"{stem}.docx", turn["title"], turn["markdown"], turn["citations"])
-        md_path = write_markdown(folder / f"{stem}.md", turn["title"], turn["markdown"], turn["citations"])
+        body = turn.get("blocks") or turn["markdown"]  # the answer's parts; Markdown only for a turn without them
+        docx_path = write_docx(folder / f"{stem}.docx", turn["title"], body, turn["citations"])
+        md_path = write_markdown(folder / f"{stem}.md", turn["title"], body, turn["citations"])
         conv_path = folder / "对话记录.md"
         conv_path.write_text(conversation_markdown(session.turns), encoding="utf-8")
         return {"docx": docx_path, "md": md_path, "conversation": conv_path}

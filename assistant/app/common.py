@@ -181,13 +181,17 @@ def citation_html(citation: Any, paragraph: Any = None, meta: Any = None, quotes
     )
 
 
-def group_sources(markdown: str, citations: Sequence[Any]) -> list[tuple[str, list]]:
+def group_sources(body: Any, citations: Sequence[Any]) -> list[tuple[str, list]]:
     """Citations grouped per cited paragraph, numbered as the export's ``[n]`` markers.
+
+    Args:
+        body: The answer's parts (or Markdown with inline labels).
+        citations: Its citations.
 
     Returns:
         ``[(label, [citations of that paragraph])]`` in footnote order.
     """
-    _, notes = footnote(markdown, citations)
+    _, notes = footnote(body, citations)
     groups: dict[str, list] = {}
     for c in citations:
         groups.setdefault(export_label(c), []).append(c)
