@@ -1,10 +1,11 @@
 """Hybrid retrieval: BM25 + dense (Chroma) fused per paragraph, town-aware.
 
-Stages, each a small function: analyse the query → score lexically (BM25 over
-every paragraph at once) → score densely (one Chroma query, town ``where``
-filter) → fuse (reciprocal rank) → for cross-town questions decide, town by
-town, whether the town really speaks of the topic → signal abstention when
-nothing relevant exists.
+Stages: analyse the query → the question's kind decides what to retrieve
+(:mod:`assistant.kinds`: passages, town by town, document fields) → signals, each a ranking of
+paragraph ids over the allowed scope (BM25 over every paragraph at once, one dense Chroma query
+with a town filter, sentence-level lexical evidence, verbatim phrase matches) → fusion
+(:func:`assistant.fusion.fuse`) → for town-by-town questions one decision per town
+(:func:`assistant.fusion.decide_towns`) → abstention when nothing relevant exists.
 """
 
 from __future__ import annotations
@@ -19,17 +20,21 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.evidence import EvidenceIndex, TermPresence
+from assistant.fusion import RRF_K, TOWN_PASSAGES, Ranking, decide_towns, fuse, relevance
 from assistant.kinds import kind_named, understand
 from assistant.lexicon import GENERIC, term_weight
 from assistant.query import QUESTION_WORDS, Query, strip_towns
+from assistant.signals import Bm25, Dense, Evidence, Exact, Scope
 from assistant.text import fold, folded_sentences
 from ingest.parse import DOC_NUMBER, SIGNER_LINE
 from ingest.records import Paragraph
 from vectorstore.kb import KnowledgeBase, town_aliases
 from vectorstore.tokenize import tokenize, tokenize_precise
 
-RRF_K = 60
 MAX_DENSE = 600  # chunks one Chroma query may return
+PER_TOWN_CANDIDATES = 12  # BM25 candidates kept per town (questions over up to ``many_towns`` towns)
+EVIDENCE_PER_TOWN = 2  # best evidence-holding paragraphs of each town added to a town-by-town question's candidates
+DENSE_PER_HIT = 4  # dense chunks fetched per hit wanted (at least ``dense_candidates``)
 PART_WEIGHT = 0.5  # sub-words of a question word count half
 UNKNOWN_LATIN_WEIGHT = 0.2  # an English word the glossary could not map says little about evidence
 VERB_WEIGHT = 0.6  # questions paraphrase verbs freely ("建立或落实" vs "聘用…担任")
@@ -257,6 +262,8 @@ class HybridRetriever:
         self._order: list[str] | None = None
         self._holding_key: tuple | None = None
         self._holding_rows = np.zeros(0, dtype=bool)
+        self.bm25_signal, self.dense_signal = Bm25(self), Dense(self)
+        self.evidence_signal, self.exact_signal = Evidence(self), Exact(self)
 
     # --- cached views of the knowledge base -----------------------------
     def _prepare(self) -> None:
@@ -416,6 +423,28 @@ class HybridRetriever:
                 weights[term] = max(weights.get(term, 0.0), top)
         return Topic(weights=weights, required=required, known=known, quoted=quoted)
 
+    @property
+    def row_ids(self) -> list[str]:
+        """Paragraph id of every index row (the BM25 index's order)."""
+        self._prepare()
+        return self._order or []
+
+    @property
+    def row_of(self) -> dict[str, int]:
+        """Index row of every paragraph id."""
+        self._prepare()
+        return self._row
+
+    @property
+    def evidence_index(self) -> EvidenceIndex:
+        """The sentence-level evidence index."""
+        self._prepare()
+        return self._evidence
+
+    def holding(self, topic: Topic) -> np.ndarray:
+        """Rows with a sentence window holding every required term of the topic."""
+        return self._holding(topic, False)
+
     def presence(self, weights: dict[str, float]) -> TermPresence:
         """Where each weighted term occurs, with every paragraph's coverage and sentence-window evidence."""
         self._prepare()
@@ -460,26 +489,13 @@ class HybridRetriever:
         docs = [m.doc_id for m in metas if m.year in query.years and (not query.towns or m.town in query.towns)]
         return docs or None
 
-    def _dense(self, query: Query, towns: list[str] | None, n: int, docs: list[str] | None = None) -> dict[str, float]:
-        # The town filter already scopes the search; the town's name in the query
-        # would only pull mastheads and sign-offs up.
-        text = query.search_text if query.search_text != query.folded else query.text
-        if towns:
-            text = strip_towns(query.search_text or query.folded, self.aliases)
-        vector = self.kb.embedder.embed([text or query.text], "query")[0]
-        sims: dict[str, float] = {}
-        for hit in self.kb.store.query(vector, n, towns=towns, doc_ids=docs):
-            for pid in self.kb.chunk_paragraphs.get(hit.chunk_id, ()):
-                sims[pid] = max(sims.get(pid, -1.0), hit.similarity)
-        return sims
-
     def _candidates(
         self,
         query: Query,
         topic: Topic,
         towns: list[str] | None,
         dense_n: int,
-        per_town: int = 12,
+        per_town: int = PER_TOWN_CANDIDATES,
         with_evidence: bool = False,
     ) -> Candidates:
         """Every candidate paragraph over the allowed towns with its signals, fused, best first.
@@ -495,34 +511,22 @@ class HybridRetriever:
                 other paragraphs of its report repeat the question's common words more often).
         """
         self._prepare()
-        weights = topic.weights
-        bm25 = self.kb.bm25.scores(list(weights) or tokenize(query.text))
         docs = self._year_docs(query)
-        scope = self._in_scope(set(towns) if towns else None, set(docs) if docs else None)
-        # BM25 candidates: the best few of every town, so no town is crowded out.
-        bm25_rank = self._per_town_best(bm25, scope, per_town)
-        dense = self._dense(query, towns, dense_n, docs)
-        dense_rank = sorted(dense.items(), key=lambda kv: -kv[1])
-        evidence, rows = self.presence(weights).lexical(self.min_coverage), self._row
-        supporting: list[str] = []
-        if with_evidence and topic.known and topic.required:
-            holds = self._holding(topic, False) & (evidence >= self.min_coverage)
-            supporting = [pid for pid, _ in self._per_town_best(np.where(holds, evidence, 0.0), scope, 2)]
-        candidates = dict.fromkeys([pid for pid, _ in bm25_rank] + [pid for pid, _ in dense_rank] + supporting)
-        known = [pid for pid in candidates if pid in rows]
-        lexical = dict.fromkeys(candidates, 0.0)
-        lexical.update(zip(known, evidence[[rows[pid] for pid in known]].tolist()))
+        rows = self._in_scope(set(towns) if towns else None, set(docs) if docs else None)
+        scope = Scope(towns=towns, docs=docs, rows=rows)
+        bm25_rank = self.bm25_signal.search(query, topic, scope, per_town)
+        dense_rank = self.dense_signal.search(query, topic, scope, dense_n)
+        supporting = self.evidence_signal.search(query, topic, scope, EVIDENCE_PER_TOWN) if with_evidence else []
+        candidates = dict.fromkeys([pid for pid, _ in bm25_rank] + [pid for pid, _ in dense_rank])
+        candidates.update(dict.fromkeys(pid for pid, _ in supporting))
+        lexical = self.evidence_signal.scores(candidates, topic)
         lex_rank = sorted(((pid, v) for pid, v in lexical.items() if v > 0), key=lambda kv: -kv[1])
-        fused: dict[str, float] = {}
-        for ranking in (bm25_rank, dense_rank, lex_rank):
-            for rank, (pid, _) in enumerate(ranking):
-                fused[pid] = fused.get(pid, 0.0) + 1.0 / (self.rrf_k + rank + 1)
-        exact = self._exact(query.folded, set(towns) if towns else None)
+        exact = self.exact_signal.found(query, scope)
+        dense = dict(dense_rank)
         for pid in exact:
-            fused[pid] = fused.get(pid, 0.0) + 1.0  # a verbatim quote outranks everything
-            lexical.setdefault(pid, 1.0)
-        ranked = dict(sorted(fused.items(), key=lambda kv: -kv[1]))
-        return Candidates(fused=ranked, dense=dense, bm25=dict(bm25_rank), lexical=lexical, exact=exact)
+            lexical.setdefault(pid, 1.0)  # a verbatim quote is full evidence
+        fused = fuse((bm25_rank, dense_rank, lex_rank), exact, self.rrf_k)
+        return Candidates(fused=fused, dense=dense, bm25=dict(bm25_rank), lexical=lexical, exact=exact)
 
     def _hit(self, found: Candidates, pid: str) -> Hit:
         """The :class:`Hit` of one candidate."""
@@ -539,7 +543,7 @@ class HybridRetriever:
         topic: Topic,
         towns: list[str] | None,
         dense_n: int,
-        per_town: int = 12,
+        per_town: int = PER_TOWN_CANDIDATES,
     ) -> list[Hit]:
         """Fused hits over the allowed towns, best first (all candidates, not cut to k)."""
         found = self._candidates(query, topic, towns, dense_n, per_town)
@@ -554,7 +558,7 @@ class HybridRetriever:
             keep &= np.isin(self._doc_id, [i for i, d in enumerate(self._doc_names) if d in allowed_docs])
         return keep
 
-    def _per_town_best(self, scores: np.ndarray, keep: np.ndarray, per_town: int) -> list[tuple[str, float]]:
+    def per_town_best(self, scores: np.ndarray, keep: np.ndarray, per_town: int) -> Ranking:
         """The ``per_town`` best-scoring kept rows (score > 0) of every town, best first (ties in index order)."""
         rows = np.flatnonzero(keep & (scores > 0))
         if not len(rows):
@@ -568,14 +572,6 @@ class HybridRetriever:
         rows = rows[np.lexsort((rows, -scores[rows]))]
         order = self._order or []
         return list(zip([order[i] for i in rows.tolist()], scores[rows].tolist()))
-
-    def _exact(self, folded_question: str, allowed: set[str] | None) -> set[str]:
-        needle = _PUNCT.sub("", folded_question)
-        if len(needle) < 8:
-            return set()
-        paragraphs, order = self.kb.paragraphs, self._order or []
-        found = (order[i] for i in self._evidence.paragraphs.containing(needle).tolist())
-        return {pid for pid in found if pid in paragraphs and (allowed is None or paragraphs[pid].town in allowed)}
 
     # --- public API ----------------------------------------------------------
     def search(self, question: str, k: int = 5) -> list[Hit]:
@@ -600,7 +596,7 @@ class HybridRetriever:
         topic = self.topic(query)
         if query.unknown_towns and not query.towns:
             names = "、".join(query.unknown_towns)
-            hits = self._score(query, topic, None, max(self.dense_candidates, k * 4))[:k]
+            hits = self._score(query, topic, None, max(self.dense_candidates, k * DENSE_PER_HIT))[:k]
             return Retrieval(
                 query=query, hits=tuple(hits), abstain=True, reason=f"知识库中没有{names}的报告",
                 topic_terms=tuple(topic.weights), topic=topic,
@@ -617,7 +613,7 @@ class HybridRetriever:
             k: Number of hits wanted.
             expand_sections: Follow the best paragraph's section (summaries: its siblings come next).
         """
-        hits = self._score(query, topic, list(query.towns) or None, max(self.dense_candidates, k * 4))
+        hits = self._score(query, topic, list(query.towns) or None, max(self.dense_candidates, k * DENSE_PER_HIT))
         if expand_sections:
             hits = self._expand_sections(hits)
         top = hits[:k]
@@ -673,7 +669,7 @@ class HybridRetriever:
         # One Chroma query for all towns; towns beyond its reach are judged on BM25 + lexical evidence.
         n_chunks = min(MAX_DENSE, max(self.dense_candidates, self.town_chunks * n_towns))
         # Each town needs only its best few paragraphs judged; with many towns fewer each keeps it bounded.
-        per_town = 12 if n_towns <= self.many_towns else self.town_candidates
+        per_town = PER_TOWN_CANDIDATES if n_towns <= self.many_towns else self.town_candidates
         # The dense query could not give every town its share of chunks: towns it missed have no similarity.
         capped = n_chunks < max(1, self.town_chunks) * n_towns
         found = self._candidates(query, topic, towns, n_chunks, per_town=per_town, with_evidence=True)
@@ -683,34 +679,23 @@ class HybridRetriever:
             # Beyond the dense fan-out a town's paragraphs have no similarity at all; judge them on
             # lexical evidence alone rather than as if they were dissimilar.
             coverage, similarity = lexical.get(pid, 0.0), dense.get(pid, 0.0)
-            return coverage if capped and not similarity else _relevance(coverage, similarity)
+            return coverage if capped and not similarity else relevance(coverage, similarity)
 
         paragraphs = self.kb.paragraphs
-        by_town: dict[str, list[str]] = {}
-        for pid in found.fused:
-            by_town.setdefault(paragraphs[pid].town, []).append(pid)
-        rel_of = {pid: rel(pid) for pid in found.fused}
-        matches = []
-        for town, pids in by_town.items():
-            pids.sort(key=rel_of.__getitem__, reverse=True)
-            # The town's evidence: its most relevant paragraph that really supports the question.
-            lead = next((p for p in pids[:3] if self._supports(p, lexical.get(p, 0.0), dense.get(p, 0.0), topic)), None)
-            if lead is not None:
-                pids.remove(lead)
-                pids.insert(0, lead)
-            matches.append((town, pids, rel_of[pids[0]], lead is not None))
-        best = max((score for _, _, score, ok in matches if ok), default=0.0)
+        decisions = decide_towns(
+            found.fused,
+            town_of=lambda pid: paragraphs[pid].town,
+            relevance_of=rel,
+            supports=lambda pid: self._supports(pid, lexical.get(pid, 0.0), dense.get(pid, 0.0), topic),
+            threshold=self.town_threshold,
+        )
         build = functools.partial(self._hit, found)
-        decided = []
-        for town, pids, relevance, ok in matches:
-            matched = ok and relevance >= self.town_threshold * best
-            # A matched town shows up to three paragraphs; an unmatched one only its closest.
-            ids = tuple(pids[: 3 if matched else 1])
-            decided.append(TownMatch(town=town, matched=matched, relevance=relevance, ids=ids, build=build))
-        decided.sort(key=lambda m: (-m.matched, -m.relevance))
+        decided = [
+            TownMatch(town=d.town, matched=d.matched, relevance=d.relevance, ids=d.ids, build=build) for d in decisions
+        ]
         matched = [m for m in decided if m.matched]
         # Interleaved by town (every town's best, then every town's second, …), then the rest.
-        interleaved = (m.ids[depth] for depth in range(3) for m in matched if depth < len(m.ids))
+        interleaved = (m.ids[depth] for depth in range(TOWN_PASSAGES) for m in matched if depth < len(m.ids))
         taken = {pid for m in matched for pid in m.ids}
         rest = (pid for pid in found.fused if pid not in taken)
         shown = [build(pid) for pid, _ in zip(itertools.chain(interleaved, rest), range(k))]
@@ -734,12 +719,6 @@ class HybridRetriever:
         siblings = [h for h in hits[1:] if h.doc == top.doc and h.section_path[: len(parent)] == parent]
         others = [h for h in hits[1:] if h not in siblings]
         return [top, *siblings, *others]
-
-
-def _relevance(coverage: float, similarity: float) -> float:
-    """Blend of sentence-level lexical evidence and dense similarity, roughly in [0, 1]."""
-    dense = max(0.0, (similarity - 0.75) / 0.2) if similarity else 0.0
-    return 0.65 * coverage + 0.35 * min(1.0, dense)
 
 
 def _hit(p: Paragraph, score: float, dense: float, bm25: float, coverage: float, source: str) -> Hit:
