@@ -89,6 +89,24 @@ ALL_TOWNS = "各镇"
 
 # --- abstention ----------------------------------------------------------------------------
 
+# Why retrieval abstained (shown after "报告中未找到…相关内容：").
+EMPTY_INDEX = "知识库为空，请先导入报告"
+NO_PASSAGES = "没有可检索的段落"
+NO_SUPPORT = "报告中没有段落提到问题所问的内容"
+NO_FIGURE = "报告中未找到问题所问的数字"
+NO_TOWN = "报告中未找到提及该内容的镇"
+
+
+def unknown_towns(names: str) -> str:
+    """Reason: the question names towns no indexed report belongs to."""
+    return f"知识库中没有{names}的报告"
+
+
+
+def towns_scope(towns: tuple[str, ...]) -> str:
+    """The towns a question is limited to, as an abstention names them ("北留镇、旧院镇的"; "" for none)."""
+    return TOWN_SEPARATOR.join(towns) + "的" if towns else ""
+
 
 def not_found(scope: str, reason: str) -> str:
     """Lead of an abstention; ``scope`` is "北留镇的" or ""."""

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from assistant import phrasing
 from assistant.evidence import EvidenceIndex, TermPresence
 from assistant.fusion import RRF_K, TOWN_PASSAGES, Ranking, decide_towns, fuse, relevance
 from assistant.kinds import kind_named, understand
@@ -592,13 +593,13 @@ class HybridRetriever:
             raise ValueError(f"k must be >= 1, got {k}")
         query = question if isinstance(question, Query) else self.understand(question)
         if not self.kb.paragraphs:
-            return Retrieval(query=query, hits=(), abstain=True, reason="知识库为空，请先导入报告")
+            return Retrieval(query=query, hits=(), abstain=True, reason=phrasing.EMPTY_INDEX)
         topic = self.topic(query)
         if query.unknown_towns and not query.towns:
-            names = "、".join(query.unknown_towns)
+            names = phrasing.TOWN_SEPARATOR.join(query.unknown_towns)
             hits = self._score(query, topic, None, max(self.dense_candidates, k * DENSE_PER_HIT))[:k]
             return Retrieval(
-                query=query, hits=tuple(hits), abstain=True, reason=f"知识库中没有{names}的报告",
+                query=query, hits=tuple(hits), abstain=True, reason=phrasing.unknown_towns(names),
                 topic_terms=tuple(topic.weights), topic=topic,
             )  # fmt: skip
         # What to retrieve is the question kind's decision: passages, town by town, document fields.
@@ -619,11 +620,11 @@ class HybridRetriever:
         top = hits[:k]
         abstain, reason = False, ""
         if not top:
-            abstain, reason = True, "没有可检索的段落"
+            abstain, reason = True, phrasing.NO_PASSAGES
         elif top[0].source != "exact" and not any(self.supports(h, topic) for h in top):
-            abstain, reason = True, "报告中没有段落提到问题所问的内容"
+            abstain, reason = True, phrasing.NO_SUPPORT
         elif query.numeric and not any(self.has_required(h.id, topic, numeric=True) for h in top):
-            abstain, reason = True, "报告中未找到问题所问的数字"
+            abstain, reason = True, phrasing.NO_FIGURE
         return Retrieval(
             query=query, hits=tuple(top), abstain=abstain, reason=reason, topic_terms=tuple(topic.weights), topic=topic
         )
@@ -705,7 +706,7 @@ class HybridRetriever:
             hits=tuple(shown[:k]),
             towns=tuple(decided),
             abstain=abstain,
-            reason="报告中未找到提及该内容的镇" if abstain else "",
+            reason=phrasing.NO_TOWN if abstain else "",
             topic_terms=tuple(topic.weights),
             topic=topic,
         )
