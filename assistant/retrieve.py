@@ -11,7 +11,6 @@ with a town filter, sentence-level lexical evidence, verbatim phrase matches) �
 from __future__ import annotations
 
 import functools
-import gc
 import itertools
 import re
 from collections.abc import Callable
@@ -26,7 +25,8 @@ from assistant.kinds import kind_named, understand
 from assistant.lexicon import GENERIC, term_weight
 from assistant.query import QUESTION_WORDS, Query, strip_towns
 from assistant.signals import Bm25, Dense, Evidence, Exact, Scope
-from assistant.text import fold, folded_sentences
+from assistant.text import fold
+from assistant.views import IndexViews, pinyin_aliases  # noqa: F401 - pinyin_aliases: re-exported
 from ingest.parse import DOC_NUMBER, SIGNER_LINE
 from ingest.records import Paragraph
 from vectorstore.kb import KnowledgeBase, town_aliases
@@ -41,12 +41,7 @@ UNKNOWN_LATIN_WEIGHT = 0.2  # an English word the glossary could not map says li
 VERB_WEIGHT = 0.6  # questions paraphrase verbs freely ("建立或落实" vs "聘用…担任")
 QUOTED_BAR = 0.5  # share of min_coverage evidence needs when the question quotes its topic
 CORE_SHARE = 0.85  # core terms within this share of the rarest one are required evidence
-_PUNCT = re.compile(r"[\s\W_]+")
-_PSEUDO_SECTIONS = {"文首", "前言", "落款"}
 _QUOTED = re.compile(r"[“「『\"]([^“”「」『』\"]{2,16})[”」』\"]")
-FORMS_VERSION = "2"  # of the cached folded forms (index-forms.json); bump when folding changes
-# Punctuation inside a sentence does not separate words ("谁执法，谁普法" = "谁执法谁普法").
-_INNER_PUNCT = re.compile(r"[^\w。！？；!?;]+")
 _FIELD_PATTERNS = {
     "doc_number": DOC_NUMBER,
     "signer": SIGNER_LINE,
@@ -54,16 +49,6 @@ _FIELD_PATTERNS = {
     "issuer": re.compile(r"(?:人民政府|委员会|办事处)$"),
 }
 _CONTENT_FLAG = re.compile(r"^(?:n|a|b|vn|l|i|eng)")
-
-
-def pinyin_aliases(town: str) -> list[str]:
-    """Latin spellings of a town for English questions: 东方红镇 → "dongfanghong"."""
-    from pypinyin import lazy_pinyin
-
-    short = town_aliases(town)[-1]
-    if not re.search(r"[\u4e00-\u9fff]", short):
-        return []
-    return ["".join(lazy_pinyin(short)).lower()]
 
 
 @dataclass(frozen=True)
@@ -258,100 +243,27 @@ class HybridRetriever:
         self.many_towns = many_towns
         self.town_candidates = town_candidates
         self.town_chunks = town_chunks
-        self._folded: dict[str, str] | None = None
-        self._aliases: dict[str, str] | None = None
-        self._order: list[str] | None = None
+        self._views: IndexViews | None = None
         self._holding_key: tuple | None = None
         self._holding_rows = np.zeros(0, dtype=bool)
         self.bm25_signal, self.dense_signal = Bm25(self), Dense(self)
         self.evidence_signal, self.exact_signal = Evidence(self), Exact(self)
 
-    # --- cached views of the knowledge base -----------------------------
+    # --- views of the knowledge base -----------------------------------------
     def _prepare(self) -> None:
-        if self._folded is None:
-            paragraphs = self.kb.paragraphs
-            self._folded, self._headings, self._sentences = self._index_forms(paragraphs)
-            self._aliases = {fold(a): t for t in self.kb.towns() for a in town_aliases(t) + pinyin_aliases(t)}
-            self._order = self.kb.bm25.ids
-            # A BM25 id without a paragraph (an index mid-repair) belongs to no town and is skipped.
-            towns_of = [paragraphs[pid].town if pid in paragraphs else "" for pid in self._order]
-            self._town_names = sorted(set(towns_of) - {""})
-            town_ids = {t: i for i, t in enumerate(self._town_names)}
-            self._town_id = np.array([town_ids.get(t, -1) for t in towns_of], dtype=np.int64)
-            docs_of = [paragraphs[pid].doc_id if pid in paragraphs else "" for pid in self._order]
-            self._doc_names = sorted(set(docs_of))
-            doc_ids = {d: i for i, d in enumerate(self._doc_names)}
-            self._doc_id = np.array([doc_ids[d] for d in docs_of], dtype=np.int64)
-            self._row = self.kb.bm25.position
-            self._evidence = EvidenceIndex(
-                [self._folded.get(pid, "") for pid in self._order],
-                [self._headings.get(pid, "") for pid in self._order],
-                [self._sentences.get(pid, []) for pid in self._order],
-                cache_dir=self.kb.dir,
-                tag=self.kb.catalog.get_state("generation", "0"),
-            )
-            # The index views are millions of long-lived objects; a full garbage collection
-            # walking them all paused a question for 100-300 ms at 2,000 reports.
-            gc.freeze()
-
-    def _index_forms(self, paragraphs: dict[str, Paragraph]) -> tuple[dict, dict, dict]:
-        """Folded text, headings and sentences of every paragraph, cached on disk.
-
-        Folding (OpenCC, NFKC) every paragraph takes ~1 ms each; at thousands of reports
-        that would be paid by the first question of every process. After an ingest only new
-        paragraphs are folded: a paragraph id names fixed content (document hash + position).
-        """
-        import json
-        import os
-
-        path = self.kb.dir / "index-forms.json"
-        generation = self.kb.catalog.get_state("generation", "0")
-        forms: dict = {}
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if data.get("version") == FORMS_VERSION and isinstance(data.get("forms"), dict):
-                forms = data["forms"]
-                if data.get("generation") == generation and set(forms) == set(paragraphs):
-                    return self._split_forms(forms)
-        except (OSError, ValueError):
-            pass
-        kept = {pid: forms[pid] for pid in paragraphs if pid in forms}
-        for pid, p in paragraphs.items():
-            if pid not in kept:
-                text = fold(p.text)
-                heading = fold("".join(h for h in p.section_path if h not in _PSEUDO_SECTIONS))
-                kept[pid] = [
-                    _PUNCT.sub("", heading + text),
-                    heading,
-                    [_INNER_PUNCT.sub("", x) for x in folded_sentences(text)],
-                ]
-        try:
-            tmp = path.with_suffix(".tmp")
-            payload = {"generation": generation, "version": FORMS_VERSION, "forms": kept}
-            tmp.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
-            os.replace(tmp, path)
-        except OSError:
-            pass  # read-only index: fold again next time
-        return self._split_forms(kept)
-
-    @staticmethod
-    def _split_forms(forms: dict) -> tuple[dict, dict, dict]:
-        return (
-            {pid: f[0] for pid, f in forms.items()},
-            {pid: f[1] for pid, f in forms.items()},
-            {pid: f[2] for pid, f in forms.items()},
-        )
+        if self._views is None:
+            self._views = IndexViews(self.kb)
 
     def refresh(self) -> None:
         """Forget cached views after the knowledge base changed."""
-        self._folded = self._aliases = self._order = None
+        self._views = None
         self._holding_key = None
 
     @property
     def aliases(self) -> dict[str, str]:
         """Folded town alias → canonical town."""
         self._prepare()
-        return self._aliases or {}
+        return self._views.aliases
 
     def understand(self, question: str) -> Query:
         """Analyse a question against this knowledge base's towns and label its kind (:mod:`assistant.kinds`)."""
@@ -404,7 +316,7 @@ class HybridRetriever:
             and len(t) >= 2
             and _CONTENT_FLAG.match(flags.get(t, "n"))
             and weights[t] > 0
-            and (df[t] > 0 or self._evidence.occurs(t))
+            and (df[t] > 0 or self._views.evidence.occurs(t))
         ]
         top = max((weights[t] for t in specific), default=0.0)
         required = tuple(t for t in specific if weights[t] >= CORE_SHARE * top)
@@ -415,7 +327,7 @@ class HybridRetriever:
             dict.fromkeys(
                 phrase
                 for phrase in _QUOTED.findall(query.search_text or query.folded)
-                if phrase in specific or (phrase not in weights and self._evidence.occurs(phrase))
+                if phrase in specific or (phrase not in weights and self._views.evidence.occurs(phrase))
             )
         )
         if quoted:
@@ -424,23 +336,39 @@ class HybridRetriever:
                 weights[term] = max(weights.get(term, 0.0), top)
         return Topic(weights=weights, required=required, known=known, quoted=quoted)
 
+    # The folded forms as the tests (and debugging) read them; the views own them.
+    @property
+    def _folded(self) -> dict[str, str]:
+        self._prepare()
+        return self._views.folded
+
+    @property
+    def _headings(self) -> dict[str, str]:
+        self._prepare()
+        return self._views.headings
+
+    @property
+    def _sentences(self) -> dict[str, list[str]]:
+        self._prepare()
+        return self._views.sentences
+
     @property
     def row_ids(self) -> list[str]:
         """Paragraph id of every index row (the BM25 index's order)."""
         self._prepare()
-        return self._order or []
+        return self._views.order
 
     @property
     def row_of(self) -> dict[str, int]:
         """Index row of every paragraph id."""
         self._prepare()
-        return self._row
+        return self._views.row
 
     @property
     def evidence_index(self) -> EvidenceIndex:
         """The sentence-level evidence index."""
         self._prepare()
-        return self._evidence
+        return self._views.evidence
 
     def holding(self, topic: Topic) -> np.ndarray:
         """Rows with a sentence window holding every required term of the topic."""
@@ -449,12 +377,12 @@ class HybridRetriever:
     def presence(self, weights: dict[str, float]) -> TermPresence:
         """Where each weighted term occurs, with every paragraph's coverage and sentence-window evidence."""
         self._prepare()
-        return self._evidence.presence(weights)
+        return self._views.evidence.presence(weights)
 
     def sentence_forms(self, pid: str) -> list[str]:
         """The index forms of a paragraph's sentences (folded, inner punctuation removed)."""
         self._prepare()
-        return self._sentences.get(pid, [])
+        return self._views.sentences.get(pid, [])
 
     def has_required(self, pid: str, topic: Topic, numeric: bool = False) -> bool:
         """Whether one sentence window of the paragraph holds every required term (and a figure).
@@ -465,7 +393,7 @@ class HybridRetriever:
             numeric: Also require a number in the same window (the question asks for a figure).
         """
         self._prepare()
-        row = self._row.get(pid)
+        row = self._views.row.get(pid)
         if row is None:
             return False
         return bool(self._holding(topic, numeric)[row])
@@ -474,7 +402,7 @@ class HybridRetriever:
         """Rows with a window holding every required term (cached for the question being answered)."""
         key = (tuple(topic.weights.items()), topic.required, numeric)
         if self._holding_key != key:
-            self._holding_rows = self._evidence.holding(self.presence(topic.weights), topic.required, numeric)
+            self._holding_rows = self._views.evidence.holding(self.presence(topic.weights), topic.required, numeric)
             self._holding_key = key
         return self._holding_rows
 
@@ -513,7 +441,7 @@ class HybridRetriever:
         """
         self._prepare()
         docs = self._year_docs(query)
-        rows = self._in_scope(set(towns) if towns else None, set(docs) if docs else None)
+        rows = self._views.in_scope(set(towns) if towns else None, set(docs) if docs else None)
         scope = Scope(towns=towns, docs=docs, rows=rows)
         bm25_rank = self.bm25_signal.search(query, topic, scope, per_town)
         dense_rank = self.dense_signal.search(query, topic, scope, dense_n)
@@ -550,29 +478,9 @@ class HybridRetriever:
         found = self._candidates(query, topic, towns, dense_n, per_town)
         return [self._hit(found, pid) for pid in found.fused]
 
-    def _in_scope(self, allowed: set[str] | None, allowed_docs: set[str] | None) -> np.ndarray:
-        """Rows of the allowed towns and documents (all rows with a town when unrestricted)."""
-        keep = self._town_id >= 0
-        if allowed is not None:
-            keep &= np.isin(self._town_id, [i for i, t in enumerate(self._town_names) if t in allowed])
-        if allowed_docs is not None:
-            keep &= np.isin(self._doc_id, [i for i, d in enumerate(self._doc_names) if d in allowed_docs])
-        return keep
-
     def per_town_best(self, scores: np.ndarray, keep: np.ndarray, per_town: int) -> Ranking:
-        """The ``per_town`` best-scoring kept rows (score > 0) of every town, best first (ties in index order)."""
-        rows = np.flatnonzero(keep & (scores > 0))
-        if not len(rows):
-            return []
-        rows = rows[np.lexsort((rows, -scores[rows], self._town_id[rows]))]  # by town, best first
-        town = self._town_id[rows]
-        first = np.ones(len(rows), dtype=bool)
-        first[1:] = town[1:] != town[:-1]
-        group_start = np.maximum.accumulate(np.where(first, np.arange(len(rows)), 0))
-        rows = rows[np.arange(len(rows)) - group_start < per_town]
-        rows = rows[np.lexsort((rows, -scores[rows]))]
-        order = self._order or []
-        return list(zip([order[i] for i in rows.tolist()], scores[rows].tolist()))
+        """The ``per_town`` best-scoring kept rows of every town (see :meth:`IndexViews.per_town_best`)."""
+        return self._views.per_town_best(scores, keep, per_town)
 
     # --- public API ----------------------------------------------------------
     def search(self, question: str, k: int = 5) -> list[Hit]:
