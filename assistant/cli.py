@@ -173,6 +173,8 @@ def search(question, k, batch, as_json, settings):
 
     Example: python -m assistant search "执法力量薄弱" --k 8 --json
     """
+    from assistant.cite import cite
+
     assistant = _assistant(settings)
     if batch:
         for row in _read_batch(batch):
@@ -194,7 +196,7 @@ def search(question, k, batch, as_json, settings):
     if not hits:
         click.echo("未找到相关段落。")
     for i, h in enumerate(hits, 1):
-        click.echo(f"{i}. 〔{h.town} · {h.section} · 第{h.paragraph}段〕 (score {h.score:.3f})")
+        click.echo(f"{i}. {cite(h.town, h.section, h.paragraph)} (score {h.score:.3f})")
         click.echo(f"   {h.text[:160]}{'…' if len(h.text) > 160 else ''}")
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant.cite import Citation
+from assistant.cite import Citation, cite
 from assistant.parts import Block, Bold, Gap, Heading, Inline, Item, Line, Strong, Table, Text
 from assistant.render import block_lines
 
@@ -84,7 +84,7 @@ def citation_label(citation: Any) -> str:
     label = _get(citation, "label") if isinstance(citation, Mapping) else None
     if isinstance(label, str) and label.startswith("〔"):
         return label
-    return f"〔{_get(citation, 'town', '')} · {_get(citation, 'section', '')} · 第{_get(citation, 'paragraph', '')}段〕"
+    return cite(_get(citation, "town", ""), _get(citation, "section", ""), _get(citation, "paragraph", ""))
 
 
 def citation_quote(citation: Any, limit: int = _QUOTE_LIMIT) -> str:

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assistant.cite import cite
 from assistant.text import SENTENCE_END_NORMALISED, fold, to_simplified
 from ingest.records import Paragraph
 
@@ -146,7 +147,7 @@ class Fact:
     @property
     def citation_label(self) -> str:
         """Citation as rendered in answers: ``〔北留镇 · 四是筑牢法治基石 · 第1段〕``."""
-        return f"〔{self.town} · {self.section} · 第{self.paragraph}段〕"
+        return cite(self.town, self.section, self.paragraph)
 
     def to_dict(self) -> dict:
         """Return the JSON row ``{town, year, metric, label, value, unit, qualifier, quote, citation}``."""
