@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ingest.clean import squash
+from assistant.text import squash
 from ingest.records import Paragraph
 
 
@@ -77,8 +77,12 @@ def citation_for(kb, pid: str, quote: str = "") -> Citation:
     return Citation.of(p, quote=quote, show_year=p.town in kb.multi_report_towns)
 
 
-def cite(town: str, section: str, paragraph: int) -> str:
-    """Render a citation label."""
+def cite(town: str, section: str, paragraph: int | str) -> str:
+    """Render a citation label: the one place its format is written (answers, exports, the app use it).
+
+    >>> cite("北留镇", "二、存在的问题", 3)
+    '〔北留镇 · 二、存在的问题 · 第3段〕'
+    """
     return f"〔{town} · {section} · 第{paragraph}段〕"
 
 

@@ -40,6 +40,22 @@ def _assistant(settings: Settings):
     return Assistant(settings)
 
 
+def _benchmarks():
+    """The benchmark package (``benchmarks/`` beside ``assistant/`` in a checkout; not part of the runtime package)."""
+    try:
+        import benchmarks
+    except ImportError:
+        # ``python -m assistant`` run from outside the checkout: the package sits next to ours.
+        from pathlib import Path
+
+        root = Path(__file__).resolve().parents[1]
+        if not (root / "benchmarks" / "__init__.py").exists():
+            _fail("未找到基准测试代码 benchmarks/（请在项目源码目录中运行）")
+        sys.path.insert(0, str(root))
+        import benchmarks
+    return benchmarks.format_table, benchmarks.run_bench, benchmarks.save_result
+
+
 def _fail(message: str, code: int = 1) -> None:
     click.echo(f"错误：{message}", err=True)
     sys.exit(code)
@@ -157,6 +173,8 @@ def search(question, k, batch, as_json, settings):
 
     Example: python -m assistant search "执法力量薄弱" --k 8 --json
     """
+    from assistant.cite import cite
+
     assistant = _assistant(settings)
     if batch:
         for row in _read_batch(batch):
@@ -178,7 +196,7 @@ def search(question, k, batch, as_json, settings):
     if not hits:
         click.echo("未找到相关段落。")
     for i, h in enumerate(hits, 1):
-        click.echo(f"{i}. 〔{h.town} · {h.section} · 第{h.paragraph}段〕 (score {h.score:.3f})")
+        click.echo(f"{i}. {cite(h.town, h.section, h.paragraph)} (score {h.score:.3f})")
         click.echo(f"   {h.text[:160]}{'…' if len(h.text) > 160 else ''}")
 
 
@@ -214,13 +232,9 @@ def ask(question, batch, as_json, llm_url, llm_model, settings):
     if as_json:
         _print_json(answer.to_dict())
         return
-    click.echo(answer.answer)
-    if answer.notice:
-        click.echo(f"\n提示：{answer.notice}")
-    if answer.citations:
-        click.echo("\n引用：")
-        for i, c in enumerate(answer.citations, 1):
-            click.echo(f"[{i}] {c.render()} {c.text[:80]}{'…' if len(c.text) > 80 else ''}")
+    from assistant.render import plain
+
+    click.echo(plain(answer))
 
 
 @cli.command()
@@ -319,7 +333,7 @@ def bench(reports, queries, no_baseline, out, as_json, settings):
 
     Example: python -m assistant bench --reports 200 --json
     """
-    from assistant.bench import format_table, run_bench, save_result
+    format_table, run_bench, save_result = _benchmarks()
 
     def progress(stage, done, total):
         if sys.stderr.isatty():

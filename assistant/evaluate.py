@@ -14,7 +14,7 @@ from __future__ import annotations
 import statistics
 import time
 
-from ingest.clean import squash
+from assistant.text import squash
 
 
 def _found(evidence: dict, rows: list[dict]) -> bool:

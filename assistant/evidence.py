@@ -16,17 +16,15 @@ two of them).
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from assistant.lexicon import SYNONYM_WEIGHT, expand
+from assistant.lexicon import PAIR_DISCOUNT, SYNONYM_WEIGHT, expand
+from assistant.text import NUMBER
 from vectorstore.ngram_index import NgramIndex
 
-PAIR_DISCOUNT = 0.9  # a two-sentence window is slightly weaker evidence than one sentence
-_NUMERAL = re.compile(r"\d|[一二三四五六七八九十百千两]+[次个名人件起项条份场期户本]")
 _TERM_CACHE = 2048  # terms whose rows are kept (users' questions share most terms)
 
 
@@ -188,7 +186,7 @@ class EvidenceIndex:
         """Sentences stating a figure (computed on first use)."""
         if self._numerals is None:
             self._numerals = np.fromiter(
-                (bool(_NUMERAL.search(s)) for s in self.sentence_texts), dtype=bool, count=len(self.sentence_texts)
+                (bool(NUMBER.search(s)) for s in self.sentence_texts), dtype=bool, count=len(self.sentence_texts)
             )
         return self._numerals
 

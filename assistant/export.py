@@ -1,14 +1,19 @@
 """Export answers, drafted summaries and whole conversations to Markdown and Word (.docx).
 
-Inline citation labels (``〔北留镇 · 二、存在的问题 · 第3段〕``) become numbered markers
-``[1]`` and a closing ``引用`` list gives, per number, the label and the quoted text — the
-footnote style officials expect in a written report. The Word writer understands the small
-Markdown subset the answerer produces: ``#`` headings, ``-``/``1.`` lists, ``**bold**`` and
-pipe tables, and turns them into real Word headings, list paragraphs and tables.
+Citations become numbered markers ``[1]`` and a closing ``引用`` list gives, per number, the
+label and the quoted text — the footnote style officials expect in a written report.
+
+A body is either an answer's typed parts (:mod:`assistant.parts`; what the assistant's own
+answers and drafts are) or Markdown text. Parts are rendered directly: citations are numbered
+as they are met and Word headings, list items and tables come from the parts, so nothing is
+recovered from rendered text. Markdown text (a language model's grounded answer, or any
+caller's) is read as before: inline labels ``〔北留镇 · 二、存在的问题 · 第3段〕`` are found and
+numbered, and the small Markdown subset (``#`` headings, ``-``/``1.`` lists, ``**bold**``, pipe
+tables) becomes Word structure.
 
 Typical use::
 
-    write_docx("答复.docx", answer.question, answer.answer, answer.citations)
+    write_docx("答复.docx", answer.question, answer.blocks, answer.citations)
     text = answer_markdown(answer)
 """
 
@@ -20,6 +25,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from assistant.cite import Citation, cite
+from assistant.parts import Block, Bold, Gap, Heading, Inline, Item, Line, Strong, Table, Text
+from assistant.render import block_lines
 
 REFERENCES_HEADING = "引用"
 _LABEL = re.compile(r"〔[^〔〕\n]{1,200}〕")
@@ -75,7 +84,7 @@ def citation_label(citation: Any) -> str:
     label = _get(citation, "label") if isinstance(citation, Mapping) else None
     if isinstance(label, str) and label.startswith("〔"):
         return label
-    return f"〔{_get(citation, 'town', '')} · {_get(citation, 'section', '')} · 第{_get(citation, 'paragraph', '')}段〕"
+    return cite(_get(citation, "town", ""), _get(citation, "section", ""), _get(citation, "paragraph", ""))
 
 
 def citation_quote(citation: Any, limit: int = _QUOTE_LIMIT) -> str:
@@ -87,40 +96,73 @@ def citation_quote(citation: Any, limit: int = _QUOTE_LIMIT) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def footnote(markdown: str, citations: Iterable[Any]) -> tuple[str, list[Note]]:
-    """Replace inline citation labels by ``[n]`` markers.
+Body = str | Sequence[Block]
+"""Markdown text with inline labels, or typed answer parts."""
 
-    Numbers follow the first appearance of each label in the text; citations the text never
-    mentions are appended after them. Two citations of the same paragraph share a number.
+
+class _Numbering:
+    """Footnote numbers of an answer's citations, given in order of first mention.
+
+    Two citations of the same paragraph (the same label) share a number; a citation that is not
+    among the answer's keeps its label.
+    """
+
+    def __init__(self, citations: Iterable[Any]) -> None:
+        self.by_label: dict[str, list[Any]] = {}
+        for c in citations:
+            self.by_label.setdefault(citation_label(c), []).append(c)
+        self.numbers: dict[str, int] = {}
+
+    def label(self, label: str) -> str:
+        """The marker of a label (numbering it on first mention)."""
+        if label not in self.by_label:
+            return label
+        return f"[{self.numbers.setdefault(label, len(self.numbers) + 1)}]"
+
+    def mark(self, citation: Citation) -> str:
+        """The marker of a citation of the parts."""
+        return self.label(citation_label(citation))
+
+    def text(self, markdown: str) -> str:
+        """Markdown text with its inline labels replaced by markers."""
+        return _LABEL.sub(lambda m: self.label(m.group(0)), markdown)
+
+    def notes(self) -> list[Note]:
+        """Every citation's note: the mentioned ones in number order, then the rest."""
+        for label in self.by_label:
+            self.numbers.setdefault(label, len(self.numbers) + 1)
+        notes = []
+        for label, number in self.numbers.items():
+            quotes = list(dict.fromkeys(q for q in (citation_quote(c) for c in self.by_label[label]) if q))
+            notes.append(Note(number=number, label=label, quotes=quotes))
+        return notes
+
+
+def _marked_lines(block: Block, numbering: _Numbering) -> list[str]:
+    if isinstance(block, Text):
+        return [numbering.text(block.markdown)]
+    return block_lines(block, numbering.mark)
+
+
+def footnote(body: Body, citations: Iterable[Any]) -> tuple[str, list[Note]]:
+    """Replace citations by ``[n]`` markers.
+
+    Numbers follow the first mention of each citation; citations the body never mentions are
+    appended after them. Two citations of the same paragraph share a number.
 
     Args:
-        markdown: Answer text with inline labels.
+        body: Answer parts, or Markdown text with inline labels.
         citations: The answer's citations.
 
     Returns:
-        (text with markers, notes in number order).
+        (Markdown with markers, notes in number order).
     """
-    citations = list(citations)
-    by_label: dict[str, list[Any]] = {}
-    for c in citations:
-        by_label.setdefault(citation_label(c), []).append(c)
-    order: list[str] = []
-    for match in _LABEL.finditer(markdown or ""):
-        label = match.group(0)
-        if label in by_label and label not in order:
-            order.append(label)
-    order += [label for label in by_label if label not in order]
-    numbers = {label: i for i, label in enumerate(order, 1)}
-    notes = []
-    for label in order:
-        quotes = list(dict.fromkeys(q for q in (citation_quote(c) for c in by_label[label]) if q))
-        notes.append(Note(number=numbers[label], label=label, quotes=quotes))
-
-    def mark(match: re.Match[str]) -> str:
-        label = match.group(0)
-        return f"[{numbers[label]}]" if label in numbers else label
-
-    return _LABEL.sub(mark, markdown or ""), notes
+    numbering = _Numbering(citations)
+    if isinstance(body, str):
+        text = numbering.text(body or "")
+    else:
+        text = "\n".join(line for block in body for line in _marked_lines(block, numbering))
+    return text, numbering.notes()
 
 
 def references_markdown(notes: Sequence[Note]) -> str:
@@ -130,12 +172,12 @@ def references_markdown(notes: Sequence[Note]) -> str:
     return f"## {REFERENCES_HEADING}\n\n" + "\n\n".join(n.line() for n in notes) + "\n"
 
 
-def document_markdown(title: str, markdown: str, citations: Iterable[Any]) -> str:
+def document_markdown(title: str, markdown: Body, citations: Iterable[Any]) -> str:
     """A complete Markdown document: title, body with ``[n]`` markers, ``引用`` list.
 
     Args:
         title: Document title (the question or the summary's title).
-        markdown: Body with inline citation labels.
+        markdown: Body: answer parts, or Markdown with inline citation labels.
         citations: Citations of the body.
 
     Returns:
@@ -153,16 +195,18 @@ def _one_line(text: str) -> str:
     return re.sub(r"\s+", " ", text or "").strip()
 
 
-def _answer_parts(answer: Any) -> tuple[str, str, list[Any]]:
-    """(title, markdown, citations) of an ``Answer`` or a summary ``Draft`` (or their dicts)."""
+def _answer_parts(answer: Any) -> tuple[str, Body, list[Any]]:
+    """(title, body, citations) of an ``Answer``, a summary ``Draft`` or an app turn (or their dicts)."""
     title = _get(answer, "title") or _get(answer, "question") or "答复"
-    markdown = _get(answer, "markdown")
+    markdown = _get(answer, "blocks")
+    if markdown is None:
+        markdown = _get(answer, "markdown")
     if markdown is None:
         markdown = _get(answer, "answer") or ""
     citations = list(_get(answer, "citations") or ())
     if not citations:
         citations = list(_get(answer, "related") or ())
-    return str(title), str(markdown), citations
+    return str(title), markdown if isinstance(markdown, tuple | list) else str(markdown), citations
 
 
 def answer_markdown(answer: Any) -> str:
@@ -179,13 +223,13 @@ def answer_markdown(answer: Any) -> str:
     return document_markdown(title, markdown, citations)
 
 
-def write_markdown(path: str | Path, title: str, markdown: str, citations: Iterable[Any]) -> Path:
+def write_markdown(path: str | Path, title: str, markdown: Body, citations: Iterable[Any]) -> Path:
     """Write a titled Markdown document with a numbered ``引用`` list.
 
     Args:
         path: Output file (UTF-8).
         title: Document title.
-        markdown: Body with inline citation labels.
+        markdown: Body: answer parts, or Markdown with inline citation labels.
         citations: Citations of the body.
 
     Returns:
@@ -202,7 +246,7 @@ def conversation_markdown(turns: Iterable[Any]) -> str:
 
     Args:
         turns: Items with ``question`` and either ``answer`` (an ``Answer`` or its text) plus
-            ``citations``, or ``markdown`` plus ``citations``; ``assistant.conversation.Turn``
+            ``citations``, or ``blocks`` or ``markdown`` plus ``citations``; ``assistant.conversation.Turn``
             objects and plain dicts both work. An optional ``resolved`` question is shown when
             it differs from what was typed.
 
@@ -218,7 +262,7 @@ def conversation_markdown(turns: Iterable[Any]) -> str:
         if answer is not None and not isinstance(answer, str):
             _, markdown, citations = _answer_parts(answer)
         else:
-            markdown = _get(turn, "markdown") or answer or ""
+            markdown = _get(turn, "blocks") or _get(turn, "markdown") or answer or ""
             citations = list(_get(turn, "citations") or ())
         body, notes = footnote(markdown, citations)
         parts.append(f"## 第{n}问：{question}")
@@ -299,6 +343,50 @@ def _style(document: Any, name: str, fallback: str = "Normal") -> str:
         return fallback
 
 
+def _add_pieces(paragraph: Any, pieces: Sequence[Inline], numbering: _Numbering) -> None:
+    """Inline parts as runs: bold words bold, citation markers superscript, text as it is."""
+    for piece in pieces:
+        if isinstance(piece, Citation):
+            marker = numbering.mark(piece)
+            paragraph.add_run(marker).font.superscript = marker.startswith("[")
+        elif isinstance(piece, Bold):
+            paragraph.add_run(piece.text).bold = True
+        elif piece:
+            paragraph.add_run(piece)
+
+
+def _add_blocks(document: Any, blocks: Sequence[Block], numbering: _Numbering) -> None:
+    """Answer parts as Word structure: paragraphs, bulleted items, headings, tables."""
+    for block in blocks:
+        if isinstance(block, Line):
+            _add_pieces(document.add_paragraph(), block.inline, numbering)
+        elif isinstance(block, Item):
+            _add_pieces(document.add_paragraph(style=_style(document, "List Bullet")), block.inline, numbering)
+        elif isinstance(block, Strong):
+            document.add_paragraph().add_run(block.text).bold = True
+        elif isinstance(block, Heading):
+            document.add_heading(block.text, level=min(block.level, 4))
+        elif isinstance(block, Table):
+            _add_table_parts(document, block, numbering)
+        elif isinstance(block, Text):
+            _add_markdown(document, numbering.text(block.markdown))
+        elif not isinstance(block, Gap):
+            raise TypeError(f"not an answer block: {block!r}")
+
+
+def _add_table_parts(document: Any, block: Table, numbering: _Numbering) -> None:
+    table = document.add_table(rows=len(block.rows) + 1, cols=len(block.header))
+    try:
+        table.style = "Table Grid"
+    except (KeyError, ValueError):  # a template without the style: plain table
+        pass
+    for j, name in enumerate(block.header):
+        table.cell(0, j).paragraphs[0].add_run(name).bold = True
+    for i, row in enumerate(block.rows, 1):
+        for j, cell in enumerate(row):
+            _add_pieces(table.cell(i, j).paragraphs[0], cell, numbering)
+
+
 def _add_markdown(document: Any, markdown: str) -> None:
     """Render the Markdown subset of answers into a Word document."""
     lines = (markdown or "").splitlines()
@@ -334,13 +422,13 @@ def _add_markdown(document: Any, markdown: str) -> None:
         i += 1
 
 
-def write_docx(path: str | Path, title: str, markdown: str, citations: Iterable[Any]) -> Path:
+def write_docx(path: str | Path, title: str, markdown: Body, citations: Iterable[Any]) -> Path:
     """Write a Word document: title, body (headings, lists, bold, tables), numbered ``引用`` list.
 
     Args:
         path: Output ``.docx`` file.
         title: Document title.
-        markdown: Body with inline citation labels (Markdown subset of the answerer).
+        markdown: Body: answer parts, or Markdown with inline citation labels (the subset above).
         citations: Citations of the body.
 
     Returns:
@@ -351,7 +439,7 @@ def write_docx(path: str | Path, title: str, markdown: str, citations: Iterable[
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    body, notes = footnote(markdown, citations)
+    numbering = _Numbering(citations)
     document = Document()
     for name in ("Normal", "Title", "Heading 1", "Heading 2", "Heading 3", "Heading 4", "Quote"):
         try:
@@ -362,7 +450,11 @@ def write_docx(path: str | Path, title: str, markdown: str, citations: Iterable[
     title = _one_line(title) or "答复"
     document.core_properties.title = title
     document.add_heading(title, level=0)
-    _add_markdown(document, body)
+    if isinstance(markdown, str):
+        _add_markdown(document, numbering.text(markdown or ""))
+    else:
+        _add_blocks(document, markdown, numbering)
+    notes = numbering.notes()
     if notes:
         document.add_heading(REFERENCES_HEADING, level=1)
         for note in notes:

@@ -8,7 +8,6 @@ IDF-weighted, and with the domain's near-synonyms ("力量薄弱" ≈ "力度偏
 from __future__ import annotations
 
 import functools
-import re
 from pathlib import Path
 
 SYNONYMS_FILE = Path(__file__).with_name("data") / "synonyms.txt"
@@ -18,6 +17,8 @@ GENERIC = frozenset(
     "金额 数量 人数 次数 数目 总数 总额 规模 比例 多少 效果".split()
 )
 SYNONYM_WEIGHT = 0.8
+# A two-sentence window is slightly weaker evidence than one sentence.
+PAIR_DISCOUNT = 0.9
 GENERIC_WEIGHT = 0.3
 
 
@@ -84,14 +85,6 @@ def coverage(text: str, weights: dict[str, float]) -> float:
     return got / total
 
 
-_SENTENCE = re.compile(r"[^。！？；!?;]+[。！？；!?;]*")
-
-
-def sentences(folded: str) -> list[str]:
-    """Split folded text into sentences."""
-    return [s for s in _SENTENCE.findall(folded) if s.strip()] or [folded]
-
-
 def best_window(heading: str, folded_sentences: list[str], weights: dict[str, float]) -> tuple[float, int]:
     """Best coverage over single sentences and adjacent pairs (each read with the heading).
 
@@ -102,7 +95,7 @@ def best_window(heading: str, folded_sentences: list[str], weights: dict[str, fl
     for i, sentence in enumerate(folded_sentences):
         score = coverage(heading + sentence, weights)
         if i + 1 < len(folded_sentences):
-            score = max(score, 0.9 * coverage(heading + sentence + folded_sentences[i + 1], weights))
+            score = max(score, PAIR_DISCOUNT * coverage(heading + sentence + folded_sentences[i + 1], weights))
         if score > best:
             best, where = score, i
     return best, where

@@ -15,13 +15,12 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from assistant import phrasing
 from assistant.cite import Citation
 from assistant.prompts import load_prompt
-from ingest.clean import fold
+from assistant.text import FIGURE, fold, sentence_pieces
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
-_SENTENCE = re.compile(r"[^。！？；!?;\n]+[。！？；!?;]*|\n")
-_FIGURE = re.compile(r"\d+(?:\.\d+)?")
 
 
 class LLMError(RuntimeError):
@@ -152,11 +151,11 @@ def ground(raw: str, passages: list[Passage], question: str = "") -> Grounded:
         The grounded answer (``citations`` empty when nothing survived).
     """
     by_number = {p.number: p.citation for p in passages}
-    stated = set(_FIGURE.findall(fold(question)))
+    stated = set(FIGURE.findall(fold(question)))
     flags: list[str] = []
     cited: dict[str, Citation] = {}
     out: list[str] = []
-    for sentence in _SENTENCE.findall(raw):
+    for sentence in sentence_pieces(raw):
         if sentence == "\n":
             out.append("\n")
             continue
@@ -167,13 +166,13 @@ def ground(raw: str, passages: list[Passage], question: str = "") -> Grounded:
         body = _MARKER.sub("", sentence).strip()
         if not valid:
             # Only a lead-in ("共3个镇提到……：") may stand without a citation.
-            if body and not _FIGURE.search(body.split("个镇")[-1]) and body.endswith(("：", ":")) or not body:
+            if body and not FIGURE.search(body.split(phrasing.COUNT_LEAD_WORD)[-1]) and body.endswith(("：", ":")) or not body:
                 out.append(body)
             else:
                 flags.append("uncited")
             continue
         support = "".join(fold(by_number[n].text) for n in valid)
-        if any(figure not in support and figure not in stated for figure in _FIGURE.findall(fold(body))):
+        if any(figure not in support and figure not in stated for figure in FIGURE.findall(fold(body))):
             flags.append("unsupported_number")
             continue
         labels = "".join(dict.fromkeys(by_number[n].render() for n in valid))

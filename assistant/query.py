@@ -1,7 +1,8 @@
-"""Query understanding: normalise a question, find towns/years/fields, classify its kind.
+"""Query understanding: normalise a question, find its towns, years, document fields and whether it asks for a figure.
 
-Simple, tested rules (no LLM): the questions county officials ask fall into a
-handful of shapes, and the shape decides how retrieval and answering work.
+Simple, tested rules (no LLM). Which *kind* of question it is (and so how it is retrieved and
+answered) is decided by the kinds themselves: see :mod:`assistant.kinds`, whose
+:func:`~assistant.kinds.understand` analyses a question here and then labels it.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.clean import fold
+from assistant.text import fold
 
+# The labels a question can carry (``Query.kind``, also the answer's ``kind`` in the JSON contract);
+# each is owned by one kind in :mod:`assistant.kinds`.
 FACT, MULTI_TOWN, COMPARE, SUMMARY, META = "fact", "multi_town", "compare", "summary", "meta"
 
 _META_FIELDS = {
@@ -24,17 +27,6 @@ _META_FIELDS = {
     "title": re.compile(r"标题|题目|title of"),
     "issuer": re.compile(r"发文机关|落款单位|谁发的|issuing body"),
 }
-_MULTI = re.compile(
-    r"哪些(?:乡镇|镇|乡|街道|地方)|哪几个(?:乡镇|镇|乡)|哪(?:个|一个)(?:乡镇|镇|乡)|有几个镇|which towns?\b|what towns?\b"
-)
-_COMPARE = re.compile(
-    r"各(?:乡镇|镇|乡|街道)|每个(?:乡镇|镇|乡)|分别|对比|比较|最多|最少|最高|最低|排名|排序|\beach town\b|compare|\bmost\b|\bleast\b|per town"
-)
-_SUMMARY = re.compile(
-    r"汇总|总结|概括|梳理|起草|归纳|综述|有哪些问题|存在哪些|存在什么|存在的问题|问题短板|哪些不足|不足|短板|"
-    r"(?:做|干|开展|采取|提)了?(?:哪些|什么|些什么)|哪些工作|意见建议|哪些(?:意见|建议)|"
-    r"下一步|打算|计划|安排|举措|措施|做法|成效|情况如何|怎么样|summar|overview|problems|plans?\b|next steps"
-)
 _NUMERIC = re.compile(
     r"多少|几[次个名人件起项条份场期户本]|几次|数量|金额|比例|比率|百分之|how many|how much|number of|amount"
 )
@@ -114,7 +106,7 @@ def translate_english(folded: str) -> str:
     """Replace English domain phrases with their Chinese terms (other words stay).
 
     >>> translate_english("which towns mention weak law enforcement capacity?")
-    'which towns mention 薄弱 执法力量?'
+    'which towns mention 薄弱 执法力量 ?'
     """
     if not re.search(r"[a-z]{3,}", folded):
         return folded
@@ -130,7 +122,8 @@ class Query:
     Attributes:
         text: The question as typed.
         folded: Index form (simplified, half-width, no stray spaces, lower case).
-        kind: ``fact``, ``multi_town``, ``compare``, ``summary`` or ``meta``.
+        kind: ``fact``, ``multi_town``, ``compare``, ``summary`` or ``meta`` (set by
+            :func:`assistant.kinds.understand`; "" before it is labelled).
         towns: Canonical towns named in the question.
         years: Years named in the question.
         search_text: Text retrieval works on: ``folded`` with English domain terms in Chinese.
@@ -149,14 +142,9 @@ class Query:
     numeric: bool = False
     unknown_towns: tuple[str, ...] = field(default_factory=tuple)
 
-    @property
-    def cross_town(self) -> bool:
-        """True for questions answered town by town (which-towns, per-town comparison)."""
-        return self.kind in (MULTI_TOWN, COMPARE)
-
 
 def normalise(text: str) -> str:
-    """Index form of a question (see :func:`ingest.clean.fold`), with spelled-out plan names shortened.
+    """Index form of a question (see :func:`assistant.text.fold`), with spelled-out plan names shortened.
 
     >>> normalise("第八个五年普法规划")
     '八五普法规划'
@@ -216,15 +204,15 @@ def unknown_towns(folded: str, aliases: dict[str, str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-def understand(question: str, aliases: dict[str, str] | None = None) -> Query:
-    """Analyse a question.
+def analyse(question: str, aliases: dict[str, str] | None = None) -> Query:
+    """Analyse a question, leaving its kind unlabelled (see :func:`assistant.kinds.understand`).
 
     Args:
         question: The question as typed (any script, width or language).
         aliases: Folded town alias → canonical town; towns are not detected when None.
 
     Returns:
-        The analysed query.
+        The analysed query, ``kind`` "".
     """
     folded = normalise(question)
     towns = detect_towns(folded, aliases or {})
@@ -234,20 +222,10 @@ def understand(question: str, aliases: dict[str, str] | None = None) -> Query:
     if _CITED_DOCUMENT.search(folded):
         fields_asked = ()
     numeric = bool(_NUMERIC.search(_FIELD_QUANTITY.sub("", folded)))
-    if fields_asked and not numeric:
-        kind = META
-    elif _MULTI.search(folded):
-        kind = MULTI_TOWN
-    elif _COMPARE.search(folded) and len(towns) != 1:
-        kind = COMPARE
-    elif _SUMMARY.search(folded) and not numeric:
-        kind = SUMMARY
-    else:
-        kind = FACT
     return Query(
         text=question,
         folded=folded,
-        kind=kind,
+        kind="",
         search_text=translate_english(abbreviate(folded)),
         towns=towns,
         years=years,

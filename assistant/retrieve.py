@@ -1,16 +1,16 @@
 """Hybrid retrieval: BM25 + dense (Chroma) fused per paragraph, town-aware.
 
-Stages, each a small function: analyse the query → score lexically (BM25 over
-every paragraph at once) → score densely (one Chroma query, town ``where``
-filter) → fuse (reciprocal rank) → for cross-town questions decide, town by
-town, whether the town really speaks of the topic → signal abstention when
-nothing relevant exists.
+Stages: analyse the query → the question's kind decides what to retrieve
+(:mod:`assistant.kinds`: passages, town by town, document fields) → signals, each a ranking of
+paragraph ids over the allowed scope (BM25 over every paragraph at once, one dense Chroma query
+with a town filter, sentence-level lexical evidence, verbatim phrase matches) → fusion
+(:func:`assistant.fusion.fuse`) → for town-by-town questions one decision per town
+(:func:`assistant.fusion.decide_towns`) → abstention when nothing relevant exists.
 """
 
 from __future__ import annotations
 
 import functools
-import gc
 import itertools
 import re
 from collections.abc import Callable
@@ -18,28 +18,30 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from assistant import phrasing
 from assistant.evidence import EvidenceIndex, TermPresence
-from assistant.lexicon import GENERIC, sentences, term_weight
-from assistant.query import COMPARE, FACT, META, MULTI_TOWN, QUESTION_WORDS, SUMMARY, Query, strip_towns, understand
-from ingest.clean import fold
+from assistant.fusion import RRF_K, TOWN_PASSAGES, Ranking, decide_towns, fuse, relevance
+from assistant.kinds import kind_named, understand
+from assistant.lexicon import GENERIC, term_weight
+from assistant.query import QUESTION_WORDS, Query, strip_towns
+from assistant.signals import Bm25, Dense, Evidence, Exact, Scope
+from assistant.text import fold
+from assistant.views import IndexViews, pinyin_aliases  # noqa: F401 - pinyin_aliases: re-exported
 from ingest.parse import DOC_NUMBER, SIGNER_LINE
 from ingest.records import Paragraph
 from vectorstore.kb import KnowledgeBase, town_aliases
 from vectorstore.tokenize import tokenize, tokenize_precise
 
-RRF_K = 60
 MAX_DENSE = 600  # chunks one Chroma query may return
+PER_TOWN_CANDIDATES = 12  # BM25 candidates kept per town (questions over up to ``many_towns`` towns)
+EVIDENCE_PER_TOWN = 2  # best evidence-holding paragraphs of each town added to a town-by-town question's candidates
+DENSE_PER_HIT = 4  # dense chunks fetched per hit wanted (at least ``dense_candidates``)
 PART_WEIGHT = 0.5  # sub-words of a question word count half
 UNKNOWN_LATIN_WEIGHT = 0.2  # an English word the glossary could not map says little about evidence
 VERB_WEIGHT = 0.6  # questions paraphrase verbs freely ("建立或落实" vs "聘用…担任")
 QUOTED_BAR = 0.5  # share of min_coverage evidence needs when the question quotes its topic
 CORE_SHARE = 0.85  # core terms within this share of the rarest one are required evidence
-_PUNCT = re.compile(r"[\s\W_]+")
-_PSEUDO_SECTIONS = {"文首", "前言", "落款"}
 _QUOTED = re.compile(r"[“「『\"]([^“”「」『』\"]{2,16})[”」』\"]")
-FORMS_VERSION = "2"  # of the cached folded forms (index-forms.json); bump when folding changes
-# Punctuation inside a sentence does not separate words ("谁执法，谁普法" = "谁执法谁普法").
-_INNER_PUNCT = re.compile(r"[^\w。！？；!?;]+")
 _FIELD_PATTERNS = {
     "doc_number": DOC_NUMBER,
     "signer": SIGNER_LINE,
@@ -47,16 +49,6 @@ _FIELD_PATTERNS = {
     "issuer": re.compile(r"(?:人民政府|委员会|办事处)$"),
 }
 _CONTENT_FLAG = re.compile(r"^(?:n|a|b|vn|l|i|eng)")
-
-
-def pinyin_aliases(town: str) -> list[str]:
-    """Latin spellings of a town for English questions: 东方红镇 → "dongfanghong"."""
-    from pypinyin import lazy_pinyin
-
-    short = town_aliases(town)[-1]
-    if not re.search(r"[\u4e00-\u9fff]", short):
-        return []
-    return ["".join(lazy_pinyin(short)).lower()]
 
 
 @dataclass(frozen=True)
@@ -251,102 +243,35 @@ class HybridRetriever:
         self.many_towns = many_towns
         self.town_candidates = town_candidates
         self.town_chunks = town_chunks
-        self._folded: dict[str, str] | None = None
-        self._aliases: dict[str, str] | None = None
-        self._order: list[str] | None = None
+        self._views: IndexViews | None = None
         self._holding_key: tuple | None = None
         self._holding_rows = np.zeros(0, dtype=bool)
+        self.bm25_signal, self.dense_signal = Bm25(self), Dense(self)
+        self.evidence_signal, self.exact_signal = Evidence(self), Exact(self)
 
-    # --- cached views of the knowledge base -----------------------------
+    # --- views of the knowledge base -----------------------------------------
     def _prepare(self) -> None:
-        if self._folded is None:
-            paragraphs = self.kb.paragraphs
-            self._folded, self._headings, self._sentences = self._index_forms(paragraphs)
-            self._aliases = {fold(a): t for t in self.kb.towns() for a in town_aliases(t) + pinyin_aliases(t)}
-            self._order = self.kb.bm25.ids
-            # A BM25 id without a paragraph (an index mid-repair) belongs to no town and is skipped.
-            towns_of = [paragraphs[pid].town if pid in paragraphs else "" for pid in self._order]
-            self._town_names = sorted(set(towns_of) - {""})
-            town_ids = {t: i for i, t in enumerate(self._town_names)}
-            self._town_id = np.array([town_ids.get(t, -1) for t in towns_of], dtype=np.int64)
-            docs_of = [paragraphs[pid].doc_id if pid in paragraphs else "" for pid in self._order]
-            self._doc_names = sorted(set(docs_of))
-            doc_ids = {d: i for i, d in enumerate(self._doc_names)}
-            self._doc_id = np.array([doc_ids[d] for d in docs_of], dtype=np.int64)
-            self._row = self.kb.bm25.position
-            self._evidence = EvidenceIndex(
-                [self._folded.get(pid, "") for pid in self._order],
-                [self._headings.get(pid, "") for pid in self._order],
-                [self._sentences.get(pid, []) for pid in self._order],
-                cache_dir=self.kb.dir,
-                tag=self.kb.catalog.get_state("generation", "0"),
-            )
-            # The index views are millions of long-lived objects; a full garbage collection
-            # walking them all paused a question for 100-300 ms at 2,000 reports.
-            gc.freeze()
-
-    def _index_forms(self, paragraphs: dict[str, Paragraph]) -> tuple[dict, dict, dict]:
-        """Folded text, headings and sentences of every paragraph, cached on disk.
-
-        Folding (OpenCC, NFKC) every paragraph takes ~1 ms each; at thousands of reports
-        that would be paid by the first question of every process. After an ingest only new
-        paragraphs are folded: a paragraph id names fixed content (document hash + position).
-        """
-        import json
-        import os
-
-        path = self.kb.dir / "index-forms.json"
-        generation = self.kb.catalog.get_state("generation", "0")
-        forms: dict = {}
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if data.get("version") == FORMS_VERSION and isinstance(data.get("forms"), dict):
-                forms = data["forms"]
-                if data.get("generation") == generation and set(forms) == set(paragraphs):
-                    return self._split_forms(forms)
-        except (OSError, ValueError):
-            pass
-        kept = {pid: forms[pid] for pid in paragraphs if pid in forms}
-        for pid, p in paragraphs.items():
-            if pid not in kept:
-                text = fold(p.text)
-                heading = fold("".join(h for h in p.section_path if h not in _PSEUDO_SECTIONS))
-                kept[pid] = [
-                    _PUNCT.sub("", heading + text),
-                    heading,
-                    [_INNER_PUNCT.sub("", x) for x in sentences(text)],
-                ]
-        try:
-            tmp = path.with_suffix(".tmp")
-            payload = {"generation": generation, "version": FORMS_VERSION, "forms": kept}
-            tmp.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
-            os.replace(tmp, path)
-        except OSError:
-            pass  # read-only index: fold again next time
-        return self._split_forms(kept)
-
-    @staticmethod
-    def _split_forms(forms: dict) -> tuple[dict, dict, dict]:
-        return (
-            {pid: f[0] for pid, f in forms.items()},
-            {pid: f[1] for pid, f in forms.items()},
-            {pid: f[2] for pid, f in forms.items()},
-        )
+        if self._views is None:
+            self._views = IndexViews(self.kb)
 
     def refresh(self) -> None:
         """Forget cached views after the knowledge base changed."""
-        self._folded = self._aliases = self._order = None
+        self._views = None
         self._holding_key = None
 
     @property
     def aliases(self) -> dict[str, str]:
         """Folded town alias → canonical town."""
         self._prepare()
-        return self._aliases or {}
+        return self._views.aliases
 
     def understand(self, question: str) -> Query:
-        """Analyse a question against this knowledge base's towns."""
+        """Analyse a question against this knowledge base's towns and label its kind (:mod:`assistant.kinds`)."""
         return understand(question, self.aliases)
+
+    def towns_in(self, question: str) -> tuple[str, ...]:
+        """The known towns a question names, in order of mention."""
+        return self.understand(question).towns
 
     # --- scoring -----------------------------------------------------------
     def _terms(self, query: Query) -> tuple[list[str], list[str], dict[str, str]]:
@@ -391,7 +316,7 @@ class HybridRetriever:
             and len(t) >= 2
             and _CONTENT_FLAG.match(flags.get(t, "n"))
             and weights[t] > 0
-            and (df[t] > 0 or self._evidence.occurs(t))
+            and (df[t] > 0 or self._views.evidence.occurs(t))
         ]
         top = max((weights[t] for t in specific), default=0.0)
         required = tuple(t for t in specific if weights[t] >= CORE_SHARE * top)
@@ -402,7 +327,7 @@ class HybridRetriever:
             dict.fromkeys(
                 phrase
                 for phrase in _QUOTED.findall(query.search_text or query.folded)
-                if phrase in specific or (phrase not in weights and self._evidence.occurs(phrase))
+                if phrase in specific or (phrase not in weights and self._views.evidence.occurs(phrase))
             )
         )
         if quoted:
@@ -411,15 +336,53 @@ class HybridRetriever:
                 weights[term] = max(weights.get(term, 0.0), top)
         return Topic(weights=weights, required=required, known=known, quoted=quoted)
 
+    # The folded forms as the tests (and debugging) read them; the views own them.
+    @property
+    def _folded(self) -> dict[str, str]:
+        self._prepare()
+        return self._views.folded
+
+    @property
+    def _headings(self) -> dict[str, str]:
+        self._prepare()
+        return self._views.headings
+
+    @property
+    def _sentences(self) -> dict[str, list[str]]:
+        self._prepare()
+        return self._views.sentences
+
+    @property
+    def row_ids(self) -> list[str]:
+        """Paragraph id of every index row (the BM25 index's order)."""
+        self._prepare()
+        return self._views.order
+
+    @property
+    def row_of(self) -> dict[str, int]:
+        """Index row of every paragraph id."""
+        self._prepare()
+        return self._views.row
+
+    @property
+    def evidence_index(self) -> EvidenceIndex:
+        """The sentence-level evidence index."""
+        self._prepare()
+        return self._views.evidence
+
+    def holding(self, topic: Topic) -> np.ndarray:
+        """Rows with a sentence window holding every required term of the topic."""
+        return self._holding(topic, False)
+
     def presence(self, weights: dict[str, float]) -> TermPresence:
         """Where each weighted term occurs, with every paragraph's coverage and sentence-window evidence."""
         self._prepare()
-        return self._evidence.presence(weights)
+        return self._views.evidence.presence(weights)
 
     def sentence_forms(self, pid: str) -> list[str]:
         """The index forms of a paragraph's sentences (folded, inner punctuation removed)."""
         self._prepare()
-        return self._sentences.get(pid, [])
+        return self._views.sentences.get(pid, [])
 
     def has_required(self, pid: str, topic: Topic, numeric: bool = False) -> bool:
         """Whether one sentence window of the paragraph holds every required term (and a figure).
@@ -430,7 +393,7 @@ class HybridRetriever:
             numeric: Also require a number in the same window (the question asks for a figure).
         """
         self._prepare()
-        row = self._row.get(pid)
+        row = self._views.row.get(pid)
         if row is None:
             return False
         return bool(self._holding(topic, numeric)[row])
@@ -439,7 +402,7 @@ class HybridRetriever:
         """Rows with a window holding every required term (cached for the question being answered)."""
         key = (tuple(topic.weights.items()), topic.required, numeric)
         if self._holding_key != key:
-            self._holding_rows = self._evidence.holding(self.presence(topic.weights), topic.required, numeric)
+            self._holding_rows = self._views.evidence.holding(self.presence(topic.weights), topic.required, numeric)
             self._holding_key = key
         return self._holding_rows
 
@@ -455,26 +418,13 @@ class HybridRetriever:
         docs = [m.doc_id for m in metas if m.year in query.years and (not query.towns or m.town in query.towns)]
         return docs or None
 
-    def _dense(self, query: Query, towns: list[str] | None, n: int, docs: list[str] | None = None) -> dict[str, float]:
-        # The town filter already scopes the search; the town's name in the query
-        # would only pull mastheads and sign-offs up.
-        text = query.search_text if query.search_text != query.folded else query.text
-        if towns:
-            text = strip_towns(query.search_text or query.folded, self.aliases)
-        vector = self.kb.embedder.embed([text or query.text], "query")[0]
-        sims: dict[str, float] = {}
-        for hit in self.kb.store.query(vector, n, towns=towns, doc_ids=docs):
-            for pid in self.kb.chunk_paragraphs.get(hit.chunk_id, ()):
-                sims[pid] = max(sims.get(pid, -1.0), hit.similarity)
-        return sims
-
     def _candidates(
         self,
         query: Query,
         topic: Topic,
         towns: list[str] | None,
         dense_n: int,
-        per_town: int = 12,
+        per_town: int = PER_TOWN_CANDIDATES,
         with_evidence: bool = False,
     ) -> Candidates:
         """Every candidate paragraph over the allowed towns with its signals, fused, best first.
@@ -490,34 +440,22 @@ class HybridRetriever:
                 other paragraphs of its report repeat the question's common words more often).
         """
         self._prepare()
-        weights = topic.weights
-        bm25 = self.kb.bm25.scores(list(weights) or tokenize(query.text))
         docs = self._year_docs(query)
-        scope = self._in_scope(set(towns) if towns else None, set(docs) if docs else None)
-        # BM25 candidates: the best few of every town, so no town is crowded out.
-        bm25_rank = self._per_town_best(bm25, scope, per_town)
-        dense = self._dense(query, towns, dense_n, docs)
-        dense_rank = sorted(dense.items(), key=lambda kv: -kv[1])
-        evidence, rows = self.presence(weights).lexical(self.min_coverage), self._row
-        supporting: list[str] = []
-        if with_evidence and topic.known and topic.required:
-            holds = self._holding(topic, False) & (evidence >= self.min_coverage)
-            supporting = [pid for pid, _ in self._per_town_best(np.where(holds, evidence, 0.0), scope, 2)]
-        candidates = dict.fromkeys([pid for pid, _ in bm25_rank] + [pid for pid, _ in dense_rank] + supporting)
-        known = [pid for pid in candidates if pid in rows]
-        lexical = dict.fromkeys(candidates, 0.0)
-        lexical.update(zip(known, evidence[[rows[pid] for pid in known]].tolist()))
+        rows = self._views.in_scope(set(towns) if towns else None, set(docs) if docs else None)
+        scope = Scope(towns=towns, docs=docs, rows=rows)
+        bm25_rank = self.bm25_signal.search(query, topic, scope, per_town)
+        dense_rank = self.dense_signal.search(query, topic, scope, dense_n)
+        supporting = self.evidence_signal.search(query, topic, scope, EVIDENCE_PER_TOWN) if with_evidence else []
+        candidates = dict.fromkeys([pid for pid, _ in bm25_rank] + [pid for pid, _ in dense_rank])
+        candidates.update(dict.fromkeys(pid for pid, _ in supporting))
+        lexical = self.evidence_signal.scores(candidates, topic)
         lex_rank = sorted(((pid, v) for pid, v in lexical.items() if v > 0), key=lambda kv: -kv[1])
-        fused: dict[str, float] = {}
-        for ranking in (bm25_rank, dense_rank, lex_rank):
-            for rank, (pid, _) in enumerate(ranking):
-                fused[pid] = fused.get(pid, 0.0) + 1.0 / (self.rrf_k + rank + 1)
-        exact = self._exact(query.folded, set(towns) if towns else None)
+        exact = self.exact_signal.found(query, scope)
+        dense = dict(dense_rank)
         for pid in exact:
-            fused[pid] = fused.get(pid, 0.0) + 1.0  # a verbatim quote outranks everything
-            lexical.setdefault(pid, 1.0)
-        ranked = dict(sorted(fused.items(), key=lambda kv: -kv[1]))
-        return Candidates(fused=ranked, dense=dense, bm25=dict(bm25_rank), lexical=lexical, exact=exact)
+            lexical.setdefault(pid, 1.0)  # a verbatim quote is full evidence
+        fused = fuse((bm25_rank, dense_rank, lex_rank), exact, self.rrf_k)
+        return Candidates(fused=fused, dense=dense, bm25=dict(bm25_rank), lexical=lexical, exact=exact)
 
     def _hit(self, found: Candidates, pid: str) -> Hit:
         """The :class:`Hit` of one candidate."""
@@ -534,43 +472,15 @@ class HybridRetriever:
         topic: Topic,
         towns: list[str] | None,
         dense_n: int,
-        per_town: int = 12,
+        per_town: int = PER_TOWN_CANDIDATES,
     ) -> list[Hit]:
         """Fused hits over the allowed towns, best first (all candidates, not cut to k)."""
         found = self._candidates(query, topic, towns, dense_n, per_town)
         return [self._hit(found, pid) for pid in found.fused]
 
-    def _in_scope(self, allowed: set[str] | None, allowed_docs: set[str] | None) -> np.ndarray:
-        """Rows of the allowed towns and documents (all rows with a town when unrestricted)."""
-        keep = self._town_id >= 0
-        if allowed is not None:
-            keep &= np.isin(self._town_id, [i for i, t in enumerate(self._town_names) if t in allowed])
-        if allowed_docs is not None:
-            keep &= np.isin(self._doc_id, [i for i, d in enumerate(self._doc_names) if d in allowed_docs])
-        return keep
-
-    def _per_town_best(self, scores: np.ndarray, keep: np.ndarray, per_town: int) -> list[tuple[str, float]]:
-        """The ``per_town`` best-scoring kept rows (score > 0) of every town, best first (ties in index order)."""
-        rows = np.flatnonzero(keep & (scores > 0))
-        if not len(rows):
-            return []
-        rows = rows[np.lexsort((rows, -scores[rows], self._town_id[rows]))]  # by town, best first
-        town = self._town_id[rows]
-        first = np.ones(len(rows), dtype=bool)
-        first[1:] = town[1:] != town[:-1]
-        group_start = np.maximum.accumulate(np.where(first, np.arange(len(rows)), 0))
-        rows = rows[np.arange(len(rows)) - group_start < per_town]
-        rows = rows[np.lexsort((rows, -scores[rows]))]
-        order = self._order or []
-        return list(zip([order[i] for i in rows.tolist()], scores[rows].tolist()))
-
-    def _exact(self, folded_question: str, allowed: set[str] | None) -> set[str]:
-        needle = _PUNCT.sub("", folded_question)
-        if len(needle) < 8:
-            return set()
-        paragraphs, order = self.kb.paragraphs, self._order or []
-        found = (order[i] for i in self._evidence.paragraphs.containing(needle).tolist())
-        return {pid for pid in found if pid in paragraphs and (allowed is None or paragraphs[pid].town in allowed)}
+    def per_town_best(self, scores: np.ndarray, keep: np.ndarray, per_town: int) -> Ranking:
+        """The ``per_town`` best-scoring kept rows of every town (see :meth:`IndexViews.per_town_best`)."""
+        return self._views.per_town_best(scores, keep, per_town)
 
     # --- public API ----------------------------------------------------------
     def search(self, question: str, k: int = 5) -> list[Hit]:
@@ -591,38 +501,48 @@ class HybridRetriever:
             raise ValueError(f"k must be >= 1, got {k}")
         query = question if isinstance(question, Query) else self.understand(question)
         if not self.kb.paragraphs:
-            return Retrieval(query=query, hits=(), abstain=True, reason="知识库为空，请先导入报告")
+            return Retrieval(query=query, hits=(), abstain=True, reason=phrasing.EMPTY_INDEX)
         topic = self.topic(query)
-        towns = list(query.towns) or None
-        if query.unknown_towns and not towns:
-            names = "、".join(query.unknown_towns)
-            hits = self._score(query, topic, None, max(self.dense_candidates, k * 4))[:k]
+        if query.unknown_towns and not query.towns:
+            names = phrasing.TOWN_SEPARATOR.join(query.unknown_towns)
+            hits = self._score(query, topic, None, max(self.dense_candidates, k * DENSE_PER_HIT))[:k]
             return Retrieval(
-                query=query, hits=tuple(hits), abstain=True, reason=f"知识库中没有{names}的报告",
+                query=query, hits=tuple(hits), abstain=True, reason=phrasing.unknown_towns(names),
                 topic_terms=tuple(topic.weights), topic=topic,
             )  # fmt: skip
-        if query.kind == META:
-            hits = self._meta_hits(query)
-            if hits:
-                return Retrieval(query=query, hits=tuple(hits[:k]), topic_terms=tuple(topic.weights), topic=topic)
-        if query.cross_town and not towns:
-            return self._cross_town(query, k, topic)
-        if towns and len(towns) > 1 and query.kind in (FACT, COMPARE, MULTI_TOWN):
-            return self._cross_town(query, k, topic, towns)
-        hits = self._score(query, topic, towns, max(self.dense_candidates, k * 4))
-        if query.kind == SUMMARY:
+        # What to retrieve is the question kind's decision: passages, town by town, document fields.
+        return kind_named(query.kind).retrieve(self, query, topic, k)
+
+    def passages(self, query: Query, topic: Topic, k: int, expand_sections: bool = False) -> Retrieval:
+        """The k best passages over the question's towns (all when it names none), abstaining without support.
+
+        Args:
+            query: The analysed question.
+            topic: Its weighted terms and required evidence.
+            k: Number of hits wanted.
+            expand_sections: Follow the best paragraph's section (summaries: its siblings come next).
+        """
+        hits = self._score(query, topic, list(query.towns) or None, max(self.dense_candidates, k * DENSE_PER_HIT))
+        if expand_sections:
             hits = self._expand_sections(hits)
         top = hits[:k]
         abstain, reason = False, ""
         if not top:
-            abstain, reason = True, "没有可检索的段落"
+            abstain, reason = True, phrasing.NO_PASSAGES
         elif top[0].source != "exact" and not any(self.supports(h, topic) for h in top):
-            abstain, reason = True, "报告中没有段落提到问题所问的内容"
+            abstain, reason = True, phrasing.NO_SUPPORT
         elif query.numeric and not any(self.has_required(h.id, topic, numeric=True) for h in top):
-            abstain, reason = True, "报告中未找到问题所问的数字"
+            abstain, reason = True, phrasing.NO_FIGURE
         return Retrieval(
             query=query, hits=tuple(top), abstain=abstain, reason=reason, topic_terms=tuple(topic.weights), topic=topic
         )
+
+    def document_fields(self, query: Query, topic: Topic, k: int) -> Retrieval | None:
+        """The front-matter/sign-off paragraphs stating the document fields asked for (None when none does)."""
+        hits = self._meta_hits(query)
+        if not hits:
+            return None
+        return Retrieval(query=query, hits=tuple(hits[:k]), topic_terms=tuple(topic.weights), topic=topic)
 
     def _meta_hits(self, query: Query) -> list[Hit]:
         """The front-matter/sign-off paragraphs that state the asked document fields."""
@@ -648,12 +568,17 @@ class HybridRetriever:
         bar = self.min_coverage * (QUOTED_BAR if topic.quoted else 1.0)
         return coverage >= bar and self.has_required(pid, topic)
 
-    def _cross_town(self, query: Query, k: int, topic: Topic, towns: list[str] | None = None) -> Retrieval:
+    def town_by_town(self, query: Query, k: int, topic: Topic, towns: list[str] | None = None) -> Retrieval:
+        """Decide for every town (of ``towns``, else all) whether it speaks of the topic, with its evidence.
+
+        Hits are interleaved by town: every matched town's best, then every one's second, …; abstains
+        when no town matches.
+        """
         n_towns = len(towns or self.kb.towns())
         # One Chroma query for all towns; towns beyond its reach are judged on BM25 + lexical evidence.
         n_chunks = min(MAX_DENSE, max(self.dense_candidates, self.town_chunks * n_towns))
         # Each town needs only its best few paragraphs judged; with many towns fewer each keeps it bounded.
-        per_town = 12 if n_towns <= self.many_towns else self.town_candidates
+        per_town = PER_TOWN_CANDIDATES if n_towns <= self.many_towns else self.town_candidates
         # The dense query could not give every town its share of chunks: towns it missed have no similarity.
         capped = n_chunks < max(1, self.town_chunks) * n_towns
         found = self._candidates(query, topic, towns, n_chunks, per_town=per_town, with_evidence=True)
@@ -663,34 +588,23 @@ class HybridRetriever:
             # Beyond the dense fan-out a town's paragraphs have no similarity at all; judge them on
             # lexical evidence alone rather than as if they were dissimilar.
             coverage, similarity = lexical.get(pid, 0.0), dense.get(pid, 0.0)
-            return coverage if capped and not similarity else _relevance(coverage, similarity)
+            return coverage if capped and not similarity else relevance(coverage, similarity)
 
         paragraphs = self.kb.paragraphs
-        by_town: dict[str, list[str]] = {}
-        for pid in found.fused:
-            by_town.setdefault(paragraphs[pid].town, []).append(pid)
-        rel_of = {pid: rel(pid) for pid in found.fused}
-        matches = []
-        for town, pids in by_town.items():
-            pids.sort(key=rel_of.__getitem__, reverse=True)
-            # The town's evidence: its most relevant paragraph that really supports the question.
-            lead = next((p for p in pids[:3] if self._supports(p, lexical.get(p, 0.0), dense.get(p, 0.0), topic)), None)
-            if lead is not None:
-                pids.remove(lead)
-                pids.insert(0, lead)
-            matches.append((town, pids, rel_of[pids[0]], lead is not None))
-        best = max((score for _, _, score, ok in matches if ok), default=0.0)
+        decisions = decide_towns(
+            found.fused,
+            town_of=lambda pid: paragraphs[pid].town,
+            relevance_of=rel,
+            supports=lambda pid: self._supports(pid, lexical.get(pid, 0.0), dense.get(pid, 0.0), topic),
+            threshold=self.town_threshold,
+        )
         build = functools.partial(self._hit, found)
-        decided = []
-        for town, pids, relevance, ok in matches:
-            matched = ok and relevance >= self.town_threshold * best
-            # A matched town shows up to three paragraphs; an unmatched one only its closest.
-            ids = tuple(pids[: 3 if matched else 1])
-            decided.append(TownMatch(town=town, matched=matched, relevance=relevance, ids=ids, build=build))
-        decided.sort(key=lambda m: (-m.matched, -m.relevance))
+        decided = [
+            TownMatch(town=d.town, matched=d.matched, relevance=d.relevance, ids=d.ids, build=build) for d in decisions
+        ]
         matched = [m for m in decided if m.matched]
         # Interleaved by town (every town's best, then every town's second, …), then the rest.
-        interleaved = (m.ids[depth] for depth in range(3) for m in matched if depth < len(m.ids))
+        interleaved = (m.ids[depth] for depth in range(TOWN_PASSAGES) for m in matched if depth < len(m.ids))
         taken = {pid for m in matched for pid in m.ids}
         rest = (pid for pid in found.fused if pid not in taken)
         shown = [build(pid) for pid, _ in zip(itertools.chain(interleaved, rest), range(k))]
@@ -700,7 +614,7 @@ class HybridRetriever:
             hits=tuple(shown[:k]),
             towns=tuple(decided),
             abstain=abstain,
-            reason="报告中未找到提及该内容的镇" if abstain else "",
+            reason=phrasing.NO_TOWN if abstain else "",
             topic_terms=tuple(topic.weights),
             topic=topic,
         )
@@ -714,12 +628,6 @@ class HybridRetriever:
         siblings = [h for h in hits[1:] if h.doc == top.doc and h.section_path[: len(parent)] == parent]
         others = [h for h in hits[1:] if h not in siblings]
         return [top, *siblings, *others]
-
-
-def _relevance(coverage: float, similarity: float) -> float:
-    """Blend of sentence-level lexical evidence and dense similarity, roughly in [0, 1]."""
-    dense = max(0.0, (similarity - 0.75) / 0.2) if similarity else 0.0
-    return 0.65 * coverage + 0.35 * min(1.0, dense)
 
 
 def _hit(p: Paragraph, score: float, dense: float, bm25: float, coverage: float, source: str) -> Hit:
@@ -739,4 +647,4 @@ def _hit(p: Paragraph, score: float, dense: float, bm25: float, coverage: float,
     )
 
 
-__all__ = ["HybridRetriever", "Hit", "Retrieval", "TownMatch", "MULTI_TOWN", "COMPARE"]
+__all__ = ["HybridRetriever", "Hit", "Retrieval", "TownMatch"]

@@ -89,10 +89,10 @@ class Assistant:
         """Top-k paragraphs (list of :class:`assistant.retrieve.Hit`)."""
         return self.retriever.search(self.check_question(question), k=k)
 
-    def ask(self, question: str, history=None):
+    def ask(self, question: str):
         """Answer a question (an :class:`assistant.answer.Answer`)."""
-        return self.answerer.ask(self.check_question(question), history=history)
+        return self.answerer.ask(self.check_question(question))
 
-    def ask_stream(self, question: str, history=None):
+    def ask_stream(self, question: str):
         """Partial LLM text pieces, then the final Answer (see :meth:`assistant.answer.Answerer.ask_stream`)."""
-        return self.answerer.ask_stream(self.check_question(question), history=history)
+        return self.answerer.ask_stream(self.check_question(question))

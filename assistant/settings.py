@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -36,7 +36,6 @@ class Settings:
     llm_timeout: float = 30.0
     max_question_chars: int = 2000
     max_upload_mb: int = 50
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.db:

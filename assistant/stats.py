@@ -25,7 +25,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.clean import fold, to_simplified
+from assistant.cite import cite
+from assistant.text import SENTENCE_END_NORMALISED, fold, to_simplified
 from ingest.records import Paragraph
 
 METRICS_PATH = Path(__file__).resolve().parent / "data" / "metrics.toml"
@@ -39,8 +40,7 @@ _CN_BIG = {"万": 10_000, "亿": 100_000_000}
 _CN_CHARS = "".join(_CN_DIGITS) + "".join(_CN_UNITS) + "".join(_CN_BIG)
 # Number words placed before the number that change its meaning ("近千份" = nearly 1000).
 _PREFIXES = ("超过", "近", "约", "逾", "超")
-# Sentence and clause ends in the normalised text (NFKC turns "，；：！？" into ASCII).
-_SENTENCE_END = re.compile(r"[。;!?…]")
+# Clause ends in the normalised text (NFKC turns "，；：！？" into ASCII).
 _CLAUSE_END = re.compile(r"[,:](?![0-9])|(?<![0-9])[,:]|[。;!?…]")
 _YEAR = re.compile(r"((?:19|20)\d{2})年")
 
@@ -147,7 +147,7 @@ class Fact:
     @property
     def citation_label(self) -> str:
         """Citation as rendered in answers: ``〔北留镇 · 四是筑牢法治基石 · 第1段〕``."""
-        return f"〔{self.town} · {self.section} · 第{self.paragraph}段〕"
+        return cite(self.town, self.section, self.paragraph)
 
     def to_dict(self) -> dict:
         """Return the JSON row ``{town, year, metric, label, value, unit, qualifier, quote, citation}``."""
@@ -486,7 +486,7 @@ def _paragraph_facts(paragraph: Paragraph, lex: _Lexicon) -> list[Fact]:
     books = _spans(r"《[^《》]*》", norm)
     quoted = books + _spans(r"“[^“”]{0,20}”", norm)
     facts: list[Fact] = []
-    for s_start, s_end in _segments(norm, _SENTENCE_END):
+    for s_start, s_end in _segments(norm, SENTENCE_END_NORMALISED):
         sentence = norm[s_start:s_end]
         for rel_start, rel_end in _segments(sentence, _CLAUSE_END):
             clause = (s_start + rel_start, s_start + rel_end)

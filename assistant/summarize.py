@@ -11,9 +11,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from assistant.answer import best_sentences
+from assistant import phrasing
 from assistant.cite import Citation, citation_for
+from assistant.compose import best_sentences
+from assistant.parts import Block, Gap, Heading, Item, Line
 from assistant.query import SUMMARY, Query, normalise
+from assistant.render import markdown
 from assistant.sections import PLANS, PRACTICE, PROBLEMS, asked_group, section_group
 
 _REQUEST = re.compile(
@@ -27,15 +30,20 @@ class Draft:
 
     Attributes:
         title: Document title.
-        markdown: Body (Markdown, inline citation labels).
+        blocks: Body as typed parts (:mod:`assistant.parts`): a heading per town, one per group, cited points.
         citations: Every cited paragraph, in order of appearance.
         towns: Towns with at least one cited point.
     """
 
     title: str
-    markdown: str
+    blocks: tuple[Block, ...]
     citations: tuple[Citation, ...]
     towns: tuple[str, ...]
+
+    @property
+    def markdown(self) -> str:
+        """Body as Markdown, inline citation labels."""
+        return markdown(self.blocks)
 
 
 def request_topic(text: str, towns: tuple[str, ...] = ()) -> str:
@@ -66,8 +74,8 @@ def draft_summary(source, topic: str, towns: list[str] | None = None, per_town: 
     retriever = getattr(source, "retriever", source)
     paragraphs = retriever.kb.paragraphs
     towns = list(towns or retriever.kb.towns())
-    title = f"{'、'.join(towns) if len(towns) <= 3 else '各镇'}{topic}情况汇总"
-    lines: list[str] = []
+    title = phrasing.draft_title(towns, topic)
+    blocks: list[Block] = []
     citations: list[Citation] = []
     covered: list[str] = []
     probe = Query(text=topic, folded=normalise(topic), kind=SUMMARY, search_text=normalise(topic))
@@ -90,8 +98,8 @@ def draft_summary(source, topic: str, towns: list[str] | None = None, per_town: 
             missing.append(town)
             continue
         covered.append(town)
-        lines.append(f"## {town}")
-        grouped: dict[str, list[str]] = {}
+        blocks.append(Heading(town, 2))
+        grouped: dict[str, list[Item]] = {}
         seen: set[str] = set()
         for hit in sorted(hits, key=lambda h: paragraphs[h.id].ordinal):
             group = section_group(hit.section_path)
@@ -101,16 +109,18 @@ def draft_summary(source, topic: str, towns: list[str] | None = None, per_town: 
             seen.add(sentence)
             citation = citation_for(retriever.kb, hit.id, sentence)
             citations.append(citation)
-            grouped.setdefault(group, []).append(f"- {sentence}{citation.render()}")
+            grouped.setdefault(group, []).append(Item((sentence, citation)))
         for group in (PRACTICE, PROBLEMS, PLANS):  # a 汇总 leads with what was achieved
             if group in grouped:
-                lines += [f"### {group}", *grouped[group]]
-        lines.append("")
+                blocks += [Heading(group, 3), *grouped[group]]
+        blocks.append(Gap())
     if missing:
-        lines.append(f"以下镇的报告未提及“{topic}”：{'、'.join(missing)}。")
+        blocks.append(Line((phrasing.draft_missing(topic, missing),)))
     if not covered:
-        lines = [f"报告中未找到与“{topic}”相关的内容。"]
-    return Draft(title=title, markdown="\n".join(lines).strip(), citations=tuple(citations), towns=tuple(covered))
+        blocks = [Line((phrasing.draft_empty(topic),))]
+    while blocks and isinstance(blocks[-1], Gap):
+        blocks.pop()
+    return Draft(title=title, blocks=tuple(blocks), citations=tuple(citations), towns=tuple(covered))
 
 
 def write_draft(draft: Draft, path: str) -> str:
@@ -118,7 +128,7 @@ def write_draft(draft: Draft, path: str) -> str:
     from assistant.export import write_docx, write_markdown
 
     if path.lower().endswith(".docx"):
-        return str(write_docx(path, draft.title, draft.markdown, draft.citations))
+        return str(write_docx(path, draft.title, draft.blocks, draft.citations))
     if path.lower().endswith((".md", ".markdown", ".txt")):
-        return str(write_markdown(path, draft.title, draft.markdown, draft.citations))
+        return str(write_markdown(path, draft.title, draft.blocks, draft.citations))
     raise ValueError(f"输出文件须为 .docx 或 .md：{path}")

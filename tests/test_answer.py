@@ -148,7 +148,7 @@ def test_section_groups_are_shared_by_chat_summaries_and_drafts():
     ],
 )
 def test_question_kinds_found_by_the_second_blind_set(question, kind):
-    from assistant.query import understand
+    from assistant.kinds import understand
 
     assert understand(question).kind == kind
 
@@ -209,7 +209,7 @@ def test_summary_quotes_only_paragraphs_on_the_topic(demo):
 def test_third_blind_set_findings(demo):
     """Found by tests/data/blind3.jsonl: a cited notice is content, "有哪些打算" wants the plans, and a
     quoted name the tokenizer splits (“三项制度”) is the topic."""
-    from assistant.query import understand
+    from assistant.kinds import understand
 
     assert understand("旧院镇抓法治政府建设，是照着万源市政府哪个通知办的？文号是多少？").kind == "fact"
     plans = demo.ask("北留镇2025年推进法治政府建设有哪些打算？")

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from assistant.bench import (
+from benchmarks import (
     KINDS,
     build_corpus,
     format_table,
@@ -149,7 +149,7 @@ def test_run_bench_tiny(tmp_path):
 def test_answer_quality_counts_missing_towns(corpus):
     from types import SimpleNamespace
 
-    from assistant.bench import _answer_quality
+    from benchmarks.corpus import _answer_quality
 
     question = "哪些镇提到执法力量薄弱？"  # dev gold: 二道甸子镇, 旧院镇, 北留镇 (+ 东方红镇 acceptable)
     by_source = {s: [t for t, x in zip(corpus.towns, corpus.sources) if x == s] for s in REAL_TOWNS}

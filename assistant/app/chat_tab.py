@@ -1,0 +1,340 @@
+"""The 问答 tab: chat with clickable citations, drafting, export of the latest answer."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from assistant.app.common import (
+    EXAMPLES,
+    MODE_ASK,
+    MODE_DRAFT,
+    PANEL_HINT,
+    ChatSession,
+    _attr,
+    _draft_function,
+    citation_html,
+    group_sources,
+    md_escape,
+    sanitize_filename,
+)
+from assistant.export import conversation_markdown, write_docx, write_markdown
+from assistant.kinds.draft import is_command as is_draft_command
+
+log = logging.getLogger(__name__)
+
+
+class ChatTab:
+    """Chat handlers of :class:`assistant.app.core.AssistantApp` (a mixin: state lives on the app)."""
+
+    def _effective_question(self, question: str, towns: Sequence[str] | None) -> str:
+        """Limit a question to the selected towns when it names none itself."""
+        towns = [t for t in (towns or []) if t]
+        if not towns:
+            return question
+        if self.assistant.retriever.towns_in(question):
+            return question
+        return f"{'、'.join(towns)}：{question}"
+
+    def _draft(self, question: str, towns: Sequence[str] | None) -> dict | None:
+        """A drafted summary turn, or None when drafting is unavailable."""
+        draft_summary = _draft_function()
+        if draft_summary is None:
+            return None
+        named = list(self.assistant.retriever.towns_in(question))
+        scope = list(towns or []) or named
+        topic = question
+        request_topic = getattr(importlib.import_module("assistant.summarize"), "request_topic", None)
+        if callable(request_topic):
+            topic = request_topic(question, tuple(named))
+        draft = draft_summary(self.assistant, topic, scope or None)
+        return {
+            "question": question,
+            "resolved": question,
+            "title": getattr(draft, "title", "") or question,
+            "markdown": getattr(draft, "markdown", "") or "",
+            "blocks": tuple(getattr(draft, "blocks", ()) or ()),
+            "citations": list(getattr(draft, "citations", ()) or ()),
+            "kind": "draft",
+            "notice": "",
+        }
+
+    def answer(self, question: str, towns: Sequence[str] | None, mode: str, session: ChatSession) -> dict:
+        """Answer one question in a session (no UI types involved).
+
+        Args:
+            question: What the user typed (already validated).
+            towns: Selected towns of the filter.
+            mode: ``问答`` or ``起草汇总``.
+            session: The session (its conversation is created on first use).
+
+        Returns:
+            The turn dict (question, resolved, title, markdown, blocks, citations, kind, notice).
+
+        Raises:
+            ValueError: The question was refused (message in Chinese).
+        """
+        from assistant.conversation import Conversation
+
+        with self._lock.read():
+            if session.conversation is None:
+                session.conversation = Conversation(self.assistant)
+            wants_draft = mode == MODE_DRAFT or is_draft_command(question)
+            notice = ""
+            if wants_draft:
+                turn = self._draft(question, towns)
+                if turn is not None:
+                    return turn
+                if mode == MODE_DRAFT:
+                    notice = "起草汇总功能暂不可用，已按问答模式回答。"
+            effective = self._effective_question(question, towns)
+            resolved, answer = session.conversation.ask(effective)
+        citations = list(answer.citations) or list(answer.related)
+        notes = [n for n in (notice, getattr(answer, "notice", "")) if n]
+        return {
+            "question": question,
+            "resolved": resolved,
+            "title": question,
+            "markdown": answer.answer,
+            "blocks": answer.blocks,
+            "citations": citations,
+            "kind": answer.kind,
+            "abstained": answer.abstained,
+            "related": not answer.citations and bool(answer.related),
+            "notice": "；".join(notes),
+        }
+
+    @staticmethod
+    def _render_turn(turn: dict) -> str:
+        """Chat bubble Markdown of a turn (escaped)."""
+        parts = []
+        if turn.get("resolved") and turn["resolved"] != turn["question"]:
+            parts.append(f"*（按“{md_escape(turn['resolved'])}”理解）*")
+        if turn.get("kind") == "draft":
+            parts.append(f"**{md_escape(turn['title'])}**")
+        parts.append(md_escape(turn["markdown"]))
+        if turn.get("notice"):
+            parts.append(f"*{md_escape(turn['notice'])}*")
+        if turn.get("citations"):
+            word = "可能相关段落" if turn.get("related") else "引用"
+            count = len(turn.get("sources") or turn["citations"])
+            parts.append(f"*{word} {count} 处，点击右侧（手机在下方）列表查看原文。*")
+        return "\n\n".join(parts)
+
+    @staticmethod
+    def _citation_choices(turn: dict | None) -> list[tuple[str, str]]:
+        """Radio choices ``[n] 镇 · 章节 · 第N段``: one per cited paragraph, numbered as in exports."""
+        if not turn:
+            return []
+        return [
+            (f"[{i}] {label.strip('〔〕')}", str(i - 1)) for i, (label, _) in enumerate(turn.get("sources") or (), 1)
+        ]
+
+    def _citation_radio(self, turn: dict | None) -> Any:
+        choices = self._citation_choices(turn)
+        label = "可能相关段落（点击查看原文）" if turn and turn.get("related") else "引用（点击查看原文）"
+        return gr.Radio(choices=choices, value=None, label=label, visible=bool(choices))
+
+    def chat(self, question: str, towns: list[str] | None, mode: str, session: ChatSession | None) -> tuple:
+        """Chat handler: append the question and its answer to the session's messages.
+
+        Returns:
+            (messages, question box, citation radio, citation panel, session).
+        """
+        session = session if isinstance(session, ChatSession) else ChatSession()
+        question = (question or "").strip()
+        if not question:
+            return session.messages, "", gr.skip(), gr.skip(), session
+        try:
+            self.assistant.check_question(question)
+        except ValueError as err:
+            shown = question if len(question) <= 200 else f"{question[:200]}…（共 {len(question)} 字）"
+            session.messages = session.messages + [
+                {"role": "user", "content": md_escape(shown)},
+                {"role": "assistant", "content": f"**无法回答**：{md_escape(str(err))}。请缩短问题后重试。"},
+            ]
+            return session.messages, question, gr.skip(), gr.skip(), session
+        user = {"role": "user", "content": md_escape(question)}
+        try:
+            turn = self.answer(question, towns, mode, session)
+        except ValueError as err:
+            session.messages = session.messages + [
+                user,
+                {"role": "assistant", "content": f"**无法回答**：{md_escape(str(err))}"},
+            ]
+            return session.messages, question, gr.skip(), gr.skip(), session
+        except Exception as err:  # noqa: BLE001 - the user gets a message, the log gets the traceback
+            log.exception("answering %r failed", question)
+            message = f"**出错了**：处理问题时出错（{type(err).__name__}），请稍后重试。"
+            session.messages = session.messages + [user, {"role": "assistant", "content": message}]
+            return session.messages, question, gr.skip(), gr.skip(), session
+        turn["sources"] = group_sources(turn.get("blocks") or turn["markdown"], turn["citations"])
+        session.turns.append(turn)
+        session.last = turn
+        session.messages = session.messages + [user, {"role": "assistant", "content": self._render_turn(turn)}]
+        return session.messages, "", self._citation_radio(turn), PANEL_HINT, session
+
+    def chat_stream(
+        self, question: str, towns: list[str] | None, mode: str, session: ChatSession | None
+    ) -> Iterator[tuple]:
+        """Streaming variant (LLM configured): show the question and a placeholder at once."""
+        session = session if isinstance(session, ChatSession) else ChatSession()
+        text = (question or "").strip()
+        if text and len(text) <= self.settings.max_question_chars:
+            pending = session.messages + [
+                {"role": "user", "content": md_escape(text)},
+                {"role": "assistant", "content": "正在检索报告并生成回答…"},
+            ]
+            yield pending, "", gr.skip(), gr.skip(), session
+        yield self.chat(question, towns, mode, session)
+
+    def show_citation(self, choice: str | None, session: ChatSession | None) -> str:
+        """HTML of the chosen citation of the latest answer (or the hint)."""
+        if choice in (None, "") or not isinstance(session, ChatSession) or not session.last:
+            return PANEL_HINT
+        try:
+            _, group = session.last["sources"][int(choice)]
+        except (KeyError, ValueError, IndexError, TypeError):
+            return PANEL_HINT
+        citation = group[0]
+        quotes = [q for q in dict.fromkeys(_attr(c, "quote", "") or "" for c in group) if q]
+        with self._lock.read():
+            kb = self.assistant.kb
+            paragraph = kb.paragraphs.get(_attr(citation, "id"))
+            meta = kb.metas.get(_attr(citation, "doc"))
+        return citation_html(citation, paragraph, meta, quotes=quotes)
+
+    def export_files(self, session: ChatSession | None) -> dict[str, Path]:
+        """Write the latest answer (.docx, .md) and the conversation (.md) for download.
+
+        Returns:
+            ``{"docx", "md", "conversation"}`` paths (empty when nothing was answered yet).
+        """
+        if not isinstance(session, ChatSession) or not session.last:
+            return {}
+        turn = session.last
+        folder = self.export_dir / session.id / uuid.uuid4().hex[:8]
+        stem = sanitize_filename(turn["title"], max_chars=40) or "答复"
+        stem = stem.rsplit(".", 1)[0] if "." in stem and len(stem.rsplit(".", 1)[1]) <= 4 else stem
+        body = turn.get("blocks") or turn["markdown"]  # the answer's parts; Markdown only for a turn without them
+        docx_path = write_docx(folder / f"{stem}.docx", turn["title"], body, turn["citations"])
+        md_path = write_markdown(folder / f"{stem}.md", turn["title"], body, turn["citations"])
+        conv_path = folder / "对话记录.md"
+        conv_path.write_text(conversation_markdown(session.turns), encoding="utf-8")
+        return {"docx": docx_path, "md": md_path, "conversation": conv_path}
+
+    def exports(self, session: ChatSession | None) -> tuple:
+        """Download-button updates after an answer."""
+        try:
+            files = self.export_files(session)
+        except Exception:  # noqa: BLE001
+            log.exception("export failed")
+            files = {}
+        return tuple(
+            gr.DownloadButton(value=str(files[key]) if key in files else None, interactive=key in files)
+            for key in ("docx", "md", "conversation")
+        )
+
+    def clear(self) -> tuple:
+        """Start a new conversation."""
+        session = ChatSession()
+        disabled = tuple(gr.DownloadButton(value=None, interactive=False) for _ in range(3))
+        return ([], "", gr.Radio(choices=[], value=None, visible=False), PANEL_HINT, session, *disabled)
+
+    # --- layout ----------------------------------------------------------
+    def _chat_tab(self, towns: list[str]) -> dict[str, Any]:
+        """The 问答 tab's components (built inside the app's ``gr.Tabs``)."""
+        with gr.Tab("问答", id="chat"):
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=3, min_width=340):
+                    chatbot = gr.Chatbot(
+                        label="对话",
+                        elem_id="chatbot",
+                        height=480,
+                        buttons=["copy"],
+                        feedback_options=None,
+                        placeholder="向报告提问，例如：哪些镇提到执法力量薄弱？",
+                        group_consecutive_messages=False,
+                    )
+                    with gr.Row(equal_height=True):
+                        question = gr.Textbox(
+                            show_label=False,
+                            placeholder="输入问题后按回车或点“发送”",
+                            lines=1,
+                            max_lines=6,
+                            scale=5,
+                            min_width=180,
+                            elem_id="question",
+                            autofocus=True,
+                        )
+                        send = gr.Button("发送", variant="primary", scale=1, min_width=72, elem_id="send")
+                    with gr.Row():
+                        mode = gr.Radio(
+                            [MODE_ASK, MODE_DRAFT], value=MODE_ASK, label="模式", min_width=150, elem_id="mode"
+                        )
+                        town_filter = gr.Dropdown(
+                            choices=towns,
+                            value=[],
+                            multiselect=True,
+                            label="限定镇（可多选，不选为全部）",
+                            min_width=180,
+                            elem_id="town-filter",
+                        )
+                    gr.Examples(
+                        examples=[[EXAMPLES[0], MODE_ASK], [EXAMPLES[1], MODE_ASK], [EXAMPLES[2], MODE_DRAFT]],
+                        inputs=[question, mode],
+                        label="示例问题",
+                        example_labels=list(EXAMPLES),
+                    )
+                    clear = gr.Button("新对话", size="sm", variant="secondary", elem_id="clear")
+                with gr.Column(scale=2, min_width=300):
+                    citations = gr.Radio(
+                        choices=[], label="引用（点击查看原文）", visible=False, elem_id="citations"
+                    )
+                    panel = gr.HTML(PANEL_HINT, elem_id="citation-panel", padding=True)
+                    gr.Markdown("**导出当前答复**（含引用列表）", elem_id="export-title")
+                    with gr.Row():
+                        dl_docx = gr.DownloadButton(
+                            "Word (.docx)", interactive=False, size="sm", elem_id="export-docx", min_width=100
+                        )
+                        dl_md = gr.DownloadButton(
+                            "Markdown (.md)", interactive=False, size="sm", elem_id="export-md", min_width=100
+                        )
+                        dl_conv = gr.DownloadButton(
+                            "整个对话 (.md)", interactive=False, size="sm", elem_id="export-conversation",
+                            min_width=100,
+                        )  # fmt: skip
+        return {
+            "chatbot": chatbot, "question": question, "send": send, "mode": mode, "town_filter": town_filter,
+            "clear": clear, "citations": citations, "panel": panel, "dl_docx": dl_docx, "dl_md": dl_md,
+            "dl_conv": dl_conv,
+        }  # fmt: skip
+
+    def _wire_chat(self, c: dict[str, Any], session: Any) -> None:
+        """Events of the 问答 tab."""
+        stream = bool(self.settings.llm_url)
+        chatbot, question, citations, panel = c["chatbot"], c["question"], c["citations"], c["panel"]
+        send, town_filter, mode, clear = c["send"], c["town_filter"], c["mode"], c["clear"]
+        dl_docx, dl_md, dl_conv = c["dl_docx"], c["dl_md"], c["dl_conv"]
+        chat_fn = self.chat_stream if stream else self.chat
+        chat_out = [chatbot, question, citations, panel, session]
+        exports_out = [dl_docx, dl_md, dl_conv]
+        for trigger, name in ((send.click, "ask"), (question.submit, "ask_submit")):
+            trigger(
+                chat_fn,
+                inputs=[question, town_filter, mode, session],
+                outputs=chat_out,
+                api_name=name,
+                api_visibility="public" if name == "ask" else "undocumented",
+                show_progress="minimal",
+            ).then(self.exports, inputs=[session], outputs=exports_out, api_visibility="private")
+        citations.change(self.show_citation, inputs=[citations, session], outputs=[panel], api_visibility="private")
+        clear_out = [chatbot, question, citations, panel, session, *exports_out]
+        clear.click(self.clear, outputs=clear_out, api_visibility="private")
+        chatbot.clear(self.clear, outputs=clear_out, api_visibility="private")

@@ -1,0 +1,135 @@
+"""Fusing retrieval signals and deciding towns: pure functions over ranked paragraph ids, with every weight named.
+
+The retriever (:mod:`assistant.retrieve`) runs the signals — BM25 over every paragraph, one dense
+(Chroma) query, sentence-level lexical evidence, verbatim phrase matches — each giving paragraph
+ids best first. Here they are combined (:func:`fuse`), blended into one relevance per paragraph
+(:func:`relevance`) and, for town-by-town questions, turned into one decision per town
+(:func:`decide_towns`).
+
+Weights (module constants, each documented where it is defined):
+
+======================  =======  ====================================================================
+name                    value    role
+======================  =======  ====================================================================
+``RRF_K``               60       reciprocal-rank-fusion constant: 1 / (RRF_K + rank) per signal
+``EXACT_BONUS``         1.0      added to a paragraph quoting the question verbatim (outranks all)
+``DENSE_ZERO``          0.75     cosine similarity counted as no dense evidence at all
+``DENSE_SPAN``          0.2      similarity above DENSE_ZERO that counts as full dense evidence
+``COVERAGE_SHARE``      0.65     share of lexical coverage in a paragraph's relevance
+``DENSE_SHARE``         0.35     share of dense evidence in a paragraph's relevance
+``TOWN_PASSAGES``       3        paragraphs a matched town shows (and among which its lead is sought)
+======================  =======  ====================================================================
+
+The retriever's own settings (candidates per town, the town threshold, the coverage bar, the
+dense floor) are the documented arguments of :class:`assistant.retrieve.HybridRetriever`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+RRF_K = 60
+"""Reciprocal-rank-fusion constant (the usual 60: later ranks still count, the top ranks dominate)."""
+EXACT_BONUS = 1.0
+"""Fused-score bonus of a paragraph that contains the question verbatim: more than any fused score (≤ 3/61)."""
+DENSE_ZERO = 0.75
+"""Cosine similarity at or below which the dense signal says nothing (e5 puts unrelated Chinese text near 0.75-0.8)."""
+DENSE_SPAN = 0.2
+"""Similarity above :data:`DENSE_ZERO` that counts as full dense evidence (0.95: a near paraphrase)."""
+COVERAGE_SHARE = 0.65
+"""Share of lexical coverage in :func:`relevance`: the words of the question weigh more than similarity."""
+DENSE_SHARE = 0.35
+"""Share of dense evidence in :func:`relevance` (with :data:`COVERAGE_SHARE`, sums to 1)."""
+TOWN_PASSAGES = 3
+"""Paragraphs a matched town shows; its lead (the supporting paragraph) is sought among its best this many."""
+
+Ranking = Sequence[tuple[str, float]]
+"""Paragraph ids with a signal's score, best first."""
+
+
+def fuse(rankings: Iterable[Ranking], exact: Iterable[str] = (), rrf_k: int = RRF_K) -> dict[str, float]:
+    """Reciprocal-rank fusion of several rankings, verbatim matches on top; best first.
+
+    >>> fuse([[("a", 9.0), ("b", 1.0)], [("b", 0.9)]], exact=["c"])
+    {'c': 1.0, 'b': 0.03252247488101534, 'a': 0.01639344262295082}
+    """
+    fused: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, (pid, _) in enumerate(ranking):
+            fused[pid] = fused.get(pid, 0.0) + 1.0 / (rrf_k + rank + 1)
+    for pid in exact:
+        fused[pid] = fused.get(pid, 0.0) + EXACT_BONUS
+    return dict(sorted(fused.items(), key=lambda kv: -kv[1]))
+
+
+def relevance(coverage: float, similarity: float) -> float:
+    """Blend of sentence-level lexical evidence and dense similarity, roughly in [0, 1].
+
+    >>> relevance(1.0, 0.95), relevance(0.0, 0.7)
+    (1.0, 0.0)
+    """
+    dense = max(0.0, (similarity - DENSE_ZERO) / DENSE_SPAN) if similarity else 0.0
+    return COVERAGE_SHARE * coverage + DENSE_SHARE * min(1.0, dense)
+
+
+@dataclass(frozen=True)
+class TownDecision:
+    """Whether one town speaks of the question's topic.
+
+    Attributes:
+        town: Canonical town.
+        matched: Its lead paragraph supports the question and is relevant enough.
+        relevance: Relevance of its first paragraph.
+        ids: Its paragraphs to show, lead first (up to :data:`TOWN_PASSAGES` when matched, else one).
+    """
+
+    town: str
+    matched: bool
+    relevance: float
+    ids: tuple[str, ...]
+
+
+def decide_towns(
+    fused: Iterable[str],
+    town_of: Callable[[str], str],
+    relevance_of: Callable[[str], float],
+    supports: Callable[[str], bool],
+    threshold: float,
+) -> list[TownDecision]:
+    """One decision per town of the fused candidates: matched towns first, each by relevance.
+
+    A town's lead is its most relevant paragraph (of its best :data:`TOWN_PASSAGES`) that
+    supports the question; a town with a lead matches when its relevance reaches ``threshold``
+    of the best such town's.
+
+    Args:
+        fused: Candidate paragraph ids (fusion order).
+        town_of: The town of a paragraph.
+        relevance_of: A paragraph's relevance (:func:`relevance`, or coverage alone where the dense
+            query could not reach).
+        supports: Whether a paragraph is real evidence for the question.
+        threshold: Share of the best town's relevance a town needs.
+    """
+    by_town: dict[str, list[str]] = {}
+    for pid in fused:
+        by_town.setdefault(town_of(pid), []).append(pid)
+    rel_of = {pid: relevance_of(pid) for pids in by_town.values() for pid in pids}
+    leads = []
+    for town, pids in by_town.items():
+        pids.sort(key=rel_of.__getitem__, reverse=True)
+        lead = next((p for p in pids[:TOWN_PASSAGES] if supports(p)), None)
+        if lead is not None:
+            pids.remove(lead)
+            pids.insert(0, lead)
+        leads.append((town, pids, rel_of[pids[0]], lead is not None))
+    best = max((score for _, _, score, ok in leads if ok), default=0.0)
+    decided = []
+    for town, pids, score, ok in leads:
+        matched = ok and score >= threshold * best
+        decided.append(TownDecision(town, matched, score, tuple(pids[: TOWN_PASSAGES if matched else 1])))
+    decided.sort(key=lambda d: (-d.matched, -d.relevance))
+    return decided
+
+
+__all__ = ["Ranking", "TownDecision", "decide_towns", "fuse", "relevance"]

@@ -1,0 +1,76 @@
+"""Fact questions: "北留镇2024年行政处罚罚款金额是多少？" — the sentence that answers, quoted and cited.
+
+The fallback kind: it labels and answers every question no earlier kind takes. A fact asked of
+several named towns ("北留镇和旧院镇…") is answered town by town.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from assistant import phrasing
+from assistant.compose import Answer, drop_leads, sentence_score, topic_weights
+from assistant.kinds.base import QuestionKind
+from assistant.kinds.which_towns import town_lines
+from assistant.parts import Line
+from assistant.query import FACT
+from assistant.text import NUMBER, split_sentences
+
+if TYPE_CHECKING:
+    from assistant.kinds.base import Context
+    from assistant.query import Query
+    from assistant.retrieve import Retrieval
+
+CANDIDATES = 3  # paragraphs of the top town whose sentences compete
+RANK_PENALTY = 0.05  # per rank of the paragraph a sentence comes from: the best paragraph wins a tie
+SECOND_SHARE = 0.9  # a second sentence is quoted when it scores this share of the best one
+
+
+class Fact(QuestionKind):
+    """Anything else: one town's fact, quoted."""
+
+    name = FACT
+    generative = True
+
+    def names(self, query: Query) -> bool:
+        return True
+
+    def recognise(self, query: Query) -> bool:
+        return True
+
+    def town_by_town(self, query: Query) -> bool:
+        return len(query.towns) > 1
+
+    def compose(self, ctx: Context, retrieval: Retrieval) -> Answer:
+        if retrieval.towns:
+            return town_lines(ctx, retrieval, phrasing.EACH_TOWN)
+        return quote_best(ctx, retrieval)
+
+
+def quote_best(ctx: Context, retrieval: Retrieval) -> Answer:
+    """The best sentence of the top town's best paragraphs, plus a second one that adds another figure."""
+    query = retrieval.query
+    weights = topic_weights(retrieval)
+    hits = list(retrieval.hits)
+    top = hits[0]
+    candidates = [h for h in hits[:CANDIDATES] if h.town == top.town]
+    scored = []
+    for h in candidates:
+        parts = drop_leads(split_sentences(h.text) or [h.text], h.section)
+        for s in parts:
+            scored.append((sentence_score(s, weights, query.numeric) - RANK_PENALTY * candidates.index(h), s, h))
+    scored.sort(key=lambda x: -x[0])
+    _, sentence, hit = scored[0]
+    citations = [ctx.cite(hit.id, sentence)]
+    blocks = [Line((phrasing.fact(hit.town), sentence, citations[0]))]
+    # A second sentence when it adds a different figure from another paragraph.
+    for score, s, h in scored[1:]:
+        if h.id != hit.id and score >= scored[0][0] * SECOND_SHARE and (not query.numeric or NUMBER.search(s)):
+            c = ctx.cite(h.id, s)
+            citations.append(c)
+            blocks.append(Line((phrasing.fact(h.town), s, c)))
+            break
+    return Answer(
+        question=query.text, blocks=tuple(blocks), towns=(hit.town,), abstained=False,
+        citations=tuple(citations), kind=query.kind,
+    )  # fmt: skip

@@ -1,0 +1,67 @@
+"""Which-towns questions: "哪些镇提到执法力量薄弱？" — every town whose report speaks of the topic, each with its evidence.
+
+Recognised by its wording; retrieved town by town (each town is decided on its own best evidence,
+see :meth:`assistant.retrieve.HybridRetriever.town_by_town`); answered with one quoted sentence per
+matched town.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from assistant import phrasing
+from assistant.compose import Answer, best_sentences, topic_weights
+from assistant.kinds.base import QuestionKind
+from assistant.parts import Bold, Item, Line
+from assistant.query import MULTI_TOWN, topic_phrase
+
+if TYPE_CHECKING:
+    from assistant.kinds.base import Context
+    from assistant.query import Query
+    from assistant.retrieve import Retrieval
+
+_WHICH = re.compile(
+    r"哪些(?:乡镇|镇|乡|街道|地方)|哪几个(?:乡镇|镇|乡)|哪(?:个|一个)(?:乡镇|镇|乡)|有几个镇|which towns?\b|what towns?\b"
+)
+
+
+class WhichTowns(QuestionKind):
+    """"哪些镇…", "哪个镇…", "which towns…"."""
+
+    name = MULTI_TOWN
+    generative = True
+
+    def names(self, query: Query) -> bool:
+        return bool(_WHICH.search(query.folded))
+
+    def town_by_town(self, query: Query) -> bool:
+        # A which-towns question about one named town is a fact question about that town.
+        return len(query.towns) != 1
+
+    def recognise(self, query: Query) -> bool:
+        return super().recognise(query) and self.town_by_town(query)
+
+    def compose(self, ctx: Context, retrieval: Retrieval) -> Answer:
+        matched = sum(m.matched for m in retrieval.towns)
+        return town_lines(ctx, retrieval, phrasing.towns_mentioning(matched, topic_phrase(retrieval.query.text)))
+
+
+def town_lines(ctx: Context, retrieval: Retrieval, lead: str) -> Answer:
+    """A lead line, then one quoted sentence per matched town (an item: **北留镇**：…〔…〕)."""
+    query = retrieval.query
+    forms = ctx.retriever.sentence_forms
+    weights = topic_weights(retrieval)
+    matched = [m for m in retrieval.towns if m.matched]
+    citations = []
+    blocks = [Line((lead,))]
+    for m in matched:
+        hit = m.lead
+        sentence = best_sentences(hit, weights, query.numeric, forms=forms(hit.id))[0]
+        c = ctx.cite(hit.id, sentence)
+        citations.append(c)
+        blocks.append(Item((Bold(m.town), "：", sentence, c)))
+    return Answer(
+        question=query.text, blocks=tuple(blocks), towns=tuple(m.town for m in matched), abstained=False,
+        citations=tuple(citations), kind=query.kind,
+    )  # fmt: skip

@@ -1,0 +1,134 @@
+"""Retrieval signals, each behind one small contract: ``search(query, topic, scope, k) -> Ranking``.
+
+A signal ranks paragraph ids of the knowledge base for a question, within a :class:`Scope`
+(the towns and documents allowed). :mod:`assistant.fusion` combines the rankings; the retriever
+(:class:`assistant.retrieve.HybridRetriever`) owns the index views the signals read (row order,
+town of each row, the evidence index) and builds the scope once per question.
+
+==============  ===============================================================  ==========================
+signal          ranks                                                            ``k`` is
+==============  ===============================================================  ==========================
+:class:`Bm25`   paragraphs by BM25 over the question's weighted terms             paragraphs kept per town
+:class:`Dense`  paragraphs by the best cosine similarity of a chunk covering it  chunks fetched from Chroma
+:class:`Evidence`  paragraphs whose sentence window holds the required terms    paragraphs kept per town
+:class:`Exact`  paragraphs containing the question verbatim (punctuation aside)  (all of them)
+==============  ===============================================================  ==========================
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from assistant.fusion import Ranking
+from assistant.query import strip_towns
+from vectorstore.tokenize import tokenize
+
+if TYPE_CHECKING:
+    from assistant.query import Query
+    from assistant.retrieve import HybridRetriever, Topic
+
+EXACT_MIN_CHARS = 8  # a shorter question is too common a phrase to count as quoted
+_PUNCT = re.compile(r"[\s\W_]+")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where a question is searched.
+
+    Attributes:
+        towns: Allowed towns (None: all).
+        docs: Allowed documents (None: all; set when the question names a year of towns with several reports).
+        rows: Index rows in scope (a boolean mask over the retriever's row order).
+    """
+
+    towns: list[str] | None
+    docs: list[str] | None
+    rows: np.ndarray
+
+
+class Signal(Protocol):
+    """One way of ranking paragraphs for a question."""
+
+    def search(self, query: Query, topic: Topic, scope: Scope, k: int) -> Ranking:
+        """Paragraph ids with scores, best first."""
+
+
+class _OnIndex:
+    def __init__(self, retriever: HybridRetriever) -> None:
+        self.index = retriever
+
+
+class Bm25(_OnIndex):
+    """BM25 over every paragraph at once; the best ``k`` of every town, so no town is crowded out."""
+
+    def search(self, query: Query, topic: Topic, scope: Scope, k: int) -> Ranking:
+        scores = self.index.kb.bm25.scores(list(topic.weights) or tokenize(query.text))
+        return self.index.per_town_best(scores, scope.rows, k)
+
+
+class Dense(_OnIndex):
+    """One Chroma query (town and document filter); a paragraph scores its best covering chunk's similarity."""
+
+    def search(self, query: Query, topic: Topic, scope: Scope, k: int) -> Ranking:
+        kb = self.index.kb
+        # The town filter already scopes the search; the town's name in the query
+        # would only pull mastheads and sign-offs up.
+        text = query.search_text if query.search_text != query.folded else query.text
+        if scope.towns:
+            text = strip_towns(query.search_text or query.folded, self.index.aliases)
+        vector = kb.embedder.embed([text or query.text], "query")[0]
+        sims: dict[str, float] = {}
+        for hit in kb.store.query(vector, k, towns=scope.towns, doc_ids=scope.docs):
+            for pid in kb.chunk_paragraphs.get(hit.chunk_id, ()):
+                sims[pid] = max(sims.get(pid, -1.0), hit.similarity)
+        return sorted(sims.items(), key=lambda kv: -kv[1])
+
+
+class Evidence(_OnIndex):
+    """Sentence-level lexical evidence (:mod:`assistant.evidence`): coverage of the question's terms."""
+
+    def search(self, query: Query, topic: Topic, scope: Scope, k: int) -> Ranking:
+        """Each town's best ``k`` paragraphs holding the required terms, wherever BM25 ranks them.
+
+        (Town-by-town questions: a town must not be missed because other paragraphs of its report
+        repeat the question's common words more often.)
+        """
+        if not (topic.known and topic.required):
+            return []
+        bar = self.index.min_coverage
+        evidence = self.index.presence(topic.weights).lexical(bar)
+        holds = self.index.holding(topic) & (evidence >= bar)
+        return self.index.per_town_best(np.where(holds, evidence, 0.0), scope.rows, k)
+
+    def scores(self, ids: dict[str, None], topic: Topic) -> dict[str, float]:
+        """Evidence of each of ``ids`` (0 for an id outside the index)."""
+        evidence = self.index.presence(topic.weights).lexical(self.index.min_coverage)
+        rows = self.index.row_of
+        known = [pid for pid in ids if pid in rows]
+        lexical = dict.fromkeys(ids, 0.0)
+        lexical.update(zip(known, evidence[[rows[pid] for pid in known]].tolist()))
+        return lexical
+
+
+class Exact(_OnIndex):
+    """Paragraphs quoting the question verbatim (heading + text, punctuation removed)."""
+
+    def search(self, query: Query, topic: Topic, scope: Scope, k: int = 0) -> Ranking:
+        return [(pid, 1.0) for pid in self.found(query, scope)]
+
+    def found(self, query: Query, scope: Scope) -> set[str]:
+        """The quoting paragraphs as a set (fusion adds its bonus to each)."""
+        needle = _PUNCT.sub("", query.folded)
+        if len(needle) < EXACT_MIN_CHARS:
+            return set()
+        paragraphs, order = self.index.kb.paragraphs, self.index.row_ids
+        allowed = set(scope.towns) if scope.towns else None
+        hits = (order[i] for i in self.index.evidence_index.paragraphs.containing(needle).tolist())
+        return {pid for pid in hits if pid in paragraphs and (allowed is None or paragraphs[pid].town in allowed)}
+
+
+__all__ = ["Bm25", "Dense", "Evidence", "Exact", "Scope", "Signal"]
