@@ -53,6 +53,7 @@ _SUBJECT = re.compile(
     rf"^(?:(?:今年以来|近年来|一年来|(?:19|20)\d{{2}}\s*年(?:度|以来)?)\s*[，,]?\s*)?(?:在[^，,。]{{0,40}}[，,]\s*)?"
     rf"(?P<town>[{_HAN}]{{2,8}}?(?:镇|乡|街道|苏木|街(?![道街])))"
 )
+_ADMIN_TAIL = re.compile(r"(?:人民政府|委员会|党委|党工委|办事处|政府|关于|中共|[市县区旗])$")
 _AFTER_BODY = re.compile(r".*(?:人民政府|委员会|党委|党工委|办事处|政府|关于|中共|中国共产党|人大)")
 _SELF = {"镇": re.compile(r"[我全本该]镇"), "乡": re.compile(r"[我全本该]乡"),
          "街道": re.compile(r"[我全本该]街|街道党工委|街道办事处"), "苏木": re.compile(r"[我全本该]苏木")}  # fmt: skip
@@ -69,7 +70,9 @@ def _clean_place(name: str | None) -> str | None:
     name = to_simplified(_GENERIC_PREFIX.sub("", name))
     if name.endswith(UNITS):
         known = load_gazetteer().longest_suffix(name)
-        if known:
+        # Trim only a capture that ran over an issuer or a county ("人民政府金龙街道",
+        # "江北区石马河街道"); "富店镇" is a name, not 富 + the 店镇 of another county.
+        if known == name or (known and _ADMIN_TAIL.search(name[: -len(known)])):
             return known
         name = _AFTER_BODY.sub("", name)
     if name in _NOT_PLACES or len(name) < 2 or name in UNITS or _SELF_NAME.match(name):
