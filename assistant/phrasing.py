@@ -10,38 +10,46 @@ from __future__ import annotations
 # --- town by town --------------------------------------------------------------------------
 
 
-def towns_mentioning(count: int, topic: str) -> str:
-    """Lead of a which-towns answer.
+def towns_mentioning(count: int, topic: str, unit: str = "镇") -> str:
+    """Lead of a which-towns answer, counting in the unit word of the towns it lists.
 
     >>> towns_mentioning(3, "执法力量薄弱")
     '共3个镇提到执法力量薄弱：'
+    >>> towns_mentioning(2, "领导干部述法", "乡镇（街道）")
+    '共2个乡镇（街道）提到领导干部述法：'
     """
-    return f"共{count}个镇提到{topic}："
+    return f"共{count}个{unit}提到{topic}："
 
 
 EACH_TOWN = "各镇情况："  # lead of a fact asked of several named towns
 TOWN_SEPARATOR = "、"
 NOT_MENTIONED = "未提及"
 NO_CELL = "—"
-COMPARE_HEADER = ("镇", "报告原文", "出处")
+def compare_header(unit: str = "镇") -> tuple[str, ...]:
+    """Columns of a per-town comparison table; the first names the unit ("镇", "乡镇（街道）")."""
+    return (unit, "报告原文", "出处")
 
 
-def comparison(count: int) -> str:
-    """Lead of a per-town comparison table."""
-    return f"各镇对比（{count}个镇的报告提到）："
+def comparison(count: int, unit: str = "镇") -> str:
+    """Lead of a per-town comparison table.
+
+    >>> comparison(2, "乡镇（街道）")
+    '各乡镇（街道）对比（2个乡镇（街道）的报告提到）：'
+    """
+    return f"各{unit}对比（{count}个{unit}的报告提到）："
 
 
 # --- figures from the statistics table -------------------------------------------------------
 
 
-def figures_header(metric_label: str) -> tuple[str, ...]:
+def figures_header(metric_label: str, unit: str = "镇") -> tuple[str, ...]:
     """Columns of a per-town figures table."""
-    return ("镇", metric_label, "报告原文", "出处")
+    return (unit, metric_label, "报告原文", "出处")
 
 
-def figures(metric: str, count: int) -> str:
+def figures(metric: str, count: int, unit: str = "镇") -> str:
     """Lead of a per-town figures table."""
-    return f"各镇{metric}情况（{count}个镇的报告给出了数字）："
+    return f"各{unit}{metric}情况（{count}个{unit}的报告给出了数字）："
 
 
 def superlative(metric: str, word: str, town: str) -> str:
@@ -49,7 +57,10 @@ def superlative(metric: str, word: str, town: str) -> str:
     return f"{metric}{word}的是{town}："
 
 
-SUPERLATIVE_TAIL = "。各镇对比："
+def superlative_tail(unit: str = "镇") -> str:
+    """What follows a superlative's quoted figure, before the table."""
+    return f"。各{unit}对比："
+
 FIGURE_SEPARATOR = "；"
 
 # --- one town ------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.text import fold
+from assistant.units import asked_units
 
 # The labels a question can carry (``Query.kind``, also the answer's ``kind`` in the JSON contract);
 # each is owned by one kind in :mod:`assistant.kinds`.
@@ -130,6 +131,8 @@ class Query:
         fields: Document fields asked for (``doc_number``, ``signer``, ``date``, ``title``, ``issuer``).
         numeric: The question asks for a figure.
         unknown_towns: Town names in the question that no indexed report belongs to.
+        units: Township-level units a which-towns question is limited to ("哪些街道…" →
+            ``("街道",)``); () for all.
     """
 
     text: str
@@ -141,6 +144,7 @@ class Query:
     fields: tuple[str, ...] = ()
     numeric: bool = False
     unknown_towns: tuple[str, ...] = field(default_factory=tuple)
+    units: tuple[str, ...] = ()
 
 
 def normalise(text: str) -> str:
@@ -232,11 +236,15 @@ def analyse(question: str, aliases: dict[str, str] | None = None) -> Query:
         fields=fields_asked,
         numeric=numeric,
         unknown_towns=missing,
+        units=asked_units(folded),
     )
 
 
 _TOPIC_STRIP = re.compile(
-    r"^(?:请问|请)?(?:哪些|哪几个|哪个|哪一个|各|每个)(?:乡镇|镇|乡|街道)(?:的报告)?(?:都|分别|还)?(?:提到了?|提及了?|谈到了?|说到了?|存在|有|在|是|已经|已)?"
+    r"^(?:请问|请|在)?(?:哪些|哪几个|哪个|哪一个|各个|各|每个|有哪些|有几个)"
+    r"(?:(?:乡镇|镇街|街镇|街道|苏木|镇|乡|地方|单位)\s*[（(、/和及与或]?\s*[）)]?\s*)+"
+    r"(?:的报告)?(?:都|分别|还|也)?(?:在(?:报告|年度报告)(?:里|中))?"
+    r"(?:提到了?|提及了?|谈到了?|说到了?|讲到了?|写到了?|存在|有|在搞|在|搞|是|已经|已)?"
 )
 
 

@@ -26,6 +26,7 @@ from assistant.lexicon import GENERIC, term_weight
 from assistant.query import QUESTION_WORDS, Query, strip_towns
 from assistant.signals import Bm25, Dense, Evidence, Exact, Scope
 from assistant.text import fold
+from assistant.units import strip_asked_units
 from assistant.views import IndexViews, pinyin_aliases  # noqa: F401 - pinyin_aliases: re-exported
 from ingest.parse import DOC_NUMBER, SIGNER_LINE
 from ingest.records import Paragraph
@@ -276,7 +277,7 @@ class HybridRetriever:
     # --- scoring -----------------------------------------------------------
     def _terms(self, query: Query) -> tuple[list[str], list[str], dict[str, str]]:
         town_tokens = {fold(a) for t in query.towns for a in town_aliases(t)}
-        text = strip_towns(query.search_text or query.folded, self.aliases)
+        text = strip_asked_units(strip_towns(query.search_text or query.folded, self.aliases))
 
         def keep(token: str) -> bool:
             return not (token in QUESTION_WORDS or token in town_tokens or re.fullmatch(r"(19|20)\d{2}", token))

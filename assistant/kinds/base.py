@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from assistant.compose import Answer
 from assistant.kinds.abstain import abstain
+from assistant.units import in_units
 
 if TYPE_CHECKING:  # types only: the retriever dispatches through the kinds, not the other way round
     from assistant.cite import Citation
@@ -78,7 +79,7 @@ class QuestionKind:
     def retrieve(self, retriever: HybridRetriever, query: Query, topic: Topic, k: int) -> Retrieval:
         """The evidence for a question of this kind (called by :meth:`HybridRetriever.retrieve`)."""
         if self.town_by_town(query):
-            return retriever.town_by_town(query, k, topic, list(query.towns) or None)
+            return retriever.town_by_town(query, k, topic, list(query.towns) or _unit_scope(retriever, query))
         return retriever.passages(query, topic, k, expand_sections=self.expand_sections)
 
     def answer(self, ctx: Context, query: Query) -> Answered | None:
@@ -91,3 +92,12 @@ class QuestionKind:
     def compose(self, ctx: Context, retrieval: Retrieval) -> Answer:
         """The answer built from a retrieval that did not abstain."""
         raise NotImplementedError(f"{type(self).__name__} answers without retrieval")
+
+
+def _unit_scope(retriever: HybridRetriever, query: Query) -> list[str] | None:
+    """The towns of the units a question names ("哪些街道…" → the 街道); None for all towns."""
+    if not query.units:
+        return None
+    towns = retriever.kb.towns()
+    scope = [t for t in towns if in_units(t, query.units)]
+    return None if len(scope) == len(towns) else scope

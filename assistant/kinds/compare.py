@@ -14,6 +14,7 @@ from assistant.compose import Answer, best_sentences, topic_weights
 from assistant.kinds.base import QuestionKind
 from assistant.parts import Gap, Line, Table
 from assistant.query import COMPARE
+from assistant.units import unit_word
 
 if TYPE_CHECKING:
     from assistant.kinds.base import Context
@@ -58,7 +59,10 @@ class Compare(QuestionKind):
             citations.append(c)
             rows.append(((m.town,), (sentence,), (c,)))
         matched = [m for m in retrieval.towns if m.matched]
-        blocks = (Line((phrasing.comparison(len(matched)),)), Gap(), Table(phrasing.COMPARE_HEADER, tuple(rows)))
+        unit = unit_word([m.town for m in retrieval.towns])
+        blocks = (
+            Line((phrasing.comparison(len(matched), unit),)), Gap(), Table(phrasing.compare_header(unit), tuple(rows)),
+        )  # fmt: skip
         return Answer(
             question=query.text, blocks=blocks, towns=tuple(m.town for m in matched),
             abstained=False, citations=tuple(citations), kind=query.kind,

@@ -18,6 +18,7 @@ from assistant.kinds.base import Answered, QuestionKind
 from assistant.kinds.compare import RANKING
 from assistant.parts import Gap, Line, Table
 from assistant.query import COMPARE, MULTI_TOWN
+from assistant.units import unit_word
 
 if TYPE_CHECKING:
     from assistant.cite import Citation
@@ -78,18 +79,19 @@ class Figures(QuestionKind):
                 (phrasing.FIGURE_SEPARATOR.join(x[1] for x in cells),), tuple(sources.values()),
             ))  # fmt: skip
         asserted = tuple(t for t in order if t in by_town)
-        head: tuple = (phrasing.figures(label, len(by_town)),)
+        unit = unit_word(order)
+        head: tuple = (phrasing.figures(label, len(by_town), unit),)
         if superlative:
             most = superlative.group(0) in ("最多", "最高", "最大")
             best = (max if most else min)(rows, key=lambda f: normalized_value(f)[0])
             value, unit = normalized_value(best)
             head = (
                 phrasing.superlative(label, superlative.group(0), best.town), best.quote,
-                ctx.cite(best.paragraph_id), phrasing.SUPERLATIVE_TAIL,
+                ctx.cite(best.paragraph_id), phrasing.superlative_tail(unit),
             )  # fmt: skip
             asserted = (best.town,)
         return Answered(Answer(
-            question=query.text, blocks=(Line(head), Gap(), Table(phrasing.figures_header(metric.label), tuple(rows_out))),
+            question=query.text, blocks=(Line(head), Gap(), Table(phrasing.figures_header(metric.label, unit), tuple(rows_out))),
             towns=asserted, abstained=False,
             citations=tuple(citations), kind=COMPARE,
         ))  # fmt: skip

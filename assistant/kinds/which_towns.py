@@ -15,6 +15,7 @@ from assistant.compose import Answer, best_sentences, topic_weights
 from assistant.kinds.base import QuestionKind
 from assistant.parts import Bold, Item, Line
 from assistant.query import MULTI_TOWN, topic_phrase
+from assistant.units import unit_word
 
 if TYPE_CHECKING:
     from assistant.kinds.base import Context
@@ -22,7 +23,8 @@ if TYPE_CHECKING:
     from assistant.retrieve import Retrieval
 
 _WHICH = re.compile(
-    r"哪些(?:乡镇|镇|乡|街道|地方)|哪几个(?:乡镇|镇|乡)|哪(?:个|一个)(?:乡镇|镇|乡)|有几个镇|which towns?\b|what towns?\b"
+    r"哪些(?:乡镇|镇|乡|街道|苏木|地方)|哪几个(?:乡镇|镇|乡|街道|苏木)|哪(?:个|一个)(?:乡镇|镇|乡|街道|苏木)|有几个(?:乡镇|镇|乡|街道)"
+    r"|which towns?\b|what towns?\b"
 )
 
 
@@ -43,8 +45,9 @@ class WhichTowns(QuestionKind):
         return super().recognise(query) and self.town_by_town(query)
 
     def compose(self, ctx: Context, retrieval: Retrieval) -> Answer:
-        matched = sum(m.matched for m in retrieval.towns)
-        return town_lines(ctx, retrieval, phrasing.towns_mentioning(matched, topic_phrase(retrieval.query.text)))
+        matched = [m.town for m in retrieval.towns if m.matched]
+        lead = phrasing.towns_mentioning(len(matched), topic_phrase(retrieval.query.text), unit_word(matched))
+        return town_lines(ctx, retrieval, lead)
 
 
 def town_lines(ctx: Context, retrieval: Retrieval, lead: str) -> Answer:

@@ -1,0 +1,83 @@
+"""Township-level units (镇, 乡, 街道, 苏木): which a question asks about, and how to count them.
+
+A county holds 镇, 乡 (民族乡 among them), 街道 and in Inner Mongolia 苏木. "哪些街道…" asks
+about 街道 only, "哪些乡镇…" about 乡 and 镇, "哪些乡镇（街道）…" or "哪些地方…" about all
+of them; an answer counts what it lists in the same words ("共3个乡镇（街道）…").
+"""
+
+from __future__ import annotations
+
+import re
+
+TOWNSHIP_UNITS = ("镇", "乡", "街道", "苏木")
+_UNIT_WORD = r"乡镇|镇街|街镇|街道|苏木|镇|乡|地方|单位|地区"
+# The wh-phrase and the unit words after it: 哪些乡镇（街道）, 哪几个镇、乡, 各乡镇街道.
+_ASKED = re.compile(
+    rf"(?:哪些|哪几个|哪一个|哪个|各个|各|每个|有几个|有哪些|有多少个)(?P<units>(?:{_UNIT_WORD})"
+    rf"(?:\s*[（(、/和及与或]?\s*(?:{_UNIT_WORD})\s*[）)]?)*)"
+)
+
+
+def unit_of(town: str) -> str | None:
+    """The unit a town name ends with; None for a placeholder name.
+
+    >>> unit_of("桐木漯瑶族乡"), unit_of("万兴街"), unit_of("北留镇")
+    ('乡', '街道', '镇')
+    """
+    if town.startswith("未识别"):
+        return None
+    if town.endswith(("街道", "街")):
+        return "街道"
+    return next((u for u in ("苏木", "镇", "乡") if town.endswith(u)), None)
+
+
+def asked_units(folded: str) -> tuple[str, ...]:
+    """The units a which-towns question is limited to; () for all of them.
+
+    >>> asked_units("哪些街道开展了普法？"), asked_units("哪些乡镇（街道）提到述法？"), asked_units("哪些镇提到执法")
+    (('街道',), (), ('镇',))
+    >>> asked_units("哪些乡镇提到法律顾问")
+    ('镇', '乡', '苏木')
+    """
+    m = _ASKED.search(folded)
+    if not m:
+        return ()
+    words = re.findall(_UNIT_WORD, m.group("units"))
+    if any(w in ("地方", "单位", "地区") for w in words):
+        return ()
+    units: set[str] = set()
+    for word in words:
+        units |= {"乡镇": {"镇", "乡", "苏木"}, "镇街": {"镇", "街道"}, "街镇": {"镇", "街道"}}.get(word, {word})
+    return () if units >= set(TOWNSHIP_UNITS) else tuple(u for u in TOWNSHIP_UNITS if u in units)
+
+
+def strip_asked_units(folded: str) -> str:
+    """The question without its wh-phrase and unit words, so "街道" in "哪些乡镇（街道）…" is no topic term.
+
+    >>> strip_asked_units("哪些乡镇（街道）聘请了法律顾问")
+    '聘请了法律顾问'
+    """
+    return _ASKED.sub("", folded)
+
+
+def unit_word(towns: list[str] | tuple[str, ...]) -> str:
+    """The word that counts these towns: 镇, 乡, 街道, 乡镇, or 乡镇（街道）.
+
+    >>> unit_word(["北留镇", "旧院镇"]), unit_word(["北留镇", "红岩乡"]), unit_word(["北留镇", "留下街道"])
+    ('镇', '乡镇', '乡镇（街道）')
+    """
+    units = {unit_of(t) for t in towns} - {None}
+    if not units or units == {"镇"}:
+        return "镇"
+    if len(units) == 1:
+        return next(iter(units))
+    if units <= {"镇", "乡"}:
+        return "乡镇"
+    extra = "、".join(u for u in ("街道", "苏木") if u in units)
+    return f"乡镇（{extra}）"
+
+
+def in_units(town: str, units: tuple[str, ...]) -> bool:
+    """Whether a town is of one of the units (every town when none; a placeholder always)."""
+    unit = unit_of(town)
+    return not units or unit is None or unit in units
