@@ -36,8 +36,8 @@ def test_real_world_gold_set(realworld_db):
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)["summary"]
     assert summary["abstention_accuracy"] == 1.0
-    assert summary["evidence_recall"] >= 0.72
-    assert summary["answer_accuracy"] >= 0.6
+    assert summary["evidence_recall"] >= 0.65
+    assert summary["answer_accuracy"] >= 0.65
 
 
 def test_real_world_towns_are_named_from_content(realworld_db):
