@@ -88,6 +88,8 @@ class DocumentMeta:
         source_path: Path the document was ingested from.
         sha256: Hash of the raw bytes.
         warnings: Problems found while reading metadata, in Chinese for the user.
+        parser: Version of the parser that read the document (0: before versions were
+            recorded); a document read by an older parser is parsed again at the next ingest.
     """
 
     doc_id: str
@@ -103,6 +105,7 @@ class DocumentMeta:
     source_path: str = ""
     sha256: str = ""
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    parser: int = 0
 
     def to_dict(self) -> dict:
         """Return a JSON-ready dict."""

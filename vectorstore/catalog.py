@@ -63,9 +63,11 @@ class Catalog:
 
     # --- documents -------------------------------------------------------
     def document_by_sha(self, sha256: str) -> dict | None:
-        """The stored document with these bytes, if any."""
-        row = self.conn.execute("SELECT doc_id, path FROM documents WHERE sha256=?", (sha256,)).fetchone()
-        return {"doc_id": row[0], "path": row[1]} if row else None
+        """The stored document with these bytes, if any (``doc_id``, ``path``, ``parser`` version)."""
+        row = self.conn.execute("SELECT doc_id, path, meta FROM documents WHERE sha256=?", (sha256,)).fetchone()
+        if not row:
+            return None
+        return {"doc_id": row[0], "path": row[1], "parser": json.loads(row[2]).get("parser", 0)}
 
     def documents_at(self, path: str) -> list[str]:
         """Ids of documents ingested from ``path``."""

@@ -34,7 +34,7 @@ import numpy as np
 
 from ingest.limits import INGEST_LIMITS
 from ingest.load import SUPPORTED_SUFFIXES, LoadError, display_path, sha256_bytes, stored_path
-from ingest.pipeline import doc_id_for, parse_file
+from ingest.pipeline import PARSER_VERSION, doc_id_for, parse_file
 from ingest.records import Chunk, DocumentMeta, Paragraph, ParsedDocument
 from vectorstore.bm25_index import BM25Damaged, BM25Index
 from vectorstore.chroma_store import ChromaStore, collection_name
@@ -93,6 +93,7 @@ class IngestReport:
         total_documents: Documents in the knowledge base after the run.
         total_chunks: Chunks in the knowledge base after the run.
         repaired: Stores found damaged and rebuilt by this run.
+        reparsed: Unchanged files parsed again because an older parser had read them.
     """
 
     documents: int = 0
@@ -105,6 +106,7 @@ class IngestReport:
     total_documents: int = 0
     total_chunks: int = 0
     repaired: list[str] = field(default_factory=list)
+    reparsed: int = 0
 
     def to_dict(self) -> dict:
         """JSON form (the CLI contract's keys first)."""
@@ -119,6 +121,7 @@ class IngestReport:
             "total_documents": self.total_documents,
             "total_chunks": self.total_chunks,
             "repaired": self.repaired,
+            "reparsed": self.reparsed,
         }
 
 
@@ -363,12 +366,16 @@ class KnowledgeBase:
             except OSError as err:
                 report.errors.append(_error(path, f"无法读取文件：{err.strerror}"))
                 continue
-            if digest in seen_hashes or self.catalog.document_by_sha(digest):
+            stored = self.catalog.document_by_sha(digest)
+            if digest in seen_hashes or (stored and stored["parser"] >= PARSER_VERSION):
                 report.skipped += 1  # unchanged, or the same content under another name
                 continue
             seen_hashes.add(digest)
             todo.append((path, digest))
             replaced.extend(self.catalog.documents_at(stored_path(path.resolve())))
+            if stored:  # read by an older parser: parsed again, its vectors come from the cache
+                replaced.append(stored["doc_id"])
+                report.reparsed += 1
 
         parsed = self._parse_all([p for p, _ in todo], progress)
         docs: list[ParsedDocument] = []
