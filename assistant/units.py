@@ -78,6 +78,9 @@ def unit_word(towns: list[str] | tuple[str, ...]) -> str:
 
 
 def in_units(town: str, units: tuple[str, ...]) -> bool:
-    """Whether a town is of one of the units (every town when none; a placeholder always)."""
-    unit = unit_of(town)
-    return not units or unit is None or unit in units
+    """Whether a town is of one of the units (every town when none).
+
+    A placeholder (``未识别镇-…``) is of no known unit: it is not asserted to be a 街道 when the
+    question asks for 街道.
+    """
+    return not units or unit_of(town) in units
