@@ -109,6 +109,10 @@ class EvidenceIndex:
             rows = self._cache[key] = getattr(self, index).containing(term)
         return rows
 
+    def document_frequency(self, text: str) -> int:
+        """Number of paragraphs (heading + text, punctuation removed) containing ``text``."""
+        return len(self._rows("paragraphs", text))
+
     def occurs(self, text: str) -> bool:
         """Whether some paragraph (heading + text, punctuation removed) contains ``text``."""
         return len(self._rows("paragraphs", text)) > 0

@@ -23,11 +23,14 @@ from assistant.evidence import EvidenceIndex, TermPresence
 from assistant.fusion import RRF_K, TOWN_PASSAGES, Ranking, decide_towns, fuse, relevance
 from assistant.kinds import kind_named, understand
 from assistant.lexicon import GENERIC, term_weight
+from assistant.lexicon import contains as lexical_contains
+from assistant.lexicon import coverage as lexical_coverage
 from assistant.query import QUESTION_WORDS, Query, strip_towns
 from assistant.signals import Bm25, Dense, Evidence, Exact, Scope
+from assistant.support import SupportModel, bigram_coverage, bigram_weights, default_model, question_bigrams
 from assistant.text import fold
 from assistant.units import strip_asked_units
-from assistant.views import IndexViews, pinyin_aliases  # noqa: F401 - pinyin_aliases: re-exported
+from assistant.views import _INNER_PUNCT, _PUNCT, IndexViews, pinyin_aliases  # noqa: F401 - pinyin_aliases: re-exported
 from ingest.parse import DOC_NUMBER, SIGNER_LINE
 from ingest.records import Paragraph
 from vectorstore.kb import KnowledgeBase, town_aliases
@@ -205,6 +208,8 @@ class HybridRetriever:
         town_candidates: BM25 paragraphs per town for questions over many towns.
         town_chunks: Chunks per town the one dense query of a cross-town question asks for
             (at most ``MAX_DENSE`` in all).
+        support_model: The fitted decision whether a town's passage supports a cross-town
+            answer (default: ``assistant/data/support_model.json``, see :mod:`assistant.support`).
     """
 
     def __init__(
@@ -218,6 +223,7 @@ class HybridRetriever:
         many_towns: int = 20,
         town_candidates: int = 4,
         town_chunks: int = 12,
+        support_model: SupportModel | None = None,
     ) -> None:
         if rrf_k <= 0:
             raise ValueError(f"rrf_k must be > 0, got {rrf_k}")
@@ -244,6 +250,7 @@ class HybridRetriever:
         self.many_towns = many_towns
         self.town_candidates = town_candidates
         self.town_chunks = town_chunks
+        self.support_model = support_model or default_model()
         self._views: IndexViews | None = None
         self._holding_key: tuple | None = None
         self._holding_rows = np.zeros(0, dtype=bool)
@@ -379,6 +386,53 @@ class HybridRetriever:
         """Where each weighted term occurs, with every paragraph's coverage and sentence-window evidence."""
         self._prepare()
         return self._views.evidence.presence(weights)
+
+    def bigram_weights(self, query: Query) -> dict[str, float]:
+        """IDF of the question's content character bigrams (see :mod:`assistant.support`)."""
+        self._prepare()
+        text = strip_asked_units(strip_towns(query.search_text or query.folded, self.aliases))
+        evidence = self._views.evidence
+        n = max(1, len(self.kb.paragraphs))
+        return bigram_weights(question_bigrams(text, QUESTION_WORDS), evidence.document_frequency, n)
+
+    def support_features(
+        self,
+        query: Query,
+        topic: Topic,
+        pid: str,
+        dense: float,
+        grams: dict[str, float],
+        sentence: str | None = None,
+        rule: bool | None = None,
+    ) -> dict[str, float]:
+        """The support model's features of a paragraph (its best sentence), or of one given sentence of it.
+
+        Args:
+            query: The question.
+            topic: Its topic (term weights for coverage).
+            pid: Paragraph id.
+            dense: The paragraph's dense similarity to the question.
+            grams: :meth:`bigram_weights` of the question.
+            sentence: Judge this sentence of the paragraph instead of its best one.
+        """
+        heading = _PUNCT.sub("", fold(self.kb.paragraphs[pid].section))
+        forms = [_INNER_PUNCT.sub("", fold(sentence))] if sentence is not None else self.sentence_forms(pid) or [""]
+        coverage = max(lexical_coverage(heading + form, topic.weights) for form in forms)
+        bigram = max(bigram_coverage(grams, heading + form) for form in forms)
+        numeric = float(query.numeric and any(re.search(r"\d", form) for form in forms))
+        if sentence is None:
+            if rule is None:
+                rule = self._supports(pid, self._evidence_of(pid, topic), dense, topic)
+        else:
+            window = heading + forms[0]
+            bar = self.min_coverage * (QUOTED_BAR if topic.quoted else 1.0)
+            known = coverage >= bar and all(lexical_contains(window, t) for t in topic.required)
+            rule = known if topic.known else dense >= self.dense_floor
+        return {"dense": dense, "coverage": coverage, "bigram": bigram, "numeric": numeric, "rule": float(rule)}
+
+    def _evidence_of(self, pid: str, topic: Topic) -> float:
+        """The lexical evidence of one paragraph (its best sentence window's coverage)."""
+        return self.evidence_signal.scores({pid: None}, topic)[pid]
 
     def sentence_forms(self, pid: str) -> list[str]:
         """The index forms of a paragraph's sentences (folded, inner punctuation removed)."""
@@ -592,11 +646,20 @@ class HybridRetriever:
             return coverage if capped and not similarity else relevance(coverage, similarity)
 
         paragraphs = self.kb.paragraphs
+        grams = self.bigram_weights(query)
+        model = self.support_model
+
+        def supports(pid: str) -> bool:
+            # The fitted decision (assistant/support.py) weighs the lexical rule's verdict with
+            # dense similarity, coverage and character-bigram evidence of the best sentence.
+            rule = self._supports(pid, lexical.get(pid, 0.0), dense.get(pid, 0.0), topic)
+            return model.supports(self.support_features(query, topic, pid, dense.get(pid, 0.0), grams, rule=rule))
+
         decisions = decide_towns(
             found.fused,
             town_of=lambda pid: paragraphs[pid].town,
             relevance_of=rel,
-            supports=lambda pid: self._supports(pid, lexical.get(pid, 0.0), dense.get(pid, 0.0), topic),
+            supports=supports,
             threshold=self.town_threshold,
         )
         build = functools.partial(self._hit, found)

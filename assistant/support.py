@@ -1,0 +1,128 @@
+"""A calibrated support decision: does a passage answer the question for its town?
+
+Lexical coverage of the question's words misses paraphrase and is fooled by a related word
+("述职" for 述法); dense similarity alone does not separate "about the topic" from "answers
+it". The decision here combines them with weights *fitted* on hand-labelled (question,
+sentence, supports?) pairs (``tests/data/support_pairs.jsonl``) by ``scripts/fit_support.py``,
+which also reports the held-out precision and recall; nothing in it is picked by hand.
+
+Features of a candidate passage:
+
+- ``dense``: the embedder's similarity of the question and the passage's best chunk;
+- ``coverage``: the IDF-weighted share of the question's terms (and near-synonyms) in the
+  passage's best sentence window (:mod:`assistant.lexicon`);
+- ``bigram``: the IDF-weighted share of the question's character bigrams in its best sentence
+  (with its heading) — word-segmentation free, so a rare term the tokenizer splits ("述法")
+  still counts as itself;
+- ``numeric``: the question asks for a figure and the sentence states one;
+- ``rule``: the lexical rule's own verdict (coverage above its bar and every required term in
+  one sentence window), so the fit learns how far to trust it rather than replacing it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+MODEL_FILE = Path(__file__).with_name("data") / "support_model.json"
+FEATURES = ("dense", "coverage", "bigram", "numeric", "rule")
+_NOT_CONTENT = re.compile(r"[\W\d_a-z]")
+
+
+def question_bigrams(text: str, stop: Iterable[str] = ()) -> list[str]:
+    """Content character bigrams of a folded question (punctuation, digits, Latin and stop words removed).
+
+    >>> question_bigrams("领导干部述法", stop=["哪些"])
+    ['领导', '导干', '干部', '部述', '述法']
+    """
+    for word in sorted(stop, key=len, reverse=True):
+        if len(word) >= 2:
+            text = text.replace(word, " ")
+    grams = []
+    for piece in re.split(r"\s+", text):
+        grams += [piece[i : i + 2] for i in range(len(piece) - 1) if not _NOT_CONTENT.search(piece[i : i + 2])]
+    return list(dict.fromkeys(grams))
+
+
+def bigram_weights(grams: list[str], document_frequency: Callable[[str], int], n_documents: int) -> dict[str, float]:
+    """IDF weight of each bigram the knowledge base contains (an unseen bigram can be no evidence)."""
+    out = {}
+    for gram in grams:
+        df = document_frequency(gram)
+        if df:
+            out[gram] = math.log((n_documents + 1) / (df + 0.5))
+    return out
+
+
+def bigram_coverage(weights: dict[str, float], text: str) -> float:
+    """IDF-weighted share of the question's bigrams present in ``text`` (folded).
+
+    >>> bigram_coverage({"述法": 3.0, "干部": 1.0}, "领导干部述职")
+    0.25
+    """
+    total = sum(weights.values())
+    return sum(w for g, w in weights.items() if g in text) / total if total else 0.0
+
+
+@dataclass(frozen=True)
+class SupportModel:
+    """Logistic regression over standardised features, with its decision threshold.
+
+    Attributes:
+        features: Feature names, in weight order.
+        mean: Training mean of each feature.
+        scale: Training standard deviation of each feature.
+        weights: Coefficient of each standardised feature.
+        bias: Intercept.
+        threshold: Probability at and above which a passage supports an answer.
+        provenance: How the model was fitted (data, held-out figures).
+    """
+
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+    bias: float
+    threshold: float
+    provenance: dict
+
+    def __post_init__(self) -> None:
+        n = len(self.features)
+        if not (len(self.mean) == len(self.scale) == len(self.weights) == n) or not 0 < self.threshold < 1:
+            raise ValueError(f"SupportModel: {n} features but {len(self.weights)} weights, threshold {self.threshold}")
+
+    @classmethod
+    def load(cls, path: str | Path = MODEL_FILE) -> SupportModel:
+        """Read a model written by ``scripts/fit_support.py``."""
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return cls(
+            features=tuple(data["features"]),
+            mean=tuple(data["mean"]),
+            scale=tuple(data["scale"]),
+            weights=tuple(data["weights"]),
+            bias=float(data["bias"]),
+            threshold=float(data["threshold"]),
+            provenance=data.get("provenance", {}),
+        )
+
+    def probability(self, values: dict[str, float]) -> float:
+        """Probability that a passage with these feature values supports an answer."""
+        z = self.bias + sum(
+            w * (values[f] - m) / s for f, m, s, w in zip(self.features, self.mean, self.scale, self.weights)
+        )
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def supports(self, values: dict[str, float]) -> bool:
+        """The decision at the fitted threshold."""
+        return self.probability(values) >= self.threshold
+
+
+@functools.lru_cache(maxsize=1)
+def default_model() -> SupportModel:
+    """The packaged model (``assistant/data/support_model.json``)."""
+    return SupportModel.load()
