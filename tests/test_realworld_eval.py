@@ -53,3 +53,25 @@ def test_real_world_towns_are_named_from_content(realworld_db):
             assert doc["town"] == town, name
         else:  # the placeholder names the file, so the user knows which one to fix
             assert doc["town"].startswith("未识别镇-") and doc["town"].endswith(f"（{name}）"), name
+
+
+def test_support_model_refits_to_the_packaged_weights(realworld_db, demo_db, tmp_path):
+    """scripts/fit_support.py on the labelled pairs gives back assistant/data/support_model.json."""
+    import subprocess
+    import sys
+
+    from assistant.support import SupportModel
+
+    out = tmp_path / "model.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "fit_support.py"), "--db", f"demo={demo_db}",
+         "--db", f"realworld={realworld_db}", "--out", str(out)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    fitted, packaged = SupportModel.load(out), SupportModel.load()
+    assert fitted.features == packaged.features
+    assert all(abs(a - b) < 0.05 for a, b in zip(fitted.weights, packaged.weights)), (fitted.weights, packaged.weights)
+    assert abs(fitted.threshold - packaged.threshold) <= 0.05
+    held_out = fitted.provenance["held_out"]
+    assert held_out["precision"] >= 0.7 and held_out["recall"] >= 0.7
