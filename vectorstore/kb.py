@@ -455,8 +455,13 @@ class KnowledgeBase:
         batch = 32
         for i in range(0, len(missing), batch):
             part = missing[i : i + batch]
-            for key, vec in zip(part, self.embedder.embed([keys[k] for k in part], "passage")):
-                out[key] = vec
+            done = dict(zip(part, self.embedder.embed([keys[k] for k in part], "passage")))
+            out.update(done)
+            # Each batch is kept at once: an ingest that is interrupted (killed, power cut) leaves
+            # its vectors in the cache, and the next run embeds only what is still missing. The
+            # cache answers no question, so the index stays as it was until the final commit.
+            with self.catalog.conn:
+                self.catalog.cache_vectors(done)
             progress("向量化", min(i + batch, len(missing)), len(missing))
         return out, len(missing)
 
