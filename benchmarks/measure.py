@@ -41,10 +41,25 @@ def _disk_mb(path: Path) -> float:
     return total / 1048576
 
 
+_children_before = 0
+
+
+def _mark_start() -> None:
+    """Remember the largest child that ended before the benchmark: it is not the benchmark's own."""
+    global _children_before
+    _children_before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+
+
 def _peak_rss_mb() -> float:
-    """Peak resident set size of this process plus its largest waited-for child, in MB."""
+    """Peak resident set size of this process plus its largest waited-for child, in MB.
+
+    A child counts only when it set a new maximum after :func:`_mark_start` — inside a test run
+    the same process may earlier have waited for a browser or a server several GB large.
+    """
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if children <= _children_before:
+        children = 0
     return (own + children) / 1024  # ru_maxrss is in KiB on Linux
 
 

@@ -23,6 +23,7 @@ from benchmarks.measure import (
     _disk_mb,
     _disk_mb_file,
     _latencies,
+    _mark_start,
     _peak_rss_mb,
     _percentile,
     _round,
@@ -76,6 +77,7 @@ def run_bench(
         ValueError: Bad arguments, or ``db_dir`` is not empty.
         RuntimeError: The Chroma server's collection is not empty.
     """
+    _mark_start()
     from assistant.service import Assistant
     from assistant.settings import Settings
     from vectorstore.chroma_store import collection_name
