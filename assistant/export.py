@@ -188,7 +188,25 @@ def document_markdown(title: str, markdown: Body, citations: Iterable[Any]) -> s
     refs = references_markdown(notes)
     if refs:
         parts.append(refs.strip())
-    return "\n\n".join(p for p in parts if p) + "\n"
+    return _inert("\n\n".join(p for p in parts if p) + "\n")
+
+
+_LINK_TARGET = re.compile(r"\]\(")
+
+
+def _inert(markdown: str) -> str:
+    """Markdown whose report text stays text in any viewer.
+
+    Report text (and a question, or a model's answer) may carry ``<script>``, ``<img onerror=…>``
+    or a link to ``javascript:``; a Markdown viewer renders raw HTML and links. ``<`` becomes
+    ``&lt;`` (every Markdown dialect shows it as "<", none then sees a tag or an autolink) and
+    ``](`` becomes ``]\\(`` (no inline link or image). Nothing else changes: ``[1]`` markers,
+    ``**bold**``, lists and tables are the document's own.
+
+    >>> _inert('罚款<img src=x onerror="alert(1)">[点此](javascript:alert(1))')
+    '罚款&lt;img src=x onerror="alert(1)">[点此]\\\\(javascript:alert(1))'
+    """
+    return _LINK_TARGET.sub(r"]\\(", markdown.replace("<", "&lt;"))
 
 
 def _one_line(text: str) -> str:
@@ -271,7 +289,7 @@ def conversation_markdown(turns: Iterable[Any]) -> str:
         parts.append(body.strip() or "（无回答）")
         if notes:
             parts.append("**引用**\n\n" + "\n\n".join(note.line() for note in notes))
-    return "\n\n".join(parts) + "\n"
+    return _inert("\n\n".join(parts) + "\n")
 
 
 # --------------------------------------------------------------------------- Word

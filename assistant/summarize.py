@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from assistant import phrasing
 from assistant.cite import Citation, citation_for
-from assistant.compose import best_sentences
+from assistant.compose import best_sentences, quotable
 from assistant.parts import Block, Gap, Heading, Item, Line
 from assistant.query import SUMMARY, Query, normalise
 from assistant.render import markdown
@@ -89,9 +89,9 @@ def draft_summary(source, topic: str, towns: list[str] | None = None, per_town: 
             search_text=normalise(topic), towns=(town,),
         )  # fmt: skip
         retrieval = retriever.retrieve(query, k=per_town * 4)
-        hits = [h for h in retrieval.hits if retriever.supports(h, topic_info)]
+        hits = [h for h in retrieval.hits if quotable(h) and retriever.supports(h, topic_info)]
         if focus:
-            focused = [h for h in retrieval.hits if section_group(h.section_path) == focus]
+            focused = [h for h in retrieval.hits if quotable(h) and section_group(h.section_path) == focus]
             hits = focused or hits
         hits = hits[:per_town]
         if not hits:

@@ -1,13 +1,17 @@
-"""Serving the app: login checks, exposure rules, launch (``python -m assistant serve``)."""
+"""Serving the app: login checks and throttling, exposure rules, the upload cache, launch (``python -m assistant serve``)."""
 
 from __future__ import annotations
 
 import argparse
 import ipaddress
+import json
 import logging
 import os
 import socket
-from collections.abc import Sequence
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import gradio as gr
@@ -124,6 +128,201 @@ def check_exposure(host: str, share: bool, auth: list[tuple[str, str]] | None) -
         )
 
 
+class LoginThrottle:
+    """A growing delay after failed logins, per client address.
+
+    After the n-th failure in a row a client's next attempt is not even checked for
+    ``min(base * factor ** (n - 1), max_delay)`` seconds (it gets 429 and ``Retry-After``);
+    one attempt per client is checked at a time, so parallel guesses gain nothing. With the
+    defaults 200 wrong passwords take a client over 15 hours; other clients are not slowed,
+    and a correct login clears the client's record.
+
+    Args:
+        base: Delay after the first failure, in seconds.
+        factor: Growth of the delay with each further failure.
+        max_delay: The longest delay.
+        forget_after: A client's failures are forgotten this long after its last one.
+        max_clients: Clients remembered at most (the oldest record goes first), so a flood of
+            addresses cannot fill memory.
+        clock: Seconds, monotonic (tests pass a fake one).
+    """
+
+    def __init__(
+        self,
+        base: float = 1.0,
+        factor: float = 2.0,
+        max_delay: float = 300.0,
+        forget_after: float = 3600.0,
+        max_clients: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.base, self.factor, self.max_delay = base, factor, max_delay
+        self.forget_after, self.max_clients, self.clock = forget_after, max_clients, clock
+        self._failures: OrderedDict[str, tuple[int, float]] = OrderedDict()  # client → (failures, last)
+        self._checking: set[str] = set()
+        self._lock = threading.Lock()
+
+    def delay(self, failures: int) -> float:
+        """Seconds a client waits after ``failures`` failures in a row."""
+        return 0.0 if failures <= 0 else min(self.base * self.factor ** (failures - 1), self.max_delay)
+
+    def retry_after(self, client: str) -> float:
+        """Seconds until ``client`` may try again (0: now)."""
+        with self._lock:
+            return self._retry_after(client)
+
+    def _retry_after(self, client: str) -> float:
+        failures, last = self._failures.get(client, (0, 0.0))
+        now = self.clock()
+        if failures and now - last > self.forget_after:
+            del self._failures[client]
+            return 0.0
+        return max(0.0, last + self.delay(failures) - now)
+
+    def begin(self, client: str) -> float:
+        """Claim a check of ``client``'s attempt: 0 when it may be checked now, else seconds to wait."""
+        with self._lock:
+            if client in self._checking:
+                return max(self._retry_after(client), 1.0)
+            wait = self._retry_after(client)
+            if wait <= 0:
+                self._checking.add(client)
+            return wait
+
+    def end(self, client: str, success: bool) -> None:
+        """Record the outcome of an attempt claimed with :meth:`begin`."""
+        with self._lock:
+            self._checking.discard(client)
+            if success:
+                self._failures.pop(client, None)
+                return
+            failures, _ = self._failures.pop(client, (0, 0.0))
+            self._failures[client] = (failures + 1, self.clock())
+            while len(self._failures) > self.max_clients:
+                self._failures.popitem(last=False)
+
+
+class ThrottledLogin:
+    """ASGI middleware: Gradio's ``POST /login`` passes through :class:`LoginThrottle`.
+
+    An attempt made while its client must wait is answered 429 without checking the password.
+    """
+
+    def __init__(self, app, throttle: LoginThrottle) -> None:
+        self.app, self.throttle = app, throttle
+
+    async def __call__(self, scope, receive, send) -> None:
+        path = scope.get("path", "") if scope.get("type") == "http" else ""
+        if scope.get("method") != "POST" or path.rstrip("/").rsplit("/", 1)[-1] != "login":
+            await self.app(scope, receive, send)
+            return
+        client = (scope.get("client") or ("?", 0))[0]
+        wait = self.throttle.begin(client)
+        if wait > 0:
+            seconds = max(1, round(wait + 0.49))
+            body = json.dumps({"detail": f"登录失败次数过多，请 {seconds} 秒后再试。"}, ensure_ascii=False).encode()
+            headers = [(b"content-type", b"application/json; charset=utf-8"), (b"retry-after", str(seconds).encode())]
+            await send({"type": "http.response.start", "status": 429, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        status = 0
+
+        async def watch(message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            self.throttle.end(client, success=status == 200)
+
+
+UPLOAD_CACHE_MAX_AGE = 3600.0  # seconds a file POSTed to Gradio's upload route is kept (ingest copies it at once)
+UPLOAD_CACHE_MAX_MB = 512  # total size kept; the oldest files go first beyond it
+UPLOAD_CACHE_INTERVAL = 60.0  # seconds between two cleanings
+
+
+class UploadCache:
+    """Gradio's cache of uploaded files, bounded by age and total size and cleaned on a schedule.
+
+    Files POSTed to ``/gradio_api/upload`` stay in Gradio's temp folder until the server stops;
+    nothing in the app needs them once an ingest has copied them to ``{db}/uploads/``. Only the
+    files this app received (Gradio's ``upload_file_set``) are touched, never another app's.
+
+    Args:
+        max_age: Seconds a cached upload is kept.
+        max_bytes: Total size kept (the oldest files are deleted first beyond it).
+        interval: Seconds between two cleanings.
+    """
+
+    def __init__(
+        self,
+        max_age: float = UPLOAD_CACHE_MAX_AGE,
+        max_bytes: int = UPLOAD_CACHE_MAX_MB * 1024 * 1024,
+        interval: float = UPLOAD_CACHE_INTERVAL,
+    ) -> None:
+        self.max_age, self.max_bytes, self.interval = max_age, max_bytes, interval
+
+    def clean(self, demo: gr.Blocks) -> int:
+        """Delete what is too old or beyond the size bound; returns the number of files deleted."""
+        tracked = demo.upload_file_set
+        keep: set[str] = set()
+        for component in demo.blocks.values():
+            keep.update(getattr(component, "keep_in_cache", set()))
+        files = []
+        for name in list(tracked):  # a copy: uploads arrive while this runs
+            try:
+                stat = os.lstat(name)
+            except OSError:
+                tracked.discard(name)
+                continue
+            if name not in keep:
+                files.append((stat.st_mtime, stat.st_size, name))
+        now, total, deleted = time.time(), 0, 0
+        for mtime, size, name in sorted(files, reverse=True):  # newest first: the oldest exceed the bound
+            total += size
+            if now - mtime > self.max_age or total > self.max_bytes:
+                deleted += self._delete(name, tracked)
+        return deleted
+
+    @staticmethod
+    def _delete(name: str, tracked: set[str]) -> int:
+        tracked.discard(name)
+        try:
+            os.remove(name)
+        except OSError:
+            return 0
+        try:  # Gradio keeps each upload in a folder of its own (named by its hash)
+            os.rmdir(os.path.dirname(name))
+        except OSError:
+            pass  # not empty: another upload of the same content, or not a folder of ours
+        return 1
+
+    def start(self, demo: gr.Blocks) -> threading.Thread:
+        """Clean every :attr:`interval` seconds while the app runs (a daemon thread; start it before launch)."""
+
+        def run() -> None:
+            served = False
+            while True:
+                time.sleep(self.interval)
+                running = getattr(demo, "is_running", False)
+                if served and not running:
+                    return  # the server stopped
+                served = served or running
+                if not running:
+                    continue
+                try:
+                    self.clean(demo)
+                except Exception:  # a cleaning that fails must not stop the next one
+                    log.exception("cleaning the upload cache failed")
+
+        thread = threading.Thread(target=run, name="upload-cache-cleaner", daemon=True)
+        thread.start()
+        return thread
+
+
 def launch_app(
     assistant: Assistant,
     host: str = "127.0.0.1",
@@ -132,6 +331,8 @@ def launch_app(
     auth: list[tuple[str, str]] | None = None,
     block: bool = True,
     quiet: bool = False,
+    throttle: LoginThrottle | None = None,
+    upload_cache: UploadCache | None = None,
 ) -> gr.Blocks:
     """Warm up, build and launch the app.
 
@@ -143,6 +344,8 @@ def launch_app(
         auth: ``[(user, password)]``; required unless ``host`` is loopback and ``share`` is off.
         block: Block the calling thread until the server stops (False: return the running app).
         quiet: Do not print the URL.
+        throttle: The delay after failed logins (default :class:`LoginThrottle`).
+        upload_cache: Bounds of Gradio's upload cache (default :class:`UploadCache`).
 
     Returns:
         The launched Blocks (``.local_url``; stop it with ``.close()``).
@@ -156,6 +359,15 @@ def launch_app(
     log.info("models and index loaded in %.1f s", seconds)
     demo = app.build()
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY)
+    cache = upload_cache or UploadCache()
+    # Gradio's own clean-up: the same age bound, and every cached upload deleted when the server stops.
+    demo.delete_cache = (max(1, int(cache.interval)), max(1, int(cache.max_age)))
+    # The middleware must be in place before the server starts, so the app object is made here.
+    from gradio.routes import App, ORJSONResponse
+
+    server_app = App(default_response_class=ORJSONResponse)
+    server_app.add_middleware(ThrottledLogin, throttle=throttle or LoginThrottle())
+    cache.start(demo)
     demo.launch(
         server_name=host,
         server_port=port,
@@ -173,6 +385,7 @@ def launch_app(
         ssr_mode=False,
         mcp_server=False,
         css=APP_CSS,
+        _app=server_app,
     )
     return demo
 

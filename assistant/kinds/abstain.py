@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from assistant import phrasing
 from assistant.compose import Answer
+from assistant.injection import flag
 from assistant.parts import Gap, Item, Line
 
 if TYPE_CHECKING:
@@ -28,7 +29,8 @@ def abstain(ctx: Context, retrieval: Retrieval) -> Answer:
     blocks = [Line((phrasing.not_found(scope, retrieval.reason),))]
     if related:
         blocks += [Gap(), Line((phrasing.RELATED,))]
-        blocks += [Item((c, phrasing.related_excerpt(c.text))) for c in related]
+        # A paragraph that gives the assistant orders is listed only with a warning in front of it.
+        blocks += [Item((c, flag(c.text), phrasing.related_excerpt(c.text))) for c in related]
     return Answer(
         question=query.text, blocks=tuple(blocks), towns=(), abstained=True, citations=(), related=related,
         kind=query.kind,

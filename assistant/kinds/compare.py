@@ -10,7 +10,7 @@ import re
 from typing import TYPE_CHECKING
 
 from assistant import phrasing
-from assistant.compose import Answer, best_sentences, topic_weights
+from assistant.compose import Answer, best_sentences, quotable, topic_weights
 from assistant.kinds.base import QuestionKind
 from assistant.parts import Gap, Line, Table
 from assistant.query import COMPARE
@@ -50,7 +50,7 @@ class Compare(QuestionKind):
         citations = []
         rows = []
         for m in retrieval.towns:
-            if not m.matched:
+            if not m.matched or not quotable(m.lead):  # a paragraph giving orders is no evidence
                 rows.append(((m.town,), (phrasing.NOT_MENTIONED,), (phrasing.NO_CELL,)))
                 continue
             hit = m.lead
@@ -58,7 +58,7 @@ class Compare(QuestionKind):
             c = ctx.cite(hit.id, sentence)
             citations.append(c)
             rows.append(((m.town,), (sentence,), (c,)))
-        matched = [m for m in retrieval.towns if m.matched]
+        matched = [m for m in retrieval.towns if m.matched and quotable(m.lead)]
         unit = unit_word([m.town for m in retrieval.towns])
         blocks = (
             Line((phrasing.comparison(len(matched), unit),)), Gap(), Table(phrasing.compare_header(unit), tuple(rows)),

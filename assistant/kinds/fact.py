@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from assistant import phrasing
-from assistant.compose import Answer, drop_leads, sentence_score, topic_weights
+from assistant.compose import Answer, drop_leads, quotable, sentence_score, topic_weights
+from assistant.kinds.abstain import abstain
 from assistant.kinds.base import QuestionKind
 from assistant.kinds.which_towns import town_lines
 from assistant.parts import Line
@@ -51,7 +52,11 @@ def quote_best(ctx: Context, retrieval: Retrieval) -> Answer:
     """The best sentence of the top town's best paragraphs, plus a second one that adds another figure."""
     query = retrieval.query
     weights = topic_weights(retrieval)
-    hits = list(retrieval.hits)
+    # A paragraph that gives the assistant orders is never the answer; it is shown, flagged, only
+    # when nothing else was found.
+    hits = [h for h in retrieval.hits if quotable(h)]
+    if not hits:
+        return abstain(ctx, retrieval)
     top = hits[0]
     candidates = [h for h in hits[:CANDIDATES] if h.town == top.town]
     scored = []

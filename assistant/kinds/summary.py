@@ -11,7 +11,8 @@ import re
 from typing import TYPE_CHECKING
 
 from assistant import phrasing
-from assistant.compose import Answer, best_sentences, topic_weights
+from assistant.compose import Answer, best_sentences, quotable, topic_weights
+from assistant.kinds.abstain import abstain
 from assistant.kinds.base import QuestionKind
 from assistant.parts import Gap, Item, Line, Strong
 from assistant.query import SUMMARY
@@ -45,11 +46,14 @@ class Summary(QuestionKind):
     def compose(self, ctx: Context, retrieval: Retrieval) -> Answer:
         query = retrieval.query
         weights = topic_weights(retrieval)
-        top_town = retrieval.hits[0].town
-        hits = [h for h in retrieval.hits if h.town == top_town][:POINTS]
+        quotes = [h for h in retrieval.hits if quotable(h)]  # never a paragraph that gives orders
+        if not quotes:
+            return abstain(ctx, retrieval)
+        top_town = quotes[0].town
+        hits = [h for h in quotes if h.town == top_town][:POINTS]
         focus = asked_group(query.folded)
         if focus:  # "有哪些打算" wants the plans: the town's paragraphs of that part of the report
-            town_hits = [h for h in retrieval.hits if h.town == top_town]
+            town_hits = [h for h in quotes if h.town == top_town]
             hits = [h for h in town_hits if section_group(h.section_path) == focus][:POINTS] or hits
         elif retrieval.topic is not None:
             # Only paragraphs that speak of the topic; the rest were retrieved for fusion, not evidence.

@@ -11,7 +11,8 @@ import re
 from typing import TYPE_CHECKING
 
 from assistant import phrasing
-from assistant.compose import Answer, best_sentences, topic_weights
+from assistant.compose import Answer, best_sentences, quotable, topic_weights
+from assistant.kinds.abstain import abstain
 from assistant.kinds.base import QuestionKind
 from assistant.parts import Bold, Item, Line
 from assistant.query import MULTI_TOWN, topic_phrase
@@ -45,7 +46,7 @@ class WhichTowns(QuestionKind):
         return super().recognise(query) and self.town_by_town(query)
 
     def compose(self, ctx: Context, retrieval: Retrieval) -> Answer:
-        matched = [m.town for m in retrieval.towns if m.matched]
+        matched = [m.town for m in retrieval.towns if m.matched and quotable(m.lead)]
         lead = phrasing.towns_mentioning(len(matched), topic_phrase(retrieval.query.text), unit_word(matched))
         return town_lines(ctx, retrieval, lead)
 
@@ -55,7 +56,11 @@ def town_lines(ctx: Context, retrieval: Retrieval, lead: str) -> Answer:
     query = retrieval.query
     forms = ctx.retriever.sentence_forms
     weights = topic_weights(retrieval)
-    matched = [m for m in retrieval.towns if m.matched]
+    # A town decided on a paragraph that gives the assistant orders is not asserted: that
+    # paragraph is no evidence of anything the town did.
+    matched = [m for m in retrieval.towns if m.matched and quotable(m.lead)]
+    if not matched:
+        return abstain(ctx, retrieval)
     citations = []
     blocks = [Line((lead,))]
     for m in matched:
