@@ -195,7 +195,7 @@ def ground(raw: str, passages: list[Passage], question: str = "") -> Grounded:
         body = _MARKER.sub("", sentence).strip()
         if not valid:
             # Only a lead-in ("共3个镇提到……：") may stand without a citation.
-            if body and not FIGURE.search(body.split(phrasing.COUNT_LEAD_WORD)[-1]) and body.endswith(("：", ":")) or not body:
+            if body and not FIGURE.search(phrasing.after_count_lead(body)) and body.endswith(("：", ":")) or not body:
                 out.append(body)
             else:
                 flags.append("uncited")

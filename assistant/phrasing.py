@@ -7,6 +7,8 @@ of wording is one edit and never breaks a renderer or an export (they work on ty
 
 from __future__ import annotations
 
+import re
+
 # --- town by town --------------------------------------------------------------------------
 
 
@@ -162,5 +164,13 @@ def llm_failed(error: str) -> str:
 
 LLM_UNCITED = "大模型的回答没有可核对的引用，已改用原文摘录回答。"
 LLM_TRIMMED = "已删除大模型回答中无法核对的内容。"
-COUNT_LEAD_WORD = "个镇"
-"""The word a model's lead-in line counts towns with ("共3个镇提到……："); its figure needs no citation."""
+_COUNT_LEAD = re.compile(r"\d+\s*个(?:乡镇（[^）]*）|乡镇|镇|乡|街道|苏木)")
+
+
+def after_count_lead(text: str) -> str:
+    """A model's lead-in line after its town count ("共3个乡镇（街道）提到……：" → "提到……："); the count needs no citation.
+
+    >>> after_count_lead("共3个乡镇（街道）提到法律顾问：")
+    '提到法律顾问：'
+    """
+    return _COUNT_LEAD.split(text, maxsplit=1)[-1]
