@@ -21,8 +21,8 @@ SAMPLES = [
 
 @pytest.mark.parametrize("sample", SAMPLES)
 def test_question_side_folds_and_splits_like_the_index_side(sample):
-    # ingest/clean.py keeps its own copies until it imports them from assistant.text;
-    # questions and paragraphs must be folded and split alike or retrieval silently degrades.
+    # assistant.text re-exports ingest.clean's own functions: questions and paragraphs must be
+    # folded and split alike or retrieval silently degrades.
     assert text.fold(sample) == clean.fold(sample)
     assert text.squash(sample) == clean.squash(sample)
     assert text.split_sentences(sample) == clean.split_sentences(sample)
