@@ -295,6 +295,36 @@ def _issuer(
     return None
 
 
+def _town_votes(
+    fields: dict[str, str], front: list[ParsedParagraph], sign: list[ParsedParagraph], title: str | None
+) -> tuple[Counter[str], Counter[str]]:
+    """Town and county candidates from the document's structure, weighted by how much each witness says.
+
+    The catalogue's issuing body is the strongest witness, then the 落款 and masthead, then the title.
+    """
+    votes: Counter[str] = Counter()
+    counties: Counter[str] = Counter()
+    for field, weight in (("issuer", 4), ("source", 2)):
+        for county, town in _value_towns(fields.get(field, "")):
+            votes[town] += weight
+            if county:
+                counties[county] += 1
+    for county, town in _issuers([p.text for p in front + sign if not _is_meta(p)]):
+        votes[town] += 2
+        if county:
+            counties[county] += 1
+    for candidate in (title, fields.get("title")):
+        if not candidate:
+            continue
+        m = _TITLE_TOWN.search(to_simplified(_nfkc(candidate).replace(" ", "")))
+        if m and _clean_place(m.group("town")):
+            votes[_clean_place(m.group("town"))] += 3
+            if _clean_place(m.group("county")):
+                counties[_clean_place(m.group("county"))] += 1
+            break
+    return votes, counties
+
+
 def extract_metadata(
     paragraphs: list[ParsedParagraph], source: str, doc_id: str, path: str = "", sha256: str = ""
 ) -> DocumentMeta:
@@ -321,27 +351,7 @@ def extract_metadata(
     if title is None and _TITLE_WORDS.search(fields.get("title", "")):
         title = fields["title"]
 
-    votes: Counter[str] = Counter()
-    counties: Counter[str] = Counter()
-    # The catalogue's issuing body is the strongest witness, then 落款 and masthead, then the title.
-    for field, weight in (("issuer", 4), ("source", 2)):
-        for county, town in _value_towns(fields.get(field, "")):
-            votes[town] += weight
-            if county:
-                counties[county] += 1
-    for county, town in _issuers([p.text for p in front + sign if not _is_meta(p)]):
-        votes[town] += 2
-        if county:
-            counties[county] += 1
-    for candidate in (title, fields.get("title")):
-        if not candidate:
-            continue
-        m = _TITLE_TOWN.search(to_simplified(_nfkc(candidate).replace(" ", "")))
-        if m and _clean_place(m.group("town")):
-            votes[_clean_place(m.group("town"))] += 3
-            if _clean_place(m.group("county")):
-                counties[_clean_place(m.group("county"))] += 1
-            break
+    votes, counties = _town_votes(fields, front, sign, title)
     warnings: list[str] = []
     if votes:
         # Among well-supported candidates an official name outranks a variant ("王河乡" in a
