@@ -28,7 +28,7 @@ from assistant.lexicon import coverage as lexical_coverage
 from assistant.query import QUESTION_WORDS, Query, strip_towns
 from assistant.signals import Bm25, Dense, Evidence, Exact, Scope
 from assistant.support import SupportModel, bigram_coverage, bigram_weights, default_model, question_bigrams
-from assistant.text import fold
+from assistant.text import fold, to_simplified
 from assistant.units import strip_asked_units
 from assistant.views import _INNER_PUNCT, _PUNCT, IndexViews, pinyin_aliases  # noqa: F401 - pinyin_aliases: re-exported
 from ingest.parse import DOC_NUMBER, SIGNER_LINE
@@ -400,18 +400,18 @@ class HybridRetriever:
         query: Query,
         topic: Topic,
         pid: str,
-        dense: float,
+        dense: float | None,
         grams: dict[str, float],
         sentence: str | None = None,
         rule: bool | None = None,
-    ) -> dict[str, float]:
+    ) -> dict[str, float | None]:
         """The support model's features of a paragraph (its best sentence), or of one given sentence of it.
 
         Args:
             query: The question.
             topic: Its topic (term weights for coverage).
             pid: Paragraph id.
-            dense: The paragraph's dense similarity to the question.
+            dense: The paragraph's dense similarity to the question (None: not comparable).
             grams: :meth:`bigram_weights` of the question.
             sentence: Judge this sentence of the paragraph instead of its best one.
         """
@@ -422,12 +422,12 @@ class HybridRetriever:
         numeric = float(query.numeric and any(re.search(r"\d", form) for form in forms))
         if sentence is None:
             if rule is None:
-                rule = self._supports(pid, self._evidence_of(pid, topic), dense, topic)
+                rule = self._supports(pid, self._evidence_of(pid, topic), dense or 0.0, topic)
         else:
             window = heading + forms[0]
             bar = self.min_coverage * (QUOTED_BAR if topic.quoted else 1.0)
             known = coverage >= bar and all(lexical_contains(window, t) for t in topic.required)
-            rule = known if topic.known else dense >= self.dense_floor
+            rule = known if topic.known else (dense or 0.0) >= self.dense_floor
         return {"dense": dense, "coverage": coverage, "bigram": bigram, "numeric": numeric, "rule": float(rule)}
 
     def _evidence_of(self, pid: str, topic: Topic) -> float:
@@ -648,12 +648,16 @@ class HybridRetriever:
         paragraphs = self.kb.paragraphs
         grams = self.bigram_weights(query)
         model = self.support_model
+        # The model's similarities were fitted on simplified-Chinese questions; in another script
+        # or language every similarity is lower alike, so there it weighs nothing.
+        comparable = to_simplified(query.text) == query.text and len(re.findall(r"[a-zA-Z]", query.text)) < 4
 
         def supports(pid: str) -> bool:
             # The fitted decision (assistant/support.py) weighs the lexical rule's verdict with
             # dense similarity, coverage and character-bigram evidence of the best sentence.
             rule = self._supports(pid, lexical.get(pid, 0.0), dense.get(pid, 0.0), topic)
-            return model.supports(self.support_features(query, topic, pid, dense.get(pid, 0.0), grams, rule=rule))
+            similarity = dense.get(pid) if comparable else None
+            return model.supports(self.support_features(query, topic, pid, similarity, grams, rule=rule))
 
         decisions = decide_towns(
             found.fused,

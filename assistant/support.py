@@ -8,7 +8,11 @@ which also reports the held-out precision and recall; nothing in it is picked by
 
 Features of a candidate passage:
 
-- ``dense``: the embedder's similarity of the question and the passage's best chunk;
+- ``dense``: the embedder's similarity of the question and the passage's best chunk. It is
+  left unknown — the training mean, weighing nothing — where its scale differs from the
+  labelled (simplified Chinese) questions: a question in traditional characters or English
+  is less similar to every passage alike, and a town beyond the dense query's reach has no
+  similarity at all;
 - ``coverage``: the IDF-weighted share of the question's terms (and near-synonyms) in the
   passage's best sentence window (:mod:`assistant.lexicon`);
 - ``bigram``: the IDF-weighted share of the question's character bigrams in its best sentence
@@ -110,14 +114,16 @@ class SupportModel:
             provenance=data.get("provenance", {}),
         )
 
-    def probability(self, values: dict[str, float]) -> float:
-        """Probability that a passage with these feature values supports an answer."""
+    def probability(self, values: dict[str, float | None]) -> float:
+        """Probability that a passage with these feature values supports an answer (None: unknown)."""
         z = self.bias + sum(
-            w * (values[f] - m) / s for f, m, s, w in zip(self.features, self.mean, self.scale, self.weights)
+            w * (values[f] - m) / s
+            for f, m, s, w in zip(self.features, self.mean, self.scale, self.weights)
+            if values[f] is not None
         )
         return 1.0 / (1.0 + math.exp(-z))
 
-    def supports(self, values: dict[str, float]) -> bool:
+    def supports(self, values: dict[str, float | None]) -> bool:
         """The decision at the fitted threshold."""
         return self.probability(values) >= self.threshold
 

@@ -38,8 +38,8 @@ def features(pairs: list[dict], dbs: dict[str, str]) -> np.ndarray:
     from assistant.settings import Settings
 
     assistants = {name: Assistant(Settings(db=path)) for name, path in dbs.items()}
-    rows = []
     cache: dict[tuple[str, str], tuple] = {}
+    dense: list[float] = []
     for pair in pairs:
         retriever = assistants[pair["corpus"]].retriever
         key = (pair["corpus"], pair["question"])
@@ -47,11 +47,14 @@ def features(pairs: list[dict], dbs: dict[str, str]) -> np.ndarray:
             query = understand(pair["question"], retriever.aliases)
             vector = retriever.kb.embedder.embed([query.search_text or query.text], "query")[0]
             cache[key] = (query, retriever.topic(query), retriever.bigram_weights(query), np.asarray(vector))
-        query, topic, grams, vector = cache[key]
         para = retriever.kb.paragraphs[pair["hit_id"]]
         passage = retriever.kb.embedder.embed([f"{para.section}：{para.text[:320]}"], "passage")[0]
-        dense = float(np.dot(vector, np.asarray(passage)))
-        values = retriever.support_features(query, topic, pair["hit_id"], dense, grams, sentence=pair["sentence"])
+        dense.append(float(np.dot(cache[key][3], np.asarray(passage))))
+    rows = []
+    for pair, d in zip(pairs, dense):
+        query, topic, grams, _ = cache[(pair["corpus"], pair["question"])]
+        retriever = assistants[pair["corpus"]].retriever
+        values = retriever.support_features(query, topic, pair["hit_id"], d, grams, sentence=pair["sentence"])
         rows.append([values[f] for f in FEATURES])
     return np.array(rows, dtype=float)
 
