@@ -72,6 +72,26 @@ class Assistant:
             _ = self.answerer.facts
         return report
 
+    def generation(self) -> str:
+        """The index generation the knowledge base records now (read from its catalogue each call).
+
+        Every ingest, delete and rename — by this process, another handle or the CLI — bumps it,
+        so a long-running process compares it with the one it loaded to notice a change.
+        """
+        return str(self.kb.catalog.get_state("generation", "0"))
+
+    def reload(self) -> None:
+        """Drop what was loaded from the knowledge base (retriever, answerer, paragraph views).
+
+        The next question loads the knowledge base as it is now.
+        """
+        self.__dict__.pop("retriever", None)
+        self.__dict__.pop("answerer", None)
+        kb = self.__dict__.get("kb")
+        invalidate = getattr(kb, "_invalidate", None)
+        if callable(invalidate):
+            invalidate()
+
     def check_question(self, question: str) -> str:
         """Validate a question; returns it stripped.
 

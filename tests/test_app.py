@@ -422,4 +422,4 @@ def test_stats_tab_refreshes_after_every_knowledge_base_change(app):
         pytest.skip("assistant.stats is not available")
     demo = app.build()
     refreshes = [f for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "stats_refresh"]
-    assert len(refreshes) == 4
+    assert len(refreshes) == 5  # the button, upload, re-index, delete, rename

@@ -12,15 +12,19 @@ from typing import Any
 import gradio as gr
 
 from assistant.app.common import (
+    EMPTY_HINT,
     EXAMPLES,
+    INPUT_HINTS,
     MODE_ASK,
     MODE_DRAFT,
+    NOT_A_QUESTION,
     PANEL_HINT,
     ChatSession,
     _attr,
     _draft_function,
     citation_html,
     group_sources,
+    is_small_talk,
     md_escape,
     sanitize_filename,
 )
@@ -82,6 +86,7 @@ class ChatTab:
         """
         from assistant.conversation import Conversation
 
+        self.generation()  # a knowledge base changed elsewhere (another page, the CLI) is loaded first
         with self._lock.read():
             if session.conversation is None:
                 session.conversation = Conversation(self.assistant)
@@ -150,6 +155,14 @@ class ChatTab:
         session = session if isinstance(session, ChatSession) else ChatSession()
         question = (question or "").strip()
         if not question:
+            # Nothing to add to the conversation, but the user must see why nothing happened.
+            gr.Warning(EMPTY_HINT, title="提示")
+            return session.messages, "", gr.skip(), gr.skip(), session
+        if is_small_talk(question) and mode != MODE_DRAFT:
+            session.messages = session.messages + [
+                {"role": "user", "content": md_escape(question)},
+                {"role": "assistant", "content": NOT_A_QUESTION},
+            ]
             return session.messages, "", gr.skip(), gr.skip(), session
         try:
             self.assistant.check_question(question)
@@ -241,6 +254,11 @@ class ChatTab:
             for key in ("docx", "md", "conversation")
         )
 
+    @staticmethod
+    def on_mode(mode: str) -> Any:
+        """The input hint of a mode (what to type in 问答 and in 起草汇总)."""
+        return gr.Textbox(placeholder=INPUT_HINTS.get(mode, INPUT_HINTS[MODE_ASK]))
+
     def clear(self) -> tuple:
         """Start a new conversation."""
         session = ChatSession()
@@ -265,7 +283,7 @@ class ChatTab:
                     with gr.Row(equal_height=True):
                         question = gr.Textbox(
                             show_label=False,
-                            placeholder="输入问题后按回车或点“发送”",
+                            placeholder=INPUT_HINTS[MODE_ASK],
                             lines=1,
                             max_lines=6,
                             scale=5,
@@ -334,6 +352,7 @@ class ChatTab:
                 api_visibility="public" if name == "ask" else "undocumented",
                 show_progress="minimal",
             ).then(self.exports, inputs=[session], outputs=exports_out, api_visibility="private")
+        mode.change(self.on_mode, inputs=[mode], outputs=[question], api_visibility="private", queue=False)
         citations.change(self.show_citation, inputs=[citations, session], outputs=[panel], api_visibility="private")
         clear_out = [chatbot, question, citations, panel, session, *exports_out]
         clear.click(self.clear, outputs=clear_out, api_visibility="private")

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from assistant.app.core import AssistantApp
+from assistant.app.core import PAGE_CSS, AssistantApp
+from assistant.app.i18n import chinese_i18n
 from assistant.service import Assistant
 from assistant.settings import Settings
 
@@ -172,7 +173,8 @@ def launch_app(
         run_history=False,
         ssr_mode=False,
         mcp_server=False,
-        css=APP_CSS,
+        css=APP_CSS + PAGE_CSS,
+        i18n=chinese_i18n(),
     )
     return demo
 

@@ -166,7 +166,7 @@ class StatsTab:
 
     def _wire_stats(self, parts: tuple, kb_changed: tuple) -> None:
         """Events of the 统计 tab; it also follows every change of the knowledge base."""
-        uploaded, reindexed, deleted = kb_changed
+        uploaded, reindexed, deleted, renamed = kb_changed
         metric, stat_towns, stats_refresh, plot_component, fact_table, dl_xlsx, dl_csv = parts
         view_out = [fact_table, plot_component, dl_xlsx, dl_csv]
         for comp in (metric, stat_towns):
@@ -174,7 +174,7 @@ class StatsTab:
                 self.stats_view, inputs=[metric, stat_towns], outputs=view_out, api_visibility="private"
             )
         # The table follows the knowledge base: refreshed by its button and after every change.
-        for event in (stats_refresh.click, uploaded.then, reindexed.then, deleted.then):
+        for event in (stats_refresh.click, uploaded.then, reindexed.then, deleted.then, renamed.then):
             event(
                 self.stats_refresh, inputs=[metric, stat_towns], outputs=[metric, stat_towns, *view_out],
                 api_visibility="private",
