@@ -358,7 +358,12 @@ def test_stats_tab_data(app):
     label, key = choices[0]
     data = app.stats_data(key, [])
     assert data["rows"] and all(row[2] == label for row in data["rows"])
-    assert list(data["frame"].columns) == ["镇", "数值"] and len(data["frame"]) >= 1
+    frame = data["frame"]
+    assert list(frame.columns) == ["条目", "镇", "数值", "原文", "出处"] and len(frame) >= 1
+    # One bar per cited figure: nothing summed, nothing dropped without a word.
+    drawn = len(frame) + data["note"].count("\n- ")
+    assert drawn == len(data["rows"])
+    assert set(frame["出处"]) <= {row[5] for row in data["rows"]}
     assert Path(data["xlsx"]).is_file() and Path(data["csv"]).is_file()
     town = data["rows"][0][0]
     assert all(row[0] == town for row in app.stats_data(key, [town])["rows"])

@@ -193,7 +193,7 @@ class AssistantApp(ChatTab, KnowledgeBaseTab, StatsTab):
             all ``gr.skip()`` when nothing changed, so a page's edits in progress are untouched.
         """
         generation = self.generation()
-        count = 4 + (6 if self.stats is not None else 0)
+        count = 4 + (7 if self.stats is not None else 0)
         if not force and seen is not None and seen == generation:
             return tuple(gr.skip() for _ in range(count))
         from assistant.app.kb_tab import document_choices, document_rows
@@ -250,9 +250,9 @@ class AssistantApp(ChatTab, KnowledgeBaseTab, StatsTab):
         inputs = [seen, chat["town_filter"], kb["delete_choice"]]
         outputs = [seen, chat["town_filter"], kb["table"], kb["delete_choice"]]
         if stats is not None:
-            metric, stat_towns, _, plot_component, fact_table, dl_xlsx, dl_csv = stats
+            metric, stat_towns, _, plot_component, plot_note, fact_table, dl_xlsx, dl_csv = stats
             inputs += [metric, stat_towns]
-            outputs += [metric, stat_towns, fact_table, plot_component, dl_xlsx, dl_csv]
+            outputs += [metric, stat_towns, fact_table, plot_component, plot_note, dl_xlsx, dl_csv]
         else:
             inputs += [gr.State(None), gr.State(None)]
         timer = gr.Timer(PAGE_SYNC_SECONDS)
