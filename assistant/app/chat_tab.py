@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -32,6 +33,67 @@ from assistant.export import conversation_markdown, write_docx, write_markdown
 from assistant.kinds.draft import is_command as is_draft_command
 
 log = logging.getLogger(__name__)
+
+_INLINE_LABEL = re.compile(r"〔[^〔〕\n]+〕")
+
+# Clicking a citation label in the answer text picks the same entry of the citation list (whose
+# change event renders the paragraph card), so text and list open one card. On a phone the card
+# is a sheet over the bottom of the chat (see PAGE_CSS), dismissed by its 关闭 button.
+CITATION_JS = """
+if (!window.__citeLinks) {
+  window.__citeLinks = true;
+  document.addEventListener('click', (event) => {
+    const link = event.target.closest && event.target.closest('#chatbot a[href^="#cite-"]');
+    if (link) {
+      event.preventDefault();
+      event.stopPropagation();
+      const n = parseInt(link.getAttribute('href').slice(6), 10);
+      const radios = document.querySelectorAll('#citations input[type=radio]');
+      const panel = document.querySelector('#citation-panel');
+      if (panel) panel.classList.remove('cite-dismissed');
+      if (radios[n]) {
+        radios[n].click();
+        radios[n].closest('label')?.scrollIntoView({block: 'nearest'});
+      }
+      return;
+    }
+    if (event.target.closest && event.target.closest('#citation-panel .cite-close')) {
+      document.querySelector('#citation-panel')?.classList.add('cite-dismissed');
+    }
+  }, true);
+}
+watch('value', () => {
+  const panel = document.querySelector('#citation-panel');
+  if (!panel) return;
+  panel.classList.remove('cite-dismissed');
+  if (panel.querySelector('.cite-card') && window.innerWidth > 640) panel.scrollIntoView({block: 'nearest'});
+});
+"""
+
+
+def link_citations(markdown: str, sources: Sequence[tuple[str, list]]) -> str:
+    """Make the citation labels of escaped answer Markdown links to their entry of the citation list.
+
+    Args:
+        markdown: The answer as escaped Markdown with inline labels ``〔镇 · 章节 · 第N段〕``.
+        sources: The turn's cited paragraphs ``[(label, citations)]`` (the list's order).
+
+    Returns:
+        Markdown where each known label is ``[〔…〕](#cite-i)``; other text unchanged.
+
+    >>> link_citations("见〔北留镇 · 二、问题 · 第3段〕。", [("〔北留镇 · 二、问题 · 第3段〕", [])])
+    '见[〔北留镇 · 二、问题 · 第3段〕](#cite-0)。'
+    """
+    index = {md_escape(label): i for i, (label, _) in enumerate(sources)}
+
+    def link(match: re.Match[str]) -> str:
+        label = match.group(0)
+        if label not in index:
+            return label
+        text = label.replace("[", "\\[").replace("]", "\\]")
+        return f"[{text}](#cite-{index[label]})"
+
+    return _INLINE_LABEL.sub(link, markdown)
 
 
 class ChatTab:
@@ -117,19 +179,19 @@ class ChatTab:
 
     @staticmethod
     def _render_turn(turn: dict) -> str:
-        """Chat bubble Markdown of a turn (escaped)."""
+        """Chat bubble Markdown of a turn (escaped); its citation labels link to their paragraph card."""
         parts = []
         if turn.get("resolved") and turn["resolved"] != turn["question"]:
             parts.append(f"*（按“{md_escape(turn['resolved'])}”理解）*")
         if turn.get("kind") == "draft":
             parts.append(f"**{md_escape(turn['title'])}**")
-        parts.append(md_escape(turn["markdown"]))
+        parts.append(link_citations(md_escape(turn["markdown"]), turn.get("sources") or ()))
         if turn.get("notice"):
             parts.append(f"*{md_escape(turn['notice'])}*")
         if turn.get("citations"):
             word = "可能相关段落" if turn.get("related") else "引用"
             count = len(turn.get("sources") or turn["citations"])
-            parts.append(f"*{word} {count} 处，点击右侧（手机在下方）列表查看原文。*")
+            parts.append(f"*{word} {count} 处：点击文中的〔出处〕或引用列表查看原文。*")
         return "\n\n".join(parts)
 
     @staticmethod
@@ -315,7 +377,7 @@ class ChatTab:
                     citations = gr.Radio(
                         choices=[], label="引用（点击查看原文）", visible=False, elem_id="citations"
                     )
-                    panel = gr.HTML(PANEL_HINT, elem_id="citation-panel", padding=True)
+                    panel = gr.HTML(PANEL_HINT, elem_id="citation-panel", padding=True, js_on_load=CITATION_JS)
                     gr.Markdown("**导出当前答复**（含引用列表）", elem_id="export-title")
                     with gr.Row():
                         dl_docx = gr.DownloadButton(

@@ -191,6 +191,7 @@ def citation_html(citation: Any, paragraph: Any = None, meta: Any = None, quotes
     pid = esc(str(_attr(citation, "id", "")))
     return (
         f'<div class="cite-card" data-paragraph-id="{pid}">'
+        '<button type="button" class="cite-close" aria-label="关闭原文">关闭</button>'
         f'<div class="cite-label">{esc(citation_label(citation))}</div>'
         f'<div class="cite-path">章节：{crumbs}</div>'
         f'<blockquote class="cite-text">{highlight(text, marks)}</blockquote>'

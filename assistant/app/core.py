@@ -26,6 +26,21 @@ log = logging.getLogger(__name__)
 
 # Styles of the pieces this module's tabs add (the base styles are server.APP_CSS).
 PAGE_CSS = """
+#chatbot a[href^="#cite-"] { text-decoration: none; border-bottom: 1px dashed currentColor; cursor: pointer; }
+/* Many citations (a draft has 25 and more): the list scrolls, so the card below it stays in view. */
+#citations .wrap { max-height: 34vh; overflow-y: auto; }
+#citation-panel .cite-close { float: right; font-size: 0.85em; padding: 2px 10px; border-radius: 6px;
+  border: 1px solid var(--border-color-primary); background: var(--background-fill-primary); cursor: pointer; }
+@media (min-width: 641px) {
+  #citation-panel .cite-close { display: none; }
+}
+/* On a phone the right column lies below everything: the card opens as a sheet over the lower
+   part of the screen instead, next to the answer it belongs to. */
+@media (max-width: 640px) {
+  #citation-panel:has(.cite-card):not(.cite-dismissed) { position: fixed; left: 6px; right: 6px; bottom: 6px;
+    max-height: 48vh; overflow-y: auto; z-index: 1000; box-shadow: 0 -4px 18px rgba(0, 0, 0, 0.25);
+    border-radius: 10px; background: var(--background-fill-primary); }
+}
 """
 
 # How often an open page checks the index generation (one SQLite read when nothing changed).
