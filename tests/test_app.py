@@ -230,7 +230,8 @@ def test_long_and_empty_questions_get_messages(app, assistant):
     assert box == "执" * (limit + 1)  # kept so the user can shorten it
     assert session.last is None
     messages, *_ = app.chat("   ", [], MODE_ASK, session)
-    assert len(messages) == 2
+    assert len(messages) == 3 and "请先输入问题" in messages[-1]["content"]  # a visible hint, nothing asked
+    assert session.last is None
 
 
 def test_draft_mode(app):

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from assistant.app import MODE_ASK, MODE_DRAFT, AssistantApp
 from assistant.app.chat_tab import link_citations
 from assistant.app.common import EMPTY_HINT, INPUT_HINTS, NOT_A_QUESTION, is_small_talk
-from assistant.app.i18n import LOCALES, chinese_i18n, gradio_messages
+from assistant.app.i18n import LOCALE_JS, i18n_module
 from assistant.cli import cli
 from assistant.conversation import Turn, resolve_followup
 from assistant.export import write_docx
@@ -57,9 +57,8 @@ def test_follow_up_rewrites_read_as_sentences(previous, question, expected):
 
 
 def test_every_input_gets_a_visible_response(app):
-    with pytest.warns(UserWarning, match=EMPTY_HINT):
-        messages, box, *_ = app.chat("   ", [], MODE_ASK, None)
-    assert messages == [] and box == ""
+    messages, box, *_ = app.chat("   ", [], MODE_ASK, None)
+    assert messages == [{"role": "assistant", "content": EMPTY_HINT}] and box == ""
     for text in ("你好！", "？？？", "谢谢"):
         assert is_small_talk(text)
         _, _, _, _, session = app.chat(text, [], MODE_ASK, None)
@@ -85,12 +84,10 @@ def test_cli_stats_prints_a_header(demo_db):
 # --------------------------------------------------------------------------- Chinese texts, citation links
 
 
-def test_gradio_texts_are_chinese_for_any_browser_language():
-    messages = gradio_messages()
-    assert messages["upload_text"]["drop_file"] != "Drop File Here" and "拖放" in messages["upload_text"]["drop_file"]
-    assert "上传" in messages["upload_text"]["click_to_upload"]
-    translations = chinese_i18n().translations_dict
-    assert set(LOCALES) <= set(translations) and translations["en"]["upload_text"] == messages["upload_text"]
+def test_gradio_language_switch_is_found():
+    """The page switches Gradio to zh-CN through its i18n module (the browser test shows the texts)."""
+    assert i18n_module() and i18n_module().startswith("core-")
+    assert "changeLocale" in LOCALE_JS and "zh-CN" in LOCALE_JS
 
 
 def test_citation_labels_in_the_answer_are_links(app):

@@ -217,8 +217,9 @@ class ChatTab:
         session = session if isinstance(session, ChatSession) else ChatSession()
         question = (question or "").strip()
         if not question:
-            # Nothing to add to the conversation, but the user must see why nothing happened.
-            gr.Warning(EMPTY_HINT, title="提示")
+            # The user must see why nothing was asked (Gradio's toasts carry an English title).
+            if not session.messages or session.messages[-1]["content"] != EMPTY_HINT:
+                session.messages = session.messages + [{"role": "assistant", "content": EMPTY_HINT}]
             return session.messages, "", gr.skip(), gr.skip(), session
         if is_small_talk(question) and mode != MODE_DRAFT:
             session.messages = session.messages + [

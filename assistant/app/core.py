@@ -17,6 +17,7 @@ import gradio as gr
 
 from assistant.app.chat_tab import ChatTab
 from assistant.app.common import EXAMPLES, MODE_ASK, RWLock, _draft_function, _stats_module
+from assistant.app.i18n import LOCALE_JS
 from assistant.app.kb_tab import KnowledgeBaseTab
 from assistant.app.stats_tab import StatsTab
 from assistant.service import Assistant
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 # Styles of the pieces this module's tabs add (the base styles are server.APP_CSS).
 PAGE_CSS = """
+#app-locale { display: none; }
 #chatbot a[href^="#cite-"] { text-decoration: none; border-bottom: 1px dashed currentColor; cursor: pointer; }
 /* Many citations (a draft has 25 and more): the list scrolls, so the card below it stays in view. */
 #citations .wrap { max-height: 34vh; overflow-y: auto; }
@@ -240,6 +242,8 @@ class AssistantApp(ChatTab, KnowledgeBaseTab, StatsTab):
                 "# 镇级报告问答助手\n每个回答都注明出处（镇 · 章节 · 段落），报告中没有的内容会明确说明“未找到”。",
                 elem_classes=["app-header"],
             )
+            # Gradio's own texts (upload box, loading, errors) in Chinese for any browser language.
+            gr.HTML("", js_on_load=LOCALE_JS, elem_id="app-locale", container=False, padding=False)
             session = gr.State(None)
             with gr.Tabs():
                 chat = self._chat_tab(towns)

@@ -48,7 +48,10 @@ def town_display(document: dict) -> str:
     town = document.get("town") or "未知"
     if not document.get("town_found", True):
         name = Path(str(document.get("path") or "")).name
-        town += f"（{name}）" if name else "（待确认）"
+        if name and name not in town:  # the knowledge base may already name the file in the placeholder
+            town += f"（{name}）"
+        elif not name:
+            town += "（待确认）"
     return town
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 import gradio as gr
 
 from assistant.app.core import PAGE_CSS, AssistantApp
-from assistant.app.i18n import chinese_i18n
 from assistant.service import Assistant
 from assistant.settings import Settings
 
@@ -174,7 +173,6 @@ def launch_app(
         ssr_mode=False,
         mcp_server=False,
         css=APP_CSS + PAGE_CSS,
-        i18n=chinese_i18n(),
     )
     return demo
 

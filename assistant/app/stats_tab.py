@@ -163,6 +163,7 @@ class StatsTab:
                 color="镇",
                 tooltip=["条目", "数值", "原文", "出处"],
                 x_title="镇（同一镇的多处数字依次编号）",
+                x_label_angle=-45,  # a phone has room for slanted names only
                 sort=None,
                 title=data["title"],
                 y_title=data["unit"] or "数值",
