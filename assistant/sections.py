@@ -17,10 +17,13 @@ ORDER = (PROBLEMS, PRACTICE, PLANS, SUGGESTIONS)  # the order a summary presents
 _PATTERNS = (
     (PROBLEMS, re.compile(r"存在的?问题|问题短板|问题及原因|不足|短板|差距|薄弱|困难")),
     # "六、对全县加强法治政府建设的意见、建议": what the town asks of the county is not its own plan.
-    (SUGGESTIONS, re.compile(
-        r"(?:对|向|给)(?:全?[县市区省旗州盟]|县委|县政府|市委|区委|上级)[^，。；]{0,16}(?:意见|建议)"
-        r"|意见、?建议|建议、?意见|对策建议|工作建议"
-    )),
+    (
+        SUGGESTIONS,
+        re.compile(
+            r"(?:对|向|给)(?:全?[县市区省旗州盟]|县委|县政府|市委|区委|上级)[^，。；]{0,16}(?:意见|建议)"
+            r"|意见、?建议|建议、?意见|对策建议|工作建议"
+        ),
+    ),
     (PLANS, re.compile(r"下一步|计划|安排|打算|思路|建议|意见|展望|\d{4}年度推进")),
 )
 

@@ -30,7 +30,9 @@ INPUT_HINTS = {
 }
 EMPTY_HINT = "请先输入问题，例如：哪些镇提到执法力量薄弱？"
 NOT_A_QUESTION = "请就已导入的报告提问，例如：哪些镇提到执法力量薄弱？各镇分别发放了多少普法宣传资料？"
-_SMALL_TALK = re.compile(r"(你好|您好|谢谢|多谢|再见|在吗|在不在|hi|hello|hey|thanks?|ok|好的|嗯+|哈+|测试|test)+", re.I)
+_SMALL_TALK = re.compile(
+    r"(你好|您好|谢谢|多谢|再见|在吗|在不在|hi|hello|hey|thanks?|ok|好的|嗯+|哈+|测试|test)+", re.I
+)
 PANEL_HINT = '<div class="cite-empty">点击上方的引用，查看报告原文段落。</div>'
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{i}" for p in ("COM", "LPT") for i in range(1, 10)}
 _UNSAFE_NAME_CHARS = re.compile(r'[<>:"/\\|?*]')
