@@ -74,8 +74,8 @@ def _ask(page, question: str, timeout: float = 60_000) -> str:
 def _upload(page, paths: list[Path]) -> str:
     page.get_by_role("tab", name="知识库").click()
     page.locator("#upload input[type=file]").set_input_files([str(p) for p in paths])
-    for p in paths:
-        page.locator("#upload").get_by_text(p.name).first.wait_for(timeout=30_000)
+    for p in paths:  # the list shows a name as stem and extension apart
+        page.locator("#upload").get_by_text(p.stem, exact=True).first.wait_for(state="attached", timeout=30_000)
     page.click("#ingest")
     status = page.locator("#kb-status")
     status.get_by_text("导入完成").wait_for(timeout=300_000)
