@@ -73,11 +73,17 @@ class Assistant:
         return report
 
     def generation(self) -> str:
-        """The index generation the knowledge base records now (read from its catalogue each call).
+        """The index generation the knowledge base records as ready (read from disk each call).
 
-        Every ingest, delete and rename — by this process, another handle or the CLI — bumps it,
-        so a long-running process compares it with the one it loaded to notice a change.
+        Every ingest, delete and rename — by this process, another handle or the CLI — bumps the
+        catalogue's generation and then rebuilds the indexes for it, recording the generation
+        they were built for in ``indexes.json``. That recorded one is returned, so a
+        long-running process that compares it with the one it loaded reloads only once the
+        indexes are complete, never halfway through someone else's ingest.
         """
+        manifest = self.kb._manifest()  # noqa: SLF001 - the one record of which generation the indexes hold
+        if manifest and manifest.get("generation") is not None:
+            return str(manifest["generation"])
         return str(self.kb.catalog.get_state("generation", "0"))
 
     def reload(self) -> None:

@@ -236,7 +236,8 @@ def test_views_follow_upload_rename_and_cli(browser, server, writable_demo, tmp_
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
         _wait_for_town(b, "白沙镇")
-        assert "青石镇" not in _town_options(a)
+        _wait_for_town(a, "白沙镇")
+        assert "青石镇" not in _town_options(a) and "青石镇" not in _town_options(b)
         a.get_by_role("tab", name="知识库").click()
         a.wait_for_function(
             "document.querySelector('#documents')?.innerText.includes('白沙镇')", timeout=15_000, polling=200

@@ -104,7 +104,7 @@ class StatsTab:
                 csv = self.stats.to_csv(facts, folder / "统计表.csv")
             except Exception:  # noqa: BLE001
                 log.exception("statistics export failed")
-        title = f"{label}：每根柱为报告中的一处数字（不相加）" if metric else "选择一个指标查看柱状图"
+        title = f"{label}：每柱一处数字，不相加" if metric else "选择一个指标查看柱状图"
         note = ""
         if not metric:
             note = "柱状图一次只画一个指标：请在上方“指标”中选择。"
