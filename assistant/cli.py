@@ -225,6 +225,9 @@ def ask(question, batch, as_json, llm_url, llm_model, settings):
         return
     if not question:
         _fail("请提供问题，或使用 --batch FILE")
+    if not assistant.kb.metas:
+        # Not an answer but a setup problem: say how to fix it and let scripts see the failure.
+        _fail(f"知识库为空（{settings.db}），请先导入报告：python -m assistant ingest 目录")
     try:
         answer = assistant.ask(question)
     except ValueError as err:
@@ -286,6 +289,12 @@ def stats(towns, metrics, as_json, csv_path, xlsx_path, settings):
     if as_json:
         _print_json([f.to_dict() for f in rows])
         return
+    if not rows:
+        if not assistant.kb.metas:
+            _fail(f"知识库为空（{settings.db}），请先导入报告：python -m assistant ingest 目录")
+        click.echo("没有符合条件的数字。")
+    else:
+        click.echo("镇\t指标\t数值\t出处")
     for f in rows:
         click.echo(f"{f.town}\t{f.label}\t{f.display}\t{f.citation_label}")
     if csv_path or xlsx_path:

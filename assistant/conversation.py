@@ -14,6 +14,12 @@ from assistant.query import detect_towns, normalise, strip_towns
 # What may surround the town names in an elliptical follow-up ("那旧院镇呢？", "东方红和北留呢").
 _PARTICLES = re.compile(r"那么|那|还有|再看看|再看|换成|以及|和|与|及|、|的|呢|怎么样|如何|情况|[\s，,？?。!！]")
 _PRONOUN = re.compile(r"它们?|该镇|这个镇|此镇|那个镇|这些镇|其")
+# Where a question over all towns names its set of towns ("哪些镇提到…", "各镇分别…"): a follow-up
+# naming towns puts them in that place, so the rewrite reads as a sentence ("北留镇是否提到…"),
+# not as a town glued before the question ("北留镇哪些镇提到…").
+_UNIT = r"(?:乡镇（街道）|乡镇\(街道\)|乡镇/街道|乡镇|街道|镇（乡）|镇\(乡\)|镇|乡)"
+_WHICH = re.compile(rf"(?:哪些|哪几个|哪个|哪一个){_UNIT}(?:的报告)?(?:中|里)?")
+_EACH = re.compile(rf"各{_UNIT}(?:分别)?")
 
 
 @dataclass(frozen=True)
@@ -55,20 +61,38 @@ def resolve_followup(question: str, previous: Turn | None, aliases: dict[str, st
     rest = strip_towns(folded, aliases)
     # "那旧院镇呢？": the whole question is towns plus particles: ask the previous question of them.
     if towns and not _PARTICLES.sub("", rest):
-        base = previous.resolved
-        if prev_towns:
-            for old in prev_towns:
-                base = base.replace(old, "、".join(towns), 1) if old in base else base
-            if not any(t in base for t in towns):
-                base = "、".join(towns) + base
-            return base
-        return "、".join(towns) + base
+        return _ask_of(previous.resolved, prev_towns, towns)
     # "它的文号是？": a pronoun stands for the previous turn's town(s).
     if not towns and _PRONOUN.search(question):
         subject = prev_towns or answer_towns
         if subject:
             return _PRONOUN.sub("、".join(subject), question, count=1)
     return question
+
+
+def _ask_of(base: str, old_towns: tuple[str, ...], towns: tuple[str, ...]) -> str:
+    """The previous question asked of other towns, as a sentence.
+
+    >>> _ask_of("哪些镇提到执法力量薄弱？", (), ("北留镇",))
+    '北留镇是否提到执法力量薄弱？'
+    >>> _ask_of("各镇分别发放了多少普法宣传资料？", (), ("北留镇", "旧院镇"))
+    '北留镇、旧院镇分别发放了多少普法宣传资料？'
+    >>> _ask_of("执法力量薄弱的原因是什么？", (), ("北留镇",))
+    '北留镇：执法力量薄弱的原因是什么？'
+    """
+    names = "、".join(towns)
+    for old in old_towns:
+        if old in base:
+            base = base.replace(old, names, 1)
+    if any(t in base for t in towns):
+        return base
+    if _WHICH.search(base):
+        return _WHICH.sub(names + "是否", base, count=1)
+    if _EACH.search(base):
+        each = _EACH.search(base).group(0)
+        return base.replace(each, names + ("分别" if "分别" in each and len(towns) > 1 else ""), 1)
+    # Any other question: the towns first, set off as its scope (the app writes a town filter so too).
+    return f"{names}：{base}"
 
 
 @dataclass

@@ -374,7 +374,13 @@ def _add_pieces(paragraph: Any, pieces: Sequence[Inline], numbering: _Numbering)
 
 
 def _add_blocks(document: Any, blocks: Sequence[Block], numbering: _Numbering) -> None:
-    """Answer parts as Word structure: paragraphs, bulleted items, headings, tables."""
+    """Answer parts as Word structure: paragraphs, bulleted items, headings, tables.
+
+    Headings keep their order but start at Heading 1 under the title (a draft's towns are
+    Heading 1 and its groups Heading 2, the level of the 引用 list after them).
+    """
+    levels = [b.level for b in blocks if isinstance(b, Heading)]
+    shift = min(levels) - 1 if levels else 0
     for block in blocks:
         if isinstance(block, Line):
             _add_pieces(document.add_paragraph(), block.inline, numbering)
@@ -383,7 +389,7 @@ def _add_blocks(document: Any, blocks: Sequence[Block], numbering: _Numbering) -
         elif isinstance(block, Strong):
             document.add_paragraph().add_run(block.text).bold = True
         elif isinstance(block, Heading):
-            document.add_heading(block.text, level=min(block.level, 4))
+            document.add_heading(block.text, level=max(1, min(block.level - shift, 4)))
         elif isinstance(block, Table):
             _add_table_parts(document, block, numbering)
         elif isinstance(block, Text):
@@ -406,8 +412,10 @@ def _add_table_parts(document: Any, block: Table, numbering: _Numbering) -> None
 
 
 def _add_markdown(document: Any, markdown: str) -> None:
-    """Render the Markdown subset of answers into a Word document."""
+    """Render the Markdown subset of answers into a Word document (headings from Heading 1 on)."""
     lines = (markdown or "").splitlines()
+    levels = [len(m.group(1)) for m in (_HEADING.match(line.strip()) for line in lines) if m]
+    shift = min(levels) - 1 if levels else 0
     i = 0
     while i < len(lines):
         line = lines[i].rstrip()
@@ -426,7 +434,8 @@ def _add_markdown(document: Any, markdown: str) -> None:
         bullet = _BULLET.match(line)
         numbered = _NUMBERED.match(line)
         if heading:
-            document.add_heading(heading.group(2).strip().strip("#").strip(), level=min(len(heading.group(1)), 4))
+            level = max(1, min(len(heading.group(1)) - shift, 4))
+            document.add_heading(heading.group(2).strip().strip("#").strip(), level=level)
         elif bullet:
             level = 2 if len(bullet.group(1).expandtabs(4)) >= 2 else 1
             style = _style(document, "List Bullet" if level == 1 else "List Bullet 2")
@@ -474,6 +483,7 @@ def write_docx(path: str | Path, title: str, markdown: Body, citations: Iterable
         _add_blocks(document, markdown, numbering)
     notes = numbering.notes()
     if notes:
+        # An endnote list at the level of the body's top headings (Heading 1), right after it.
         document.add_heading(REFERENCES_HEADING, level=1)
         for note in notes:
             paragraph = document.add_paragraph()

@@ -1,4 +1,5 @@
-"""Which part of a report a section belongs to: problems, achievements and practice, or plans.
+"""Which part of a report a section belongs to: problems, achievements and practice, plans, or
+the report's suggestions to higher levels (意见建议).
 
 Chat summaries and drafted 汇总 both group quoted points this way; the rule lives here once.
 """
@@ -11,9 +12,18 @@ from collections.abc import Sequence
 PROBLEMS = "存在问题"
 PRACTICE = "成效与做法"
 PLANS = "下一步"
-ORDER = (PROBLEMS, PRACTICE, PLANS)  # the order a summary presents the groups in
+SUGGESTIONS = "意见建议"
+ORDER = (PROBLEMS, PRACTICE, PLANS, SUGGESTIONS)  # the order a summary presents the groups in
 _PATTERNS = (
     (PROBLEMS, re.compile(r"存在的?问题|问题短板|问题及原因|不足|短板|差距|薄弱|困难")),
+    # "六、对全县加强法治政府建设的意见、建议": what the town asks of the county is not its own plan.
+    (
+        SUGGESTIONS,
+        re.compile(
+            r"(?:对|向|给)(?:全?[县市区省旗州盟]|县委|县政府|市委|区委|上级)[^，。；]{0,16}(?:意见|建议)"
+            r"|意见、?建议|建议、?意见|对策建议|工作建议"
+        ),
+    ),
     (PLANS, re.compile(r"下一步|计划|安排|打算|思路|建议|意见|展望|\d{4}年度推进")),
 )
 
@@ -21,6 +31,7 @@ _PATTERNS = (
 # What a question asks for, when it names a group ("有哪些打算" wants the plans).
 _ASKED = (
     (PROBLEMS, re.compile(r"问题|不足|短板|差距|薄弱")),
+    (SUGGESTIONS, re.compile(r"意见建议|(?:什么|哪些|提出了?(?:哪些)?)(?:意见|建议)|意见、建议")),
     (PLANS, re.compile(r"下一步|计划|打算|安排|思路")),
     (PRACTICE, re.compile(r"成效|做法|举措|经验|亮点")),
 )
@@ -40,9 +51,11 @@ def section_group(section_path: Sequence[str]) -> str:
 
     >>> section_group(("三、存在的问题", "一是执法力量薄弱"))
     '存在问题'
+    >>> section_group(("六、对全县加强法治政府建设的意见、建议",)), section_group(("五、下一步工作打算",))
+    ('意见建议', '下一步')
     """
     path = " ".join(section_path)
     return next((name for name, pattern in _PATTERNS if pattern.search(path)), PRACTICE)
 
 
-__all__ = ["ORDER", "PLANS", "PRACTICE", "PROBLEMS", "asked_group", "section_group"]
+__all__ = ["ORDER", "PLANS", "PRACTICE", "PROBLEMS", "SUGGESTIONS", "asked_group", "section_group"]

@@ -72,6 +72,32 @@ class Assistant:
             _ = self.answerer.facts
         return report
 
+    def generation(self) -> str:
+        """The index generation the knowledge base records as ready (read from disk each call).
+
+        Every ingest, delete and rename — by this process, another handle or the CLI — bumps the
+        catalogue's generation and then rebuilds the indexes for it, recording the generation
+        they were built for in ``indexes.json``. That recorded one is returned, so a
+        long-running process that compares it with the one it loaded reloads only once the
+        indexes are complete, never halfway through someone else's ingest.
+        """
+        manifest = self.kb._manifest()  # noqa: SLF001 - the one record of which generation the indexes hold
+        if manifest and manifest.get("generation") is not None:
+            return str(manifest["generation"])
+        return str(self.kb.catalog.get_state("generation", "0"))
+
+    def reload(self) -> None:
+        """Drop what was loaded from the knowledge base (retriever, answerer, paragraph views).
+
+        The next question loads the knowledge base as it is now.
+        """
+        self.__dict__.pop("retriever", None)
+        self.__dict__.pop("answerer", None)
+        kb = self.__dict__.get("kb")
+        invalidate = getattr(kb, "_invalidate", None)
+        if callable(invalidate):
+            invalidate()
+
     def check_question(self, question: str) -> str:
         """Validate a question; returns it stripped.
 

@@ -712,35 +712,46 @@ def answer_comparison(question: str, facts: Iterable[Fact], towns: Sequence[str]
 
 # --------------------------------------------------------------------------- export
 
+# What a reader of the export needs, in reading order (the app's table shows the same).
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("town", "镇"),
     ("year", "年度"),
     ("label", "指标"),
     ("value", "数值"),
     ("unit", "单位"),
-    ("qualifier", "限定"),
     ("display", "表述"),
     ("quote", "原文"),
+    ("citation_label", "出处"),
+)
+# Identifiers for whoever processes the figures further: the second sheet ``编号`` of the
+# workbook, one row per row of the first, joined by 序号.
+ID_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("citation_label", "出处"),
     ("section", "章节"),
     ("paragraph", "段"),
-    ("paragraph_id", "段落ID"),
+    ("qualifier", "限定"),
     ("metric", "指标代码"),
+    ("paragraph_id", "段落ID"),
+    ("doc_id", "文档ID"),
     ("text", "段落全文"),
 )
 
 
-def _row(fact: Fact) -> list:
+def _row(fact: Fact, columns: tuple[tuple[str, str], ...] = COLUMNS) -> list:
     row = []
-    for name, _ in COLUMNS:
+    for name, _ in columns:
         value = getattr(fact, name)
         if name == "value" and float(value).is_integer():
             value = int(value)
-        row.append(value)
+        row.append("" if value is None else value)
     return row
 
 
 def to_csv(facts: Iterable[Fact], path: str | Path) -> Path:
     """Write facts as CSV with Chinese headers (UTF-8 with BOM so Excel opens it correctly).
+
+    The columns a reader needs (:data:`COLUMNS`); identifiers are in the workbook's second
+    sheet and in ``python -m assistant stats --json``.
 
     Args:
         facts: Facts to write.
@@ -759,7 +770,10 @@ def to_csv(facts: Iterable[Fact], path: str | Path) -> Path:
 
 
 def to_xlsx(facts: Iterable[Fact], path: str | Path) -> Path:
-    """Write facts as an Excel sheet ``统计表`` with Chinese headers.
+    """Write facts as an Excel workbook with Chinese headers.
+
+    Sheet ``统计表`` holds what a reader reads (:data:`COLUMNS`: 镇, 指标, 数值, 单位, 原文, 出处 …);
+    sheet ``编号`` the identifiers of the same rows (:data:`ID_COLUMNS`), joined by 序号.
 
     Args:
         facts: Facts to write.
@@ -772,22 +786,26 @@ def to_xlsx(facts: Iterable[Fact], path: str | Path) -> Path:
     from openpyxl.styles import Alignment, Font
 
     path = Path(path)
+    facts = list(facts)
     wb = Workbook()
-    ws = wb.active
-    ws.title = "统计表"
-    ws.append([header for _, header in COLUMNS])
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    for fact in facts:
-        ws.append(_row(fact))
-    widths = {"镇": 12, "指标": 22, "原文": 36, "章节": 30, "段落ID": 22, "指标代码": 22, "段落全文": 80}
-    for idx, (_, header) in enumerate(COLUMNS, start=1):
-        letter = ws.cell(row=1, column=idx).column_letter
-        ws.column_dimensions[letter].width = widths.get(header, 10)
+    widths = {"镇": 12, "指标": 22, "原文": 40, "出处": 36, "章节": 30, "段落ID": 22, "指标代码": 22, "文档ID": 18,
+              "段落全文": 80, "表述": 14}  # fmt: skip
     wrap = Alignment(wrap_text=True, vertical="top")
-    for row in ws.iter_rows(min_row=2):
-        for cell in row:
-            cell.alignment = wrap
-    ws.freeze_panes = "A2"
+    sheets = (("统计表", COLUMNS, False), ("编号", ID_COLUMNS, True))
+    for index, (title, columns, numbered) in enumerate(sheets):
+        ws = wb.active if index == 0 else wb.create_sheet()
+        ws.title = title
+        headers = (["序号"] if numbered else []) + [header for _, header in columns]
+        ws.append(headers)
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+        for n, fact in enumerate(facts, 1):
+            ws.append(([n] if numbered else []) + _row(fact, columns))
+        for idx, header in enumerate(headers, start=1):
+            ws.column_dimensions[ws.cell(row=1, column=idx).column_letter].width = widths.get(header, 10)
+        for row in ws.iter_rows(min_row=2):
+            for cell in row:
+                cell.alignment = wrap
+        ws.freeze_panes = "A2"
     wb.save(path)
     return path

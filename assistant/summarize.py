@@ -1,9 +1,9 @@
 """Drafting a 汇总: one topic across towns, grouped points, every point cited.
 
 This is what an official pastes into a summary document: a heading per town,
-points grouped under 成效与做法 / 存在问题 / 下一步, each point a sentence quoted
-from the report with its citation. Towns whose reports do not mention the topic
-are listed as such rather than padded.
+points grouped under 成效与做法 / 存在问题 / 下一步 / 意见建议 (the report's suggestions to
+higher levels), each point a sentence quoted from the report with its citation that reads on
+its own. Towns whose reports do not mention the topic are listed as such rather than padded.
 """
 
 from __future__ import annotations
@@ -17,11 +17,61 @@ from assistant.compose import best_sentences, quotable
 from assistant.parts import Block, Gap, Heading, Item, Line
 from assistant.query import SUMMARY, Query, normalise
 from assistant.render import markdown
-from assistant.sections import PLANS, PRACTICE, PROBLEMS, asked_group, section_group
+from assistant.sections import PLANS, PRACTICE, PROBLEMS, SUGGESTIONS, asked_group, section_group
+from assistant.text import split_sentences
 
 _REQUEST = re.compile(
     r"请|帮我|帮忙|起草|撰写|写一份|写个|生成|形成|拟写|一份|一个|汇总|综述|材料|报告|各镇|所有镇|全部|的$"
 )
+
+
+# A connective that ties a sentence to the one before ("同时，", "此外，"): cut from a point's
+# start, so the point reads on its own (the quote stays a verbatim part of the paragraph).
+_CONNECTIVE = re.compile(
+    r"^(?:与此同时|同时|此外|另外|另一方面|其次|再次|最后|对此|为此|因此|所以|但是|然而|不过|而且|并且|其中|总之|总体来看)"
+    r"[，,、]\s*"
+)
+# A sentence that leans on the one before ("这一做法…", "该制度…", "上述问题…") needs it.
+_ANAPHOR = re.compile(r"^(?:这些|这一|这种|这|此项|此类|该|上述|以上|前述)")
+# A lead-in that announces what follows ("主要做法如下：").
+_LEAD_IN = re.compile(r"[：:]$")
+# A report's own preamble ("现将2024年工作总结汇报如下："): says nothing a point could carry.
+_PREAMBLE = re.compile(r"^现将.{0,60}(?:如下|报告|汇报)[。：:]?$")
+
+
+def standalone(sentence: str, text: str) -> str:
+    """The quoted point as a sentence that reads on its own, still verbatim from the paragraph.
+
+    A leading connective is dropped; a sentence that leans on the one before takes it along; a
+    lead-in ending in a colon takes the sentence after it.
+
+    Args:
+        sentence: The chosen sentence (a sentence of ``text``).
+        text: The paragraph.
+
+    Returns:
+        A contiguous part of ``text``.
+
+    >>> standalone("同时，三道沟镇建成调解室5个。", "一是调解。同时，三道沟镇建成调解室5个。")
+    '三道沟镇建成调解室5个。'
+    >>> standalone("这一做法得到推广。", "镇里建立了周例会制度。这一做法得到推广。")
+    '镇里建立了周例会制度。这一做法得到推广。'
+    """
+    sentences = split_sentences(text)
+    if sentence in sentences:
+        i = sentences.index(sentence)
+        first, last = i, i
+        if _ANAPHOR.match(sentence) and i > 0:
+            first = i - 1
+        if _LEAD_IN.search(sentence) and i + 1 < len(sentences):
+            last = i + 1
+        if (first, last) != (i, i):
+            start = text.find(sentences[first])
+            end = text.find(sentences[last], start) + len(sentences[last]) if start >= 0 else -1
+            if start >= 0 and end > start:
+                sentence = text[start:end]
+    trimmed = _CONNECTIVE.sub("", sentence, count=1)
+    return trimmed if len(trimmed) >= 6 else sentence
 
 
 @dataclass(frozen=True)
@@ -89,9 +139,12 @@ def draft_summary(source, topic: str, towns: list[str] | None = None, per_town: 
             search_text=normalise(topic), towns=(town,),
         )  # fmt: skip
         retrieval = retriever.retrieve(query, k=per_town * 4)
-        hits = [h for h in retrieval.hits if quotable(h) and retriever.supports(h, topic_info)]
+        # Title, 文号 and 落款 are no points of a 汇总 (the heading already names the town);
+        # a planted instruction is never one either.
+        body = [h for h in retrieval.hits if getattr(paragraphs.get(h.id), "role", "body") == "body" and quotable(h)]
+        hits = [h for h in body if retriever.supports(h, topic_info)]
         if focus:
-            focused = [h for h in retrieval.hits if quotable(h) and section_group(h.section_path) == focus]
+            focused = [h for h in body if section_group(h.section_path) == focus]
             hits = focused or hits
         hits = hits[:per_town]
         if not hits:
@@ -103,14 +156,18 @@ def draft_summary(source, topic: str, towns: list[str] | None = None, per_town: 
         seen: set[str] = set()
         for hit in sorted(hits, key=lambda h: paragraphs[h.id].ordinal):
             group = section_group(hit.section_path)
-            sentence = best_sentences(hit, weights, False)[0]
+            sentence = standalone(best_sentences(hit, weights, False)[0], hit.text)
+            if _PREAMBLE.search(sentence.split("，")[-1]) or _PREAMBLE.search(sentence):
+                continue  # "…现将工作总结汇报如下：" is no point of a 汇总
             if sentence in seen:  # reports repeat sentences across sections
                 continue
             seen.add(sentence)
             citation = citation_for(retriever.kb, hit.id, sentence)
             citations.append(citation)
             grouped.setdefault(group, []).append(Item((sentence, citation)))
-        for group in (PRACTICE, PROBLEMS, PLANS):  # a 汇总 leads with what was achieved
+        # A 汇总 leads with what was achieved; the suggestions to higher levels close it, apart
+        # from the town's own plans.
+        for group in (PRACTICE, PROBLEMS, PLANS, SUGGESTIONS):
             if group in grouped:
                 blocks += [Heading(group, 3), *grouped[group]]
         blocks.append(Gap())

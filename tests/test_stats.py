@@ -483,13 +483,20 @@ def test_csv_and_xlsx_export(corpus_facts, tmp_path):
     with csv_path.open(encoding="utf-8-sig", newline="") as fh:
         table = list(csv.DictReader(fh))
     assert len(table) == len(rows)
-    assert {"镇", "指标", "数值", "单位", "原文", "章节", "段"} <= set(table[0])
+    assert {"镇", "指标", "数值", "单位", "原文", "出处"} <= set(table[0])
+    assert not {"段落ID", "指标代码"} & set(table[0])  # internal ids are not what a reader reads
     assert table[0]["镇"] == rows[0].town and table[0]["原文"] == rows[0].quote
+    assert table[0]["出处"] == rows[0].citation_label
 
     from openpyxl import load_workbook
 
     xlsx_path = to_xlsx(rows, tmp_path / "统计表.xlsx")
-    sheet = load_workbook(xlsx_path)["统计表"]
+    book = load_workbook(xlsx_path)
+    sheet = book["统计表"]
     values = list(sheet.values)
     assert values[0][0] == "镇" and len(values) == len(rows) + 1
     assert values[1][0] == rows[0].town
+    assert "出处" in values[0] and "段落ID" not in values[0] and "指标代码" not in values[0]
+    ids = list(book["编号"].values)  # the ids, on a second sheet, row for row
+    assert ids[0][:2] == ("序号", "出处") and "段落ID" in ids[0] and len(ids) == len(rows) + 1
+    assert ids[1][ids[0].index("段落ID")] == rows[0].paragraph_id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -12,15 +13,19 @@ from typing import Any
 import gradio as gr
 
 from assistant.app.common import (
+    EMPTY_HINT,
     EXAMPLES,
+    INPUT_HINTS,
     MODE_ASK,
     MODE_DRAFT,
+    NOT_A_QUESTION,
     PANEL_HINT,
     ChatSession,
     _attr,
     _draft_function,
     citation_html,
     group_sources,
+    is_small_talk,
     md_escape,
     sanitize_filename,
 )
@@ -28,6 +33,67 @@ from assistant.export import conversation_markdown, write_docx, write_markdown
 from assistant.kinds.draft import is_command as is_draft_command
 
 log = logging.getLogger(__name__)
+
+_INLINE_LABEL = re.compile(r"〔[^〔〕\n]+〕")
+
+# Clicking a citation label in the answer text picks the same entry of the citation list (whose
+# change event renders the paragraph card), so text and list open one card. On a phone the card
+# is a sheet over the bottom of the chat (see PAGE_CSS), dismissed by its 关闭 button.
+CITATION_JS = """
+if (!window.__citeLinks) {
+  window.__citeLinks = true;
+  document.addEventListener('click', (event) => {
+    const link = event.target.closest && event.target.closest('#chatbot a[href^="#cite-"]');
+    if (link) {
+      event.preventDefault();
+      event.stopPropagation();
+      const n = parseInt(link.getAttribute('href').slice(6), 10);
+      const radios = document.querySelectorAll('#citations input[type=radio]');
+      const panel = document.querySelector('#citation-panel');
+      if (panel) panel.classList.remove('cite-dismissed');
+      if (radios[n]) {
+        radios[n].click();
+        radios[n].closest('label')?.scrollIntoView({block: 'nearest'});
+      }
+      return;
+    }
+    if (event.target.closest && event.target.closest('#citation-panel .cite-close')) {
+      document.querySelector('#citation-panel')?.classList.add('cite-dismissed');
+    }
+  }, true);
+}
+watch('value', () => {
+  const panel = document.querySelector('#citation-panel');
+  if (!panel) return;
+  panel.classList.remove('cite-dismissed');
+  if (panel.querySelector('.cite-card') && window.innerWidth > 640) panel.scrollIntoView({block: 'nearest'});
+});
+"""
+
+
+def link_citations(markdown: str, sources: Sequence[tuple[str, list]]) -> str:
+    """Make the citation labels of escaped answer Markdown links to their entry of the citation list.
+
+    Args:
+        markdown: The answer as escaped Markdown with inline labels ``〔镇 · 章节 · 第N段〕``.
+        sources: The turn's cited paragraphs ``[(label, citations)]`` (the list's order).
+
+    Returns:
+        Markdown where each known label is ``[〔…〕](#cite-i)``; other text unchanged.
+
+    >>> link_citations("见〔北留镇 · 二、问题 · 第3段〕。", [("〔北留镇 · 二、问题 · 第3段〕", [])])
+    '见[〔北留镇 · 二、问题 · 第3段〕](#cite-0)。'
+    """
+    index = {md_escape(label): i for i, (label, _) in enumerate(sources)}
+
+    def link(match: re.Match[str]) -> str:
+        label = match.group(0)
+        if label not in index:
+            return label
+        text = label.replace("[", "\\[").replace("]", "\\]")
+        return f"[{text}](#cite-{index[label]})"
+
+    return _INLINE_LABEL.sub(link, markdown)
 
 
 class ChatTab:
@@ -82,6 +148,7 @@ class ChatTab:
         """
         from assistant.conversation import Conversation
 
+        self.generation()  # a knowledge base changed elsewhere (another page, the CLI) is loaded first
         with self._lock.read():
             if session.conversation is None:
                 session.conversation = Conversation(self.assistant)
@@ -112,19 +179,19 @@ class ChatTab:
 
     @staticmethod
     def _render_turn(turn: dict) -> str:
-        """Chat bubble Markdown of a turn (escaped)."""
+        """Chat bubble Markdown of a turn (escaped); its citation labels link to their paragraph card."""
         parts = []
         if turn.get("resolved") and turn["resolved"] != turn["question"]:
             parts.append(f"*（按“{md_escape(turn['resolved'])}”理解）*")
         if turn.get("kind") == "draft":
             parts.append(f"**{md_escape(turn['title'])}**")
-        parts.append(md_escape(turn["markdown"]))
+        parts.append(link_citations(md_escape(turn["markdown"]), turn.get("sources") or ()))
         if turn.get("notice"):
             parts.append(f"*{md_escape(turn['notice'])}*")
         if turn.get("citations"):
             word = "可能相关段落" if turn.get("related") else "引用"
             count = len(turn.get("sources") or turn["citations"])
-            parts.append(f"*{word} {count} 处，点击右侧（手机在下方）列表查看原文。*")
+            parts.append(f"*{word} {count} 处：点击文中的〔出处〕或引用列表查看原文。*")
         return "\n\n".join(parts)
 
     @staticmethod
@@ -150,6 +217,15 @@ class ChatTab:
         session = session if isinstance(session, ChatSession) else ChatSession()
         question = (question or "").strip()
         if not question:
+            # The user must see why nothing was asked (Gradio's toasts carry an English title).
+            if not session.messages or session.messages[-1]["content"] != EMPTY_HINT:
+                session.messages = session.messages + [{"role": "assistant", "content": EMPTY_HINT}]
+            return session.messages, "", gr.skip(), gr.skip(), session
+        if is_small_talk(question) and mode != MODE_DRAFT:
+            session.messages = session.messages + [
+                {"role": "user", "content": md_escape(question)},
+                {"role": "assistant", "content": NOT_A_QUESTION},
+            ]
             return session.messages, "", gr.skip(), gr.skip(), session
         try:
             self.assistant.check_question(question)
@@ -241,6 +317,11 @@ class ChatTab:
             for key in ("docx", "md", "conversation")
         )
 
+    @staticmethod
+    def on_mode(mode: str) -> Any:
+        """The input hint of a mode (what to type in 问答 and in 起草汇总)."""
+        return gr.Textbox(placeholder=INPUT_HINTS.get(mode, INPUT_HINTS[MODE_ASK]))
+
     def clear(self) -> tuple:
         """Start a new conversation."""
         session = ChatSession()
@@ -265,7 +346,7 @@ class ChatTab:
                     with gr.Row(equal_height=True):
                         question = gr.Textbox(
                             show_label=False,
-                            placeholder="输入问题后按回车或点“发送”",
+                            placeholder=INPUT_HINTS[MODE_ASK],
                             lines=1,
                             max_lines=6,
                             scale=5,
@@ -297,7 +378,7 @@ class ChatTab:
                     citations = gr.Radio(
                         choices=[], label="引用（点击查看原文）", visible=False, elem_id="citations"
                     )
-                    panel = gr.HTML(PANEL_HINT, elem_id="citation-panel", padding=True)
+                    panel = gr.HTML(PANEL_HINT, elem_id="citation-panel", padding=True, js_on_load=CITATION_JS)
                     gr.Markdown("**导出当前答复**（含引用列表）", elem_id="export-title")
                     with gr.Row():
                         dl_docx = gr.DownloadButton(
@@ -334,6 +415,7 @@ class ChatTab:
                 api_visibility="public" if name == "ask" else "undocumented",
                 show_progress="minimal",
             ).then(self.exports, inputs=[session], outputs=exports_out, api_visibility="private")
+        mode.change(self.on_mode, inputs=[mode], outputs=[question], api_visibility="private", queue=False)
         citations.change(self.show_citation, inputs=[citations, session], outputs=[panel], api_visibility="private")
         clear_out = [chatbot, question, citations, panel, session, *exports_out]
         clear.click(self.clear, outputs=clear_out, api_visibility="private")

@@ -23,6 +23,16 @@ MODE_ASK = "问答"
 MODE_DRAFT = "起草汇总"
 EXAMPLES = ("哪些镇提到执法力量薄弱？", "各镇分别发放了多少普法宣传资料？", "起草北留镇法治建设问题汇总")
 UPLOAD_SUFFIXES = (".txt", ".md", ".docx", ".pdf")
+# The input hint follows the mode: a question in 问答, a topic (and towns) in 起草汇总.
+INPUT_HINTS = {
+    MODE_ASK: "输入问题后按回车或点“发送”，例如：哪些镇提到执法力量薄弱？",
+    MODE_DRAFT: "输入要汇总的主题（可写镇名），例如：北留镇法治建设存在的问题",
+}
+EMPTY_HINT = "请先输入问题，例如：哪些镇提到执法力量薄弱？"
+NOT_A_QUESTION = "请就已导入的报告提问，例如：哪些镇提到执法力量薄弱？各镇分别发放了多少普法宣传资料？"
+_SMALL_TALK = re.compile(
+    r"(你好|您好|谢谢|多谢|再见|在吗|在不在|hi|hello|hey|thanks?|ok|好的|嗯+|哈+|测试|test)+", re.I
+)
 PANEL_HINT = '<div class="cite-empty">点击上方的引用，查看报告原文段落。</div>'
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{i}" for p in ("COM", "LPT") for i in range(1, 10)}
 _UNSAFE_NAME_CHARS = re.compile(r'[<>:"/\\|?*]')
@@ -66,6 +76,16 @@ def sanitize_filename(name: str, max_chars: int = 100) -> str:
     if stem.split(".")[0].upper() in _WINDOWS_RESERVED:
         stem = "_" + stem
     return f"{stem}.{suffix}" if suffix else stem
+
+
+def is_small_talk(text: str) -> bool:
+    """True for input that is not a question about the reports: greetings, thanks, bare symbols.
+
+    >>> is_small_talk("你好！"), is_small_talk("？？"), is_small_talk("北留镇罚款多少")
+    (True, True, False)
+    """
+    core = "".join(ch for ch in unicodedata.normalize("NFKC", text or "") if ch.isalnum())
+    return not core or core.isdigit() or bool(_SMALL_TALK.fullmatch(core))
 
 
 def md_escape(text: str) -> str:
@@ -173,6 +193,7 @@ def citation_html(citation: Any, paragraph: Any = None, meta: Any = None, quotes
     pid = esc(str(_attr(citation, "id", "")))
     return (
         f'<div class="cite-card" data-paragraph-id="{pid}">'
+        '<button type="button" class="cite-close" aria-label="关闭原文">关闭</button>'
         f'<div class="cite-label">{esc(citation_label(citation))}</div>'
         f'<div class="cite-path">章节：{crumbs}</div>'
         f'<blockquote class="cite-text">{highlight(text, marks)}</blockquote>'

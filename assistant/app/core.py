@@ -11,17 +11,42 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
 from assistant.app.chat_tab import ChatTab
 from assistant.app.common import EXAMPLES, MODE_ASK, RWLock, _draft_function, _stats_module
+from assistant.app.i18n import LOCALE_JS
 from assistant.app.kb_tab import KnowledgeBaseTab
 from assistant.app.stats_tab import StatsTab
 from assistant.service import Assistant
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# Styles of the pieces this module's tabs add (the base styles are server.APP_CSS).
+PAGE_CSS = """
+#app-locale { display: none; }
+#chatbot a[href^="#cite-"] { text-decoration: none; border-bottom: 1px dashed currentColor; cursor: pointer; }
+/* Many citations (a draft has 25 and more): the list scrolls, so the card below it stays in view. */
+#citations .wrap { max-height: 34vh; overflow-y: auto; }
+#citation-panel .cite-close { float: right; font-size: 0.85em; padding: 2px 10px; border-radius: 6px;
+  border: 1px solid var(--border-color-primary); background: var(--background-fill-primary); cursor: pointer; }
+@media (min-width: 641px) {
+  #citation-panel .cite-close { display: none; }
+}
+/* On a phone the right column lies below everything: the card opens as a sheet over the lower
+   part of the screen instead, next to the answer it belongs to. */
+@media (max-width: 640px) {
+  #citation-panel:has(.cite-card):not(.cite-dismissed) { position: fixed; left: 6px; right: 6px; bottom: 6px;
+    max-height: 48vh; overflow-y: auto; z-index: 1000; box-shadow: 0 -4px 18px rgba(0, 0, 0, 0.25);
+    border-radius: 10px; background: var(--background-fill-primary); }
+}
+"""
+
+# How often an open page checks the index generation (one SQLite read when nothing changed).
+PAGE_SYNC_SECONDS = 2.0
 
 
 class AssistantApp(ChatTab, KnowledgeBaseTab, StatsTab):
@@ -48,6 +73,8 @@ class AssistantApp(ChatTab, KnowledgeBaseTab, StatsTab):
         self._writer_guard = threading.Lock()
         self._facts: tuple[object, list] | None = None  # (the answerer it came from, its table)
         self._facts_guard = threading.Lock()
+        self._generation: str | None = None  # the index generation the readers have loaded
+        self._sync_guard = threading.Lock()
 
     # --- shared data -----------------------------------------------------
     def warm_up(self) -> float:
@@ -58,6 +85,7 @@ class AssistantApp(ChatTab, KnowledgeBaseTab, StatsTab):
         """
         start = time.perf_counter()
         with self._lock.write():
+            self._generation = self._read_generation()
             self._warm()
         if self.stats is not None:
             self.facts()
@@ -97,19 +125,37 @@ class AssistantApp(ChatTab, KnowledgeBaseTab, StatsTab):
             return self._writer
 
     def _refresh(self) -> None:
-        """Make readers see the knowledge base as it is now (after ingest/delete)."""
+        """Make readers see the knowledge base as it is now (after ingest/delete/rename)."""
         with self._lock.write():
-            a = self.assistant
-            a.__dict__.pop("retriever", None)
-            a.__dict__.pop("answerer", None)
-            kb = a.__dict__.get("kb")
-            invalidate = getattr(kb, "_invalidate", None)
-            if callable(invalidate):
-                invalidate()
+            generation = self._read_generation()
+            self.assistant.reload()
             self._warm()
+            self._generation = generation
+
+    def _read_generation(self) -> str | None:
+        try:
+            return self.assistant.generation()
+        except Exception:  # noqa: BLE001 - an unreadable catalogue is reported by the query itself
+            log.warning("could not read the index generation", exc_info=True)
+            return None
+
+    def generation(self) -> str | None:
+        """The index generation readers use, after reloading when the knowledge base changed.
+
+        A change made by another process (``python -m assistant ingest`` or ``rename-town``)
+        is noticed here, so every page and the running server see it without a restart.
+        Call it outside the read lock (the reload takes the write lock).
+        """
+        current = self._read_generation()
+        if current is not None and current != self._generation:
+            with self._sync_guard:  # one reload for many pages noticing the change at once
+                if current != self._generation:
+                    self._refresh()
+        return self._generation
 
     def towns(self) -> list[str]:
         """Towns in the index, sorted."""
+        self.generation()
         with self._lock.read():
             try:
                 return list(self.assistant.kb.towns())
@@ -119,6 +165,7 @@ class AssistantApp(ChatTab, KnowledgeBaseTab, StatsTab):
 
     def documents(self) -> list[dict]:
         """Documents in the index (catalogue rows)."""
+        self.generation()
         with self._lock.read():
             return list(self.assistant.kb.catalog.documents())
 
@@ -130,6 +177,7 @@ class AssistantApp(ChatTab, KnowledgeBaseTab, StatsTab):
         """
         if self.stats is None:
             return []
+        self.generation()
         with self._facts_guard, self._lock.read():
             answerer = self.assistant.answerer  # replaced by _refresh() whenever the index changes
             if self._facts is not None and self._facts[0] is answerer:
@@ -142,6 +190,48 @@ class AssistantApp(ChatTab, KnowledgeBaseTab, StatsTab):
             self._facts = (answerer, facts)
             return facts
 
+    # --- every page follows the knowledge base ---------------------------
+    def page_views(
+        self, seen: str | None, towns: list[str] | None, doc_id: str | None, metric: str | None,
+        stat_towns: list[str] | None, force: bool = False,
+    ) -> tuple:  # fmt: skip
+        """Views of one page that depend on the knowledge base, when it changed since the page saw it.
+
+        Args:
+            seen: The generation the page shows (None: a page just loaded).
+            towns: The page's 限定镇 selection (kept where the towns still exist).
+            doc_id: The document selected in 知识库 (kept while it exists).
+            metric: The 统计 metric selected.
+            stat_towns: The 统计 town selection.
+            force: Refresh even when the generation is unchanged (page load).
+
+        Returns:
+            (generation, town filter, documents table, document picker, *statistics views) —
+            all ``gr.skip()`` when nothing changed, so a page's edits in progress are untouched.
+        """
+        generation = self.generation()
+        count = 4 + (7 if self.stats is not None else 0)
+        if not force and seen is not None and seen == generation:
+            return tuple(gr.skip() for _ in range(count))
+        from assistant.app.kb_tab import document_choices, document_rows
+
+        docs = self.documents()
+        choices = self.towns()
+        ids = {d.get("doc_id") for d in docs}
+        views = (
+            generation,
+            gr.Dropdown(choices=choices, value=[t for t in (towns or []) if t in choices]),
+            document_rows(docs),
+            gr.Dropdown(choices=document_choices(docs), value=doc_id if doc_id in ids else None),
+        )
+        if self.stats is not None:
+            views += self.stats_refresh(metric, stat_towns)
+        return views
+
+    def on_page_load(self, *args: Any) -> tuple:
+        """UI handler: a page (re)loaded shows the knowledge base as it is, not as it was at start."""
+        return self.page_views(*args, force=True)
+
     # --- layout ----------------------------------------------------------
     def build(self) -> gr.Blocks:
         """Create the Blocks layout (one tab per module) and wire the handlers."""
@@ -152,6 +242,8 @@ class AssistantApp(ChatTab, KnowledgeBaseTab, StatsTab):
                 "# 镇级报告问答助手\n每个回答都注明出处（镇 · 章节 · 段落），报告中没有的内容会明确说明“未找到”。",
                 elem_classes=["app-header"],
             )
+            # Gradio's own texts (upload box, loading, errors) in Chinese for any browser language.
+            gr.HTML("", js_on_load=LOCALE_JS, elem_id="app-locale", container=False, padding=False)
             session = gr.State(None)
             with gr.Tabs():
                 chat = self._chat_tab(towns)
@@ -162,5 +254,26 @@ class AssistantApp(ChatTab, KnowledgeBaseTab, StatsTab):
             kb_changed = self._wire_kb(kb, chat["town_filter"])
             if stats is not None:
                 self._wire_stats(stats, kb_changed)
+            self._wire_pages(demo, chat, kb, stats)
         demo.assistant_app = self  # type: ignore[attr-defined]  # launch_app reads export_dir from here
         return demo
+
+    def _wire_pages(self, demo: gr.Blocks, chat: dict, kb: dict, stats: tuple | None) -> None:
+        """Keep every open page in step with the knowledge base.
+
+        A page remembers the index generation it shows; on load and every few seconds it asks
+        whether the generation moved (an upload, delete or rename in any page, or the CLI) and
+        then refreshes its town filter, documents table and statistics — no 刷新 button needed.
+        """
+        seen = gr.State(None)
+        inputs = [seen, chat["town_filter"], kb["delete_choice"]]
+        outputs = [seen, chat["town_filter"], kb["table"], kb["delete_choice"]]
+        if stats is not None:
+            metric, stat_towns, _, plot_component, plot_note, fact_table, dl_xlsx, dl_csv = stats
+            inputs += [metric, stat_towns]
+            outputs += [metric, stat_towns, fact_table, plot_component, plot_note, dl_xlsx, dl_csv]
+        else:
+            inputs += [gr.State(None), gr.State(None)]
+        timer = gr.Timer(PAGE_SYNC_SECONDS)
+        demo.load(self.on_page_load, inputs=inputs, outputs=outputs, api_visibility="private", show_progress="hidden")
+        timer.tick(self.page_views, inputs=inputs, outputs=outputs, api_visibility="private", show_progress="hidden")

@@ -23,13 +23,12 @@ DOC_HEADERS = ["镇", "标题", "文号", "日期", "段落数", "导入时间",
 def document_rows(documents: Sequence[dict]) -> list[list]:
     """Rows of the knowledge-base table: 镇, 标题, 文号, 日期, 段落数, 导入时间, 编号.
 
-    A town the parser could not find is flagged ``（待确认）``.
+    A town the parser could not find is shown with its file name, ``未识别镇-4717c9（报告.txt）``,
+    so the user can tell which report it is and set its town.
     """
     rows = []
     for d in documents:
-        town = d.get("town") or "未知"
-        if not d.get("town_found", True):
-            town += "（待确认）"
+        town = town_display(d)
         rows.append(
             [
                 town,
@@ -44,9 +43,23 @@ def document_rows(documents: Sequence[dict]) -> list[list]:
     return rows
 
 
+def town_display(document: dict) -> str:
+    """The town as the user sees it: a placeholder town carries the report's file name."""
+    town = document.get("town") or "未知"
+    if not document.get("town_found", True):
+        name = Path(str(document.get("path") or "")).name
+        if name and name not in town:  # the knowledge base may already name the file in the placeholder
+            town += f"（{name}）"
+        elif not name:
+            town += "（待确认）"
+    return town
+
+
 def document_choices(documents: Sequence[dict]) -> list[tuple[str, str]]:
     """(label, doc_id) pairs for the document picker."""
-    return [(f"{d.get('town')} · {d.get('title') or '无标题'} · {d.get('doc_id')}", d.get("doc_id")) for d in documents]
+    return [
+        (f"{town_display(d)} · {d.get('title') or '无标题'} · {d.get('doc_id')}", d.get("doc_id")) for d in documents
+    ]
 
 
 class KnowledgeBaseTab:
@@ -191,6 +204,37 @@ class KnowledgeBaseTab:
         title = doc.get("title") or doc_id
         return f"已删除：{md_escape(doc.get('town') or '')} · {md_escape(title)}"
 
+    def rename_town(self, doc_id: str | None, town: str | None) -> str:
+        """Set the town of one document (a town the parser could not find, or a wrong one).
+
+        Every session and the running server use the new name at once: the rename bumps the
+        index generation, which each page watches.
+
+        Returns:
+            A Chinese status message.
+        """
+        from vectorstore.kb import IngestLocked
+
+        town = (town or "").strip()
+        if not doc_id:
+            return "请先在表格或下拉框中选择要修改镇名的文档。"
+        if not town:
+            return "请输入镇名，例如：青石镇。"
+        if len(town) > 30 or any(ch in town for ch in "<>\n\r\t/\\"):
+            return "镇名不合法：请输入 30 字以内的镇、乡或街道名称。"
+        docs = {d["doc_id"]: d for d in self.documents()}
+        doc = docs.get(doc_id)
+        if doc is None:
+            return "找不到该文档，可能已被删除。"
+        try:
+            self._writer_assistant().kb.rename_town(doc_id, town)
+        except IngestLocked as err:
+            return str(err)
+        except (KeyError, ValueError) as err:
+            return f"无法修改镇名：{md_escape(str(err))}"
+        self._refresh()
+        return f"已将 {md_escape(town_display(doc))} 改为 **{md_escape(town)}**（所有页面即时生效）。"
+
     @staticmethod
     def _status_markdown(outcome: dict) -> str:
         lines = []
@@ -242,16 +286,21 @@ class KnowledgeBaseTab:
         """UI handler: delete the selected document."""
         return self._kb_outputs(self.delete_document(doc_id))
 
+    def on_rename(self, doc_id: str | None, town: str | None) -> tuple:
+        """UI handler: set the town of the selected document."""
+        return self._kb_outputs(self.rename_town(doc_id, town))
+
     def on_refresh(self) -> tuple:
         """UI handler: reload the table."""
         return self._kb_outputs("")
 
-    @staticmethod
-    def on_select_document(evt: gr.SelectData) -> Any:
-        """Clicking a table row selects that document for deletion."""
+    def on_select_document(self, evt: gr.SelectData) -> tuple:
+        """Clicking a table row selects that document (for deletion or a new town name)."""
         row = evt.row_value or []
         doc_id = row[-1] if row else None
-        return gr.Dropdown(value=doc_id)
+        doc = next((d for d in self.documents() if d.get("doc_id") == doc_id), None)
+        town = doc.get("town", "") if doc and doc.get("town_found", True) else ""
+        return gr.Dropdown(value=doc_id), gr.Textbox(value=town)
 
     # --- layout ----------------------------------------------------------
     def _kb_tab(self, docs: list[dict]) -> dict[str, Any]:
@@ -259,7 +308,7 @@ class KnowledgeBaseTab:
         with gr.Tab("知识库", id="kb"):
             gr.Markdown(
                 f"上传报告（.txt .md .docx .pdf，可多选，每个不超过 {self.settings.max_upload_mb} MB）。"
-                "镇名从报告内容中识别；识别不出的标为“（待确认）”。"
+                "镇名从报告内容中识别；识别不出的显示为“未识别镇-编号（文件名）”，可在右侧“修改镇名”中填写。"
             )
             with gr.Row(equal_height=False):
                 with gr.Column(scale=2, min_width=280):
@@ -279,6 +328,12 @@ class KnowledgeBaseTab:
                         label="选择文档（也可点击表格中的行）",
                         elem_id="delete-choice",
                     )
+                    with gr.Row(equal_height=True):
+                        new_town = gr.Textbox(
+                            label="镇名", placeholder="例如：青石镇", max_lines=1, scale=3, min_width=140,
+                            elem_id="new-town",
+                        )  # fmt: skip
+                        rename_btn = gr.Button("修改镇名", scale=1, min_width=100, elem_id="rename")
                     with gr.Row():
                         delete_btn = gr.Button("删除所选文档", variant="stop", elem_id="delete")
                         refresh_btn = gr.Button("刷新列表", elem_id="refresh")
@@ -294,13 +349,14 @@ class KnowledgeBaseTab:
         return {
             "upload": upload, "ingest": ingest_btn, "reindex": reindex_btn, "status": status,
             "delete_choice": delete_choice, "delete": delete_btn, "refresh": refresh_btn, "table": table,
+            "new_town": new_town, "rename": rename_btn,
         }  # fmt: skip
 
     def _wire_kb(self, k: dict[str, Any], town_filter: Any) -> tuple:
         """Events of the 知识库 tab.
 
         Returns:
-            The upload, re-index and delete events (other tabs refresh after them).
+            The upload, re-index, delete and rename events (other tabs refresh after them).
         """
         upload, ingest_btn, reindex_btn, status = k["upload"], k["ingest"], k["reindex"], k["status"]
         delete_choice, delete_btn, refresh_btn, table = k["delete_choice"], k["delete"], k["refresh"], k["table"]
@@ -321,9 +377,13 @@ class KnowledgeBaseTab:
             self.on_delete, inputs=[delete_choice], outputs=kb_out, concurrency_limit=1,
             concurrency_id="kb-write", api_visibility="private",
         )  # fmt: skip
+        renamed = k["rename"].click(
+            self.on_rename, inputs=[delete_choice, k["new_town"]], outputs=kb_out, concurrency_limit=1,
+            concurrency_id="kb-write", api_visibility="private",
+        )  # fmt: skip
         refresh_btn.click(self.on_refresh, outputs=kb_out, api_visibility="private")
-        table.select(self.on_select_document, outputs=[delete_choice], api_visibility="private")
-        return uploaded, reindexed, deleted
+        table.select(self.on_select_document, outputs=[delete_choice, k["new_town"]], api_visibility="private")
+        return uploaded, reindexed, deleted, renamed
 
 
 def _same_bytes(a: Path, b: Path, chunk: int = 1 << 20) -> bool:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from assistant.app.core import AssistantApp
+from assistant.app.core import PAGE_CSS, AssistantApp
 from assistant.service import Assistant
 from assistant.settings import Settings
 
@@ -384,7 +384,7 @@ def launch_app(
         run_history=False,
         ssr_mode=False,
         mcp_server=False,
-        css=APP_CSS,
+        css=APP_CSS + PAGE_CSS,
         _app=server_app,
     )
     return demo

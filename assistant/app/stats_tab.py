@@ -9,7 +9,7 @@ from typing import Any
 
 import gradio as gr
 
-from assistant.app.common import citation_label
+from assistant.app.common import citation_label, md_escape
 
 log = logging.getLogger(__name__)
 
@@ -37,54 +37,64 @@ class StatsTab:
         rows = []
         for f in facts:
             display = getattr(f, "display", None) or f"{f.value}{f.unit}"
-            label = getattr(f, "citation_label", None) or citation_label(
-                {"town": f.town, "section": f.section, "paragraph": f.paragraph}
-            )
-            rows.append([f.town, f.year or "", f.label, display, f.quote, label])
+            rows.append([f.town, f.year or "", f.label, display, f.quote, _label(f)])
         return rows
 
-    def plot_frame(self, facts: Sequence) -> tuple[Any, str]:
-        """Bar-chart data in the metric's most common unit: per town the sum of its distinct
-        figures (a figure restated later in a report counts once); the largest for percentages.
+    def plot_frame(self, facts: Sequence) -> tuple[Any, str, list]:
+        """Bar-chart data of one metric: one bar per cited figure, nothing added up.
+
+        Figures of one metric can still mean different things (中心组学法 and 大讲堂 attendance
+        are both 学法培训), and two equal figures can be two real events, so every figure is its
+        own bar labelled with its town and citation. Figures are converted to the metric's most
+        common unit; one in a unit that cannot be converted (22期 next to 人次) is not drawn but
+        returned, to be listed under the chart with its citation.
 
         Returns:
-            (DataFrame with columns 镇 and 数值, unit).
+            (DataFrame with columns 条目, 镇, 数值, 原文, 出处 — one row per figure —, unit,
+            facts not drawn).
         """
         import pandas as pd
 
         normalise = getattr(self.stats, "normalized_value", None)
-        values: dict[tuple[str, float, str], None] = {}
+        values = []
         for f in facts:
             try:
                 value, unit = normalise(f) if normalise else (f.value, f.unit)
             except Exception:  # noqa: BLE001
                 value, unit = f.value, f.unit
-            values[(f.town, float(value), unit)] = None
+            values.append((f, float(value), unit))
+        empty = pd.DataFrame({"条目": [], "镇": [], "数值": [], "原文": [], "出处": []})
         if not values:
-            return pd.DataFrame({"镇": [], "数值": []}), ""
+            return empty, "", []
         units: dict[str, int] = {}
         for _, _, unit in values:
             units[unit] = units.get(unit, 0) + 1
         unit = max(units, key=lambda u: units[u])
-        totals: dict[str, float] = {}
-        for town, value, u in values:
-            if u != unit:
-                continue
-            if unit == "%":
-                totals[town] = max(totals.get(town, value), value)
-            else:
-                totals[town] = totals.get(town, 0.0) + value
-        return pd.DataFrame({"镇": list(totals), "数值": list(totals.values())}), unit
+        drawn = [(f, v) for f, v, u in values if u == unit]
+        left = [f for f, _, u in values if u != unit]
+        per_town: dict[str, int] = {}
+        for f, _ in drawn:
+            per_town[f.town] = per_town.get(f.town, 0) + 1
+        seen: dict[str, int] = {}
+        rows = []
+        for f, value in drawn:
+            seen[f.town] = seen.get(f.town, 0) + 1
+            # "北留镇 ②": the n-th figure of that town, in reading order (the table's order).
+            name = f.town if per_town[f.town] == 1 else f"{f.town} {_circled(seen[f.town])}"
+            rows.append((name, f.town, value, f.quote, _label(f)))
+        frame = pd.DataFrame(rows, columns=["条目", "镇", "数值", "原文", "出处"])
+        return frame, unit, left
 
     def stats_data(self, metric: str | None, towns: Sequence[str] | None) -> dict:
         """Table rows, chart data and export files for a metric/town filter.
 
         Returns:
-            ``{"rows", "frame", "title", "unit", "xlsx", "csv"}`` (files None when no facts).
+            ``{"rows", "frame", "title", "unit", "note", "xlsx", "csv"}`` (files None when no facts;
+            ``note``: Markdown listing the figures not drawn, with their citations).
         """
         facts = self.filtered_facts(metric, towns)
         label = next((lab for lab, key in self.metric_choices() if key == metric), "")
-        frame, unit = self.plot_frame(facts if metric else [])
+        frame, unit, left = self.plot_frame(facts if metric else [])
         xlsx = csv = None
         if facts:
             folder = self.export_dir / "stats" / uuid.uuid4().hex[:8]
@@ -94,9 +104,21 @@ class StatsTab:
                 csv = self.stats.to_csv(facts, folder / "统计表.csv")
             except Exception:  # noqa: BLE001
                 log.exception("statistics export failed")
-        how = "每镇最高值" if unit == "%" else "每镇合计，重复出现的数字只计一次"
-        title = f"{label}（{how}）" if metric else "选择一个指标查看柱状图"
-        return {"rows": self.fact_rows(facts), "frame": frame, "title": title, "unit": unit, "xlsx": xlsx, "csv": csv}
+        title = f"{label}：每柱一处数字，不相加" if metric else "选择一个指标查看柱状图"
+        note = ""
+        if not metric:
+            note = "柱状图一次只画一个指标：请在上方“指标”中选择。"
+        elif left:
+            items = "\n".join(
+                f"- {md_escape(f.town)}：{md_escape(getattr(f, 'display', '') or f'{f.value}{f.unit}')}"
+                f"（{md_escape(f.quote)}）{md_escape(_label(f))}"
+                for f in left
+            )
+            note = f"**未画入柱状图**（单位不是“{md_escape(unit)}”，无法换算，未与其他数字比较）：\n{items}"
+        return {
+            "rows": self.fact_rows(facts), "frame": frame, "title": title, "unit": unit, "note": note,
+            "xlsx": xlsx, "csv": csv,
+        }  # fmt: skip
 
     def stats_view(self, metric: str | None, towns: Sequence[str] | None) -> tuple:
         """UI handler: table, chart and export buttons for a metric/town filter."""
@@ -104,6 +126,7 @@ class StatsTab:
         return (
             data["rows"],
             gr.BarPlot(value=data["frame"], title=data["title"], y_title=data["unit"] or "数值", y_lim=[0, None]),
+            data["note"],
             gr.DownloadButton(value=str(data["xlsx"]) if data["xlsx"] else None, interactive=bool(data["xlsx"])),
             gr.DownloadButton(value=str(data["csv"]) if data["csv"] else None, interactive=bool(data["csv"])),
         )
@@ -135,14 +158,20 @@ class StatsTab:
             data = self.stats_data(first, [])
             plot_component = gr.BarPlot(
                 value=data["frame"],
-                x="镇",
+                x="条目",
                 y="数值",
+                color="镇",
+                tooltip=["条目", "数值", "原文", "出处"],
+                x_title="镇（同一镇的多处数字依次编号）",
+                x_label_angle=-45,  # a phone has room for slanted names only
+                sort=None,
                 title=data["title"],
                 y_title=data["unit"] or "数值",
                 y_lim=[0, None],
                 label="柱状图",
                 elem_id="stats-plot",
             )
+            plot_note = gr.Markdown(data["note"], elem_id="stats-note")
             fact_table = gr.Dataframe(
                 value=data["rows"],
                 headers=FACT_HEADERS,
@@ -161,21 +190,33 @@ class StatsTab:
                     "导出 CSV", value=str(data["csv"]) if data["csv"] else None, size="sm",
                     interactive=bool(data["csv"]), elem_id="stats-csv",
                 )  # fmt: skip
-            stats_parts = (metric, stat_towns, stats_refresh, plot_component, fact_table, dl_xlsx, dl_csv)
+            stats_parts = (metric, stat_towns, stats_refresh, plot_component, plot_note, fact_table, dl_xlsx, dl_csv)
         return stats_parts
 
     def _wire_stats(self, parts: tuple, kb_changed: tuple) -> None:
         """Events of the 统计 tab; it also follows every change of the knowledge base."""
-        uploaded, reindexed, deleted = kb_changed
-        metric, stat_towns, stats_refresh, plot_component, fact_table, dl_xlsx, dl_csv = parts
-        view_out = [fact_table, plot_component, dl_xlsx, dl_csv]
+        uploaded, reindexed, deleted, renamed = kb_changed
+        metric, stat_towns, stats_refresh, plot_component, plot_note, fact_table, dl_xlsx, dl_csv = parts
+        view_out = [fact_table, plot_component, plot_note, dl_xlsx, dl_csv]
         for comp in (metric, stat_towns):
             comp.change(
                 self.stats_view, inputs=[metric, stat_towns], outputs=view_out, api_visibility="private"
             )
         # The table follows the knowledge base: refreshed by its button and after every change.
-        for event in (stats_refresh.click, uploaded.then, reindexed.then, deleted.then):
+        for event in (stats_refresh.click, uploaded.then, reindexed.then, deleted.then, renamed.then):
             event(
                 self.stats_refresh, inputs=[metric, stat_towns], outputs=[metric, stat_towns, *view_out],
                 api_visibility="private",
             )  # fmt: skip
+
+
+def _label(fact: Any) -> str:
+    """The citation label of a fact (``〔北留镇 · 章节 · 第3段〕``)."""
+    return getattr(fact, "citation_label", None) or citation_label(
+        {"town": fact.town, "section": fact.section, "paragraph": fact.paragraph}
+    )
+
+
+def _circled(n: int) -> str:
+    """①…⑳ for the n-th figure of a town, then (21), (22)…"""
+    return chr(0x2460 + n - 1) if 1 <= n <= 20 else f"({n})"
