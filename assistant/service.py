@@ -81,10 +81,8 @@ class Assistant:
         long-running process that compares it with the one it loaded reloads only once the
         indexes are complete, never halfway through someone else's ingest.
         """
-        manifest = self.kb._manifest()  # noqa: SLF001 - the one record of which generation the indexes hold
-        if manifest and manifest.get("generation") is not None:
-            return str(manifest["generation"])
-        return str(self.kb.catalog.get_state("generation", "0"))
+        ready = self.kb.ready_generation()
+        return ready if ready is not None else str(self.kb.catalog.get_state("generation", "0"))
 
     def reload(self) -> None:
         """Drop what was loaded from the knowledge base (retriever, answerer, paragraph views).

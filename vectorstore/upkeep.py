@@ -159,6 +159,15 @@ class IndexUpkeep:
         if isinstance(overrides, dict) and overrides:
             self._catalog.restore_town_overrides({str(k): str(v) for k, v in overrides.items()})
 
+    def ready_generation(self) -> str | None:
+        """The generation the derived indexes were last built for (``indexes.json``), or None.
+
+        A long-running process compares it with the one it loaded and reloads only once an
+        ingest (its own, another process's, the CLI's) has finished building the indexes.
+        """
+        manifest = self._manifest()
+        return None if manifest is None or manifest.get("generation") is None else str(manifest["generation"])
+
     def _manifest(self) -> dict | None:
         try:
             data = json.loads((self.dir / MANIFEST).read_text(encoding="utf-8"))
