@@ -128,6 +128,7 @@ def not_found(scope: str, reason: str) -> str:
 
 NO_DIRECT_ANSWER = "没有段落直接回答这个问题"
 RELATED = "可能相关："
+NOT_A_QUESTION = "请就报告的内容提问，例如：哪些镇提到执法力量薄弱？北留镇罚款多少？"
 RELATED_CHARS = 60  # characters of a related paragraph shown
 
 

@@ -10,6 +10,7 @@ from assistant.kinds.document_fields import DocumentFields
 from assistant.kinds.draft import Draft, is_command
 from assistant.kinds.fact import Fact
 from assistant.kinds.figures import Figures
+from assistant.kinds.not_question import NotAQuestion
 from assistant.kinds.summary import Summary
 from assistant.kinds.which_towns import WhichTowns
 
@@ -17,7 +18,9 @@ ALIASES = {"北留镇": "北留镇", "北留": "北留镇", "旧院镇": "旧院
 
 
 def test_registry_order_and_labels():
-    assert [type(k) for k in kinds.KINDS] == [Draft, DocumentFields, Figures, WhichTowns, Compare, Summary, Fact]
+    assert [type(k) for k in kinds.KINDS] == [
+        NotAQuestion, Draft, DocumentFields, Figures, WhichTowns, Compare, Summary, Fact,
+    ]  # fmt: skip
     labels = [k.name for k in kinds.KINDS if k.name]
     assert labels == ["meta", "multi_town", "compare", "summary", "fact"]
     assert all(kinds.kind_named(name).name == name for name in labels)
@@ -64,3 +67,15 @@ def test_drafting_is_recognised_in_one_module():
 def test_every_question_is_answered_by_some_kind(demo):
     kind, answered = kinds.answer(demo.answerer, demo.retriever.understand("青石镇有多少名网格员？"))
     assert answered.answer.abstained and answered.retrieval is not None and answered.retrieval.abstain
+
+
+@pytest.mark.parametrize("text", ["<script>alert(1)</script>", "北留镇", "？？？", "asdfgh", "北留！", "&lt;img&gt;"])
+def test_input_that_asks_nothing_gets_a_request_never_a_citation(demo, text):
+    answer = demo.ask(text)
+    assert answer.abstained and not answer.towns and not answer.citations and not answer.related
+    assert answer.answer.startswith("请就报告的内容提问")
+
+
+@pytest.mark.parametrize("text", ["北留镇罚款多少？", "Which towns mention weak law enforcement capacity?", "執法力量薄弱"])
+def test_real_questions_are_not_taken_for_noise(demo, text):
+    assert not demo.ask(text).answer.startswith("请就报告的内容提问")

@@ -6,6 +6,7 @@ what to retrieve for them and how to answer them:
 ============================  =================  ==========================================
 module                        label              questions
 ============================  =================  ==========================================
+:mod:`.not_question`          —                  markup, punctuation, a lone town name (asks nothing)
 :mod:`.draft`                 (summary)          起草/撰写一份…汇总 (a cited draft)
 :mod:`.document_fields`       ``meta``           文号、签发人、落款日期… of a report
 :mod:`.figures`               (compare)          各镇分别…多少, 哪个镇…最多 (statistics table)
@@ -32,11 +33,14 @@ from assistant.kinds.document_fields import DocumentFields
 from assistant.kinds.draft import Draft
 from assistant.kinds.fact import Fact
 from assistant.kinds.figures import Figures
+from assistant.kinds.not_question import NotAQuestion
 from assistant.kinds.summary import Summary
 from assistant.kinds.which_towns import WhichTowns
 from assistant.query import Query, analyse
 
-KINDS: tuple[QuestionKind, ...] = (Draft(), DocumentFields(), Figures(), WhichTowns(), Compare(), Summary(), Fact())
+KINDS: tuple[QuestionKind, ...] = (
+    NotAQuestion(), Draft(), DocumentFields(), Figures(), WhichTowns(), Compare(), Summary(), Fact(),
+)  # fmt: skip
 """Every kind, in the order they are tried (the last, :class:`Fact`, takes any question)."""
 
 _BY_NAME = {kind.name: kind for kind in KINDS if kind.name}
