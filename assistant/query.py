@@ -248,12 +248,21 @@ _TOPIC_STRIP = re.compile(
 )
 
 
-def topic_phrase(question: str) -> str:
+def topic_phrase(question: str, search_text: str = "") -> str:
     """The topic of a which-towns question, for the answer's lead line.
+
+    A question asked in English names its topic in the Chinese terms it was read as
+    (``search_text``), never in its own words pasted into a Chinese sentence.
 
     >>> topic_phrase("哪些镇提到执法力量薄弱？")
     '执法力量薄弱'
+    >>> topic_phrase("Which towns mention weak law enforcement?", "which towns mention 薄弱 执法力量 ?")
+    '薄弱、执法力量'
     """
+    if len(re.findall(r"[A-Za-z]{3,}", question)) >= 2:
+        terms = re.findall(r"[\u4e00-\u9fff]+", search_text)
+        if terms:
+            return "、".join(dict.fromkeys(terms))
     text = _TOPIC_STRIP.sub("", question.strip())
     text = re.sub(r"[？?。！!]+$", "", text)
     text = re.sub(r"^(?:了|过)", "", text)

@@ -30,7 +30,7 @@ _WHICH = re.compile(
 
 
 class WhichTowns(QuestionKind):
-    """"哪些镇…", "哪个镇…", "which towns…"."""
+    """ "哪些镇…", "哪个镇…", "which towns…"."""
 
     name = MULTI_TOWN
     generative = True
@@ -47,7 +47,8 @@ class WhichTowns(QuestionKind):
 
     def compose(self, ctx: Context, retrieval: Retrieval) -> Answer:
         matched = [m.town for m in retrieval.towns if m.matched and quotable(m.lead)]
-        lead = phrasing.towns_mentioning(len(matched), topic_phrase(retrieval.query.text), unit_word(matched))
+        query = retrieval.query
+        lead = phrasing.towns_mentioning(len(matched), topic_phrase(query.text, query.search_text), unit_word(matched))
         return town_lines(ctx, retrieval, lead)
 
 
