@@ -30,7 +30,7 @@ from assistant.signals import Bm25, Dense, Evidence, Exact, Scope
 from assistant.support import SupportModel, bigram_coverage, bigram_weights, default_model, question_bigrams
 from assistant.text import fold, to_simplified
 from assistant.units import strip_asked_units
-from assistant.views import _INNER_PUNCT, _PUNCT, IndexViews, pinyin_aliases  # noqa: F401 - pinyin_aliases: re-exported
+from assistant.views import INNER_PUNCT, PUNCT, IndexViews, pinyin_aliases  # noqa: F401 - pinyin_aliases: re-exported
 from ingest.parse import DOC_NUMBER, SIGNER_LINE
 from ingest.records import Paragraph
 from vectorstore.kb import KnowledgeBase, town_aliases
@@ -282,9 +282,13 @@ class HybridRetriever:
         return self.understand(question).towns
 
     # --- scoring -----------------------------------------------------------
+    def _content_text(self, query: Query) -> str:
+        """What a question asks about: its search text without town names and the wh-phrase's units."""
+        return strip_asked_units(strip_towns(query.search_text or query.folded, self.aliases))
+
     def _terms(self, query: Query) -> tuple[list[str], list[str], dict[str, str]]:
         town_tokens = {fold(a) for t in query.towns for a in town_aliases(t)}
-        text = strip_asked_units(strip_towns(query.search_text or query.folded, self.aliases))
+        text = self._content_text(query)
 
         def keep(token: str) -> bool:
             return not (token in QUESTION_WORDS or token in town_tokens or re.fullmatch(r"(19|20)\d{2}", token))
@@ -390,7 +394,7 @@ class HybridRetriever:
     def bigram_weights(self, query: Query) -> dict[str, float]:
         """IDF of the question's content character bigrams (see :mod:`assistant.support`)."""
         self._prepare()
-        text = strip_asked_units(strip_towns(query.search_text or query.folded, self.aliases))
+        text = self._content_text(query)
         evidence = self._views.evidence
         n = max(1, len(self.kb.paragraphs))
         return bigram_weights(question_bigrams(text, QUESTION_WORDS), evidence.document_frequency, n)
@@ -402,8 +406,8 @@ class HybridRetriever:
         pid: str,
         dense: float | None,
         grams: dict[str, float],
-        sentence: str | None = None,
         rule: bool | None = None,
+        sentence: str | None = None,
     ) -> dict[str, float | None]:
         """The support model's features of a paragraph (its best sentence), or of one given sentence of it.
 
@@ -413,26 +417,21 @@ class HybridRetriever:
             pid: Paragraph id.
             dense: The paragraph's dense similarity to the question (None: not comparable).
             grams: :meth:`bigram_weights` of the question.
+            rule: The lexical rule's verdict on the paragraph (the retriever has it at hand when
+                deciding towns); computed for ``sentence`` when a single sentence is judged.
             sentence: Judge this sentence of the paragraph instead of its best one.
         """
-        heading = _PUNCT.sub("", fold(self.kb.paragraphs[pid].section))
-        forms = [_INNER_PUNCT.sub("", fold(sentence))] if sentence is not None else self.sentence_forms(pid) or [""]
+        heading = PUNCT.sub("", fold(self.kb.paragraphs[pid].section))
+        forms = [INNER_PUNCT.sub("", fold(sentence))] if sentence is not None else self.sentence_forms(pid) or [""]
         coverage = max(lexical_coverage(heading + form, topic.weights) for form in forms)
         bigram = max(bigram_coverage(grams, heading + form) for form in forms)
         numeric = float(query.numeric and any(re.search(r"\d", form) for form in forms))
-        if sentence is None:
-            if rule is None:
-                rule = self._supports(pid, self._evidence_of(pid, topic), dense or 0.0, topic)
-        else:
+        if sentence is not None:
             window = heading + forms[0]
             bar = self.min_coverage * (QUOTED_BAR if topic.quoted else 1.0)
             known = coverage >= bar and all(lexical_contains(window, t) for t in topic.required)
             rule = known if topic.known else (dense or 0.0) >= self.dense_floor
         return {"dense": dense, "coverage": coverage, "bigram": bigram, "numeric": numeric, "rule": float(rule)}
-
-    def _evidence_of(self, pid: str, topic: Topic) -> float:
-        """The lexical evidence of one paragraph (its best sentence window's coverage)."""
-        return self.evidence_signal.scores({pid: None}, topic)[pid]
 
     def sentence_forms(self, pid: str) -> list[str]:
         """The index forms of a paragraph's sentences (folded, inner punctuation removed)."""
@@ -657,7 +656,7 @@ class HybridRetriever:
             # dense similarity, coverage and character-bigram evidence of the best sentence.
             rule = self._supports(pid, lexical.get(pid, 0.0), dense.get(pid, 0.0), topic)
             similarity = dense.get(pid) if comparable else None
-            return model.supports(self.support_features(query, topic, pid, similarity, grams, rule=rule))
+            return model.supports(self.support_features(query, topic, pid, similarity, grams, rule))
 
         decisions = decide_towns(
             found.fused,

@@ -17,7 +17,6 @@ signal          ranks                                                           
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -25,6 +24,7 @@ import numpy as np
 
 from assistant.fusion import Ranking
 from assistant.query import strip_towns
+from assistant.views import PUNCT
 from vectorstore.tokenize import tokenize
 
 if TYPE_CHECKING:
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from assistant.retrieve import HybridRetriever, Topic
 
 EXACT_MIN_CHARS = 8  # a shorter question is too common a phrase to count as quoted
-_PUNCT = re.compile(r"[\s\W_]+")
 
 
 @dataclass(frozen=True)
@@ -122,7 +121,8 @@ class Exact(_OnIndex):
 
     def found(self, query: Query, scope: Scope) -> set[str]:
         """The quoting paragraphs as a set (fusion adds its bonus to each)."""
-        needle = _PUNCT.sub("", query.folded)
+        # Stripped as the paragraphs' folded forms were (views.PUNCT), or a quote would never match.
+        needle = PUNCT.sub("", query.folded)
         if len(needle) < EXACT_MIN_CHARS:
             return set()
         paragraphs, order = self.index.kb.paragraphs, self.index.row_ids

@@ -19,11 +19,11 @@ from assistant.text import fold, folded_sentences
 from ingest.records import Paragraph
 from vectorstore.kb import KnowledgeBase, town_aliases
 
-_PUNCT = re.compile(r"[\s\W_]+")
+PUNCT = re.compile(r"[\s\W_]+")
 _PSEUDO_SECTIONS = {"文首", "前言", "落款"}
 FORMS_VERSION = "2"  # of the cached folded forms (index-forms.json); bump when folding changes
 # Punctuation inside a sentence does not separate words ("谁执法，谁普法" = "谁执法谁普法").
-_INNER_PUNCT = re.compile(r"[^\w。！？；!?;]+")
+INNER_PUNCT = re.compile(r"[^\w。！？；!?;]+")
 
 
 def pinyin_aliases(town: str) -> list[str]:
@@ -129,9 +129,9 @@ def _index_forms(kb: KnowledgeBase, paragraphs: dict[str, Paragraph]) -> tuple[d
             text = fold(p.text)
             heading = fold("".join(h for h in p.section_path if h not in _PSEUDO_SECTIONS))
             kept[pid] = [
-                _PUNCT.sub("", heading + text),
+                PUNCT.sub("", heading + text),
                 heading,
-                [_INNER_PUNCT.sub("", x) for x in folded_sentences(text)],
+                [INNER_PUNCT.sub("", x) for x in folded_sentences(text)],
             ]
     try:
         tmp = path.with_suffix(".tmp")
@@ -141,6 +141,7 @@ def _index_forms(kb: KnowledgeBase, paragraphs: dict[str, Paragraph]) -> tuple[d
     except OSError:
         pass  # read-only index: fold again next time
     return _split_forms(kept)
+
 
 def _split_forms(forms: dict) -> tuple[dict, dict, dict]:
     return (

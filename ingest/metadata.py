@@ -15,6 +15,7 @@ from collections import Counter
 from ingest.clean import to_simplified
 from ingest.gazetteer import UNITS, load_gazetteer
 from ingest.header import iso_date
+from ingest.load import display_path
 from ingest.parse import DATE_LINE, DOC_NUMBER, SIGNER_LINE, ParsedParagraph, marker_level
 from ingest.records import DocumentMeta
 
@@ -250,11 +251,6 @@ def _nfkc(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
-def _printable(name: str) -> str:
-    """A file name as text a user can read (undecodable bytes shown as U+FFFD)."""
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-
-
 def _value_towns(value: str) -> list[tuple[str | None, str]]:
     """Townships a catalogue value names: as a body ("XX乡人民政府") or bare ("辰溪县罗子山瑶族乡")."""
     found = _issuers([value])
@@ -366,7 +362,7 @@ def extract_metadata(
             town, town_found = found, True
         else:
             name = os.path.basename(path) if path else ""
-            town = f"{UNKNOWN_TOWN_PREFIX}-{doc_id[:6]}" + (f"（{_printable(name)}）" if name else "")
+            town = f"{UNKNOWN_TOWN_PREFIX}-{doc_id[:6]}" + (f"（{display_path(name)}）" if name else "")
             town_found = False
             warnings.append("未能从文档内容中识别镇名（乡、镇或街道），已暂以占位名索引，请核对后更正")
     county = counties.most_common(1)[0][0] if counties else None

@@ -234,10 +234,11 @@ def _joinable(block: _Block, line: _Line, layout: _Layout) -> bool:
     if ends_sentence(tail) or _ISSUER_END.search(tail) or (len(tail) <= 70 and TITLE_END.search(to_simplified(tail))):
         return False
     text = strip_markup(line.raw)
-    if len(text) <= 70 and TITLE_END.search(to_simplified(text)) and re.search(r"\d|镇|乡|街道|苏木|鎮|鄉", text):
+    titled = len(text) <= 70 and bool(TITLE_END.search(to_simplified(text)))
+    names_unit = bool(re.search(r"\d|镇|乡|街道|苏木|鎮|鄉", text))
+    if titled and names_unit:
         return False  # a whole title ("XX镇人民政府2024年度…报告") starts something new
-    fragment = len(text) <= 20 and not re.search(r"\d|镇|乡|街道|苏木|鎮|鄉", text)
-    if fragment and len(tail) >= 6 and TITLE_END.search(to_simplified(text)):
+    if titled and len(text) <= 20 and len(tail) >= 6:
         # "…法治政府建设" + "工作的报告": the 文种 of a title set on two lines (a blank line
         # between them only when the first line is a title, not prose).
         if not line.after_blank or (len(tail) <= 40 and not re.search(r"[，,。；;：:]", tail)):
@@ -246,12 +247,7 @@ def _joinable(block: _Block, line: _Line, layout: _Layout) -> bool:
         # A page break leaves a long line cut mid-sentence; a short line before a
         # blank line is a title or a label, never a fragment, and a title after one
         # starts something new.
-        prose = re.search(r"[，,、；;]", tail)
-        return (
-            len(strip_markup(tail)) >= 25
-            and bool(prose)
-            and not (len(text) <= 70 and TITLE_END.search(to_simplified(text)))
-        )
+        return len(tail) >= 25 and bool(re.search(r"[，,、；;]", tail)) and not titled
     # A single newline inside a blank-line layout is a soft wrap. Where single newlines
     # separate paragraphs, only a long line cut mid-sentence is continued: a short
     # one is a heading or a title line.

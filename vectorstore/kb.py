@@ -6,13 +6,9 @@ and BM25 are reconciled with the catalogue. A crash at any point leaves either
 the old or the new catalogue, and the next open or ingest repairs the derived
 indexes from it (vectors come from the embedding cache, so repair is cheap).
 
-Every derived store says what it was built from: the BM25 directory's ``stamp.json``
-and the Chroma collection's metadata carry the catalogue generation and their counts,
-the n-gram arrays and JSON caches carry the generation, and ``indexes.json`` records
-the catalogue's fingerprint (generation, counts, digest) with the source paths. On open
-a missing, emptied or inconsistent store is found by :meth:`KnowledgeBase.check` and
-rebuilt from the catalogue, or, when the catalogue itself is lost, the command stops
-with :class:`IndexDamaged` naming the repair command — never a quiet wrong answer.
+Every derived store says what it was built from and is checked against the catalogue on
+open (:mod:`vectorstore.upkeep`): a damaged one is rebuilt, a lost catalogue stops the
+command with one line naming the repair command — never a quiet wrong answer.
 """
 
 from __future__ import annotations
