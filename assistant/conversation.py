@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 from assistant.query import detect_towns, normalise, strip_towns
+from assistant.units import EACH, UNITS, WHICH
 
 # What may surround the town names in an elliptical follow-up ("那旧院镇呢？", "东方红和北留呢").
 _PARTICLES = re.compile(r"那么|那|还有|再看看|再看|换成|以及|和|与|及|、|的|呢|怎么样|如何|情况|[\s，,？?。!！]")
@@ -17,9 +18,8 @@ _PRONOUN = re.compile(r"它们?|该镇|这个镇|此镇|那个镇|这些镇|其"
 # Where a question over all towns names its set of towns ("哪些镇提到…", "各镇分别…"): a follow-up
 # naming towns puts them in that place, so the rewrite reads as a sentence ("北留镇是否提到…"),
 # not as a town glued before the question ("北留镇哪些镇提到…").
-_UNIT = r"(?:乡镇（街道）|乡镇\(街道\)|乡镇/街道|乡镇|街道|镇（乡）|镇\(乡\)|镇|乡)"
-_WHICH = re.compile(rf"(?:哪些|哪几个|哪个|哪一个){_UNIT}(?:的报告)?(?:中|里)?")
-_EACH = re.compile(rf"各{_UNIT}(?:分别)?")
+_WHICH = re.compile(rf"(?:{WHICH})(?:{UNITS})(?:的报告)?(?:中|里)?")
+_EACH = re.compile(rf"(?:{EACH})(?:{UNITS})(?:分别)?")
 
 
 @dataclass(frozen=True)

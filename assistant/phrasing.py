@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from assistant.units import UNITS
+
 # --- town by town --------------------------------------------------------------------------
 
 
@@ -27,6 +29,8 @@ EACH_TOWN = "各镇情况："  # lead of a fact asked of several named towns
 TOWN_SEPARATOR = "、"
 NOT_MENTIONED = "未提及"
 NO_CELL = "—"
+
+
 def compare_header(unit: str = "镇") -> tuple[str, ...]:
     """Columns of a per-town comparison table; the first names the unit ("镇", "乡镇（街道）")."""
     return (unit, "报告原文", "出处")
@@ -62,6 +66,7 @@ def superlative(metric: str, word: str, town: str) -> str:
 def superlative_tail(unit: str = "镇") -> str:
     """What follows a superlative's quoted figure, before the table."""
     return f"。各{unit}对比："
+
 
 FIGURE_SEPARATOR = "；"
 
@@ -115,7 +120,6 @@ def unknown_towns(names: str) -> str:
     return f"知识库中没有{names}的报告"
 
 
-
 def towns_scope(towns: tuple[str, ...]) -> str:
     """The towns a question is limited to, as an abstention names them ("北留镇、旧院镇的"; "" for none)."""
     return TOWN_SEPARATOR.join(towns) + "的" if towns else ""
@@ -165,7 +169,7 @@ def llm_failed(error: str) -> str:
 
 LLM_UNCITED = "大模型的回答没有可核对的引用，已改用原文摘录回答。"
 LLM_TRIMMED = "已删除大模型回答中无法核对的内容。"
-_COUNT_LEAD = re.compile(r"\d+\s*个(?:乡镇（[^）]*）|乡镇|镇|乡|街道|苏木)")
+_COUNT_LEAD = re.compile(rf"\d+\s*个(?:{UNITS})")
 
 
 def after_count_lead(text: str) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.text import fold
-from assistant.units import asked_units
+from assistant.units import EACH, UNITS, WHICH, asked_units
 
 # The labels a question can carry (``Query.kind``, also the answer's ``kind`` in the JSON contract);
 # each is owned by one kind in :mod:`assistant.kinds`.
@@ -23,7 +23,8 @@ _META_FIELDS = {
     "doc_number": re.compile(r"文号|发文字号|发文号|document number|reference number"),
     "signer": re.compile(r"签发|签批|signed|signer|issued by"),
     "date": re.compile(
-        r"落款|成文日期|印发日期|发文日期|什么时候(?:印发|发布|签发)|哪天(?:印发|发布)|date of issue|when was .*(?:issued|signed)"
+        r"落款|成文日期|印发日期|发文日期|什么时候(?:印发|发布|签发)|哪天(?:印发|发布)|date of issue"
+        r"|(?:when|what date|which date|which day) (?:was|is|did) .*(?:issued|signed|dated)"
     ),
     "title": re.compile(r"标题|题目|title of"),
     "issuer": re.compile(r"发文机关|落款单位|谁发的|issuing body"),
@@ -32,8 +33,8 @@ _NUMERIC = re.compile(
     r"多少|几[次个名人件起项条份场期户本]|几次|数量|金额|比例|比率|百分之|how many|how much|number of|amount"
 )
 _YEAR = re.compile(r"((?:19|20)\d{2})\s*年?")
-# "文号是多少" asks for the report's number, not a quantity.
-_FIELD_QUANTITY = re.compile(r"(?:文号|发文字号|发文号|编号)(?:是|为)?多少")
+# "文号是多少" asks for the report's number, not a quantity ("the document number of" neither).
+_FIELD_QUANTITY = re.compile(r"(?:文号|发文字号|发文号|编号)(?:是|为)?多少|(?:document|reference) number of")
 # A question about a document the report cites ("依据的是哪个文件（文号）") is about the content.
 _CITED_DOCUMENT = re.compile(
     r"依据|根据|按照|照着|参照|(?:哪|哪一|哪份|哪一份)个?(?:文件|通知|意见|方案|规定|办法)|什么(?:文件|通知|意见|方案|规定)"
@@ -192,14 +193,54 @@ def strip_towns(folded: str, aliases: dict[str, str]) -> str:
     return folded
 
 
-def unknown_towns(folded: str, aliases: dict[str, str]) -> tuple[str, ...]:
-    """Town names in a question that are not in the knowledge base ("青石镇有多少名网格员？").
+# An English question names a town in pinyin, capitalised, before "town" ("Qingshi town").
+_PINYIN_TOWN = re.compile(r"\b([A-Z][a-z]+)\s+(?:[Tt]own(?:ship)?)\b")
+
+
+@functools.lru_cache(maxsize=1)
+def _pinyin_syllables() -> frozenset[str]:
+    """Every toneless pinyin syllable (from pypinyin's character table)."""
+    import unicodedata
+
+    from pypinyin.constants import PINYIN_DICT
+
+    out = set()
+    for readings in PINYIN_DICT.values():
+        for reading in readings.split(","):
+            out.add("".join(c for c in unicodedata.normalize("NFKD", reading) if not unicodedata.combining(c)))
+    return frozenset(out)
+
+
+def is_pinyin_name(word: str) -> bool:
+    """Whether a word reads as two or more pinyin syllables (a romanised place name, not an English word).
+
+    >>> is_pinyin_name("qingshi"), is_pinyin_name("beiliu"), is_pinyin_name("which"), is_pinyin_name("each")
+    (True, True, False, False)
+    """
+    syllables, word = _pinyin_syllables(), word.lower()
+    # fewest[i]: fewest syllables spelling word[:i] (None: cannot be spelled).
+    fewest: list[int | None] = [0] + [None] * len(word)
+    for end in range(1, len(word) + 1):
+        options = [
+            fewest[s] + 1 for s in range(max(0, end - 6), end) if fewest[s] is not None and word[s:end] in syllables
+        ]
+        fewest[end] = min(options) if options else None
+    return fewest[-1] is not None and (fewest[-1] >= 2 or len(word) >= 5)
+
+
+def unknown_towns(folded: str, aliases: dict[str, str], question: str = "") -> tuple[str, ...]:
+    """Town names in a question that are not in the knowledge base ("青石镇有多少名网格员？", "Qingshi town").
 
     Args:
         folded: Folded question.
-        aliases: Folded alias → canonical town of the known towns.
+        aliases: Folded alias → canonical town of the known towns (pinyin aliases among them).
+        question: The question as typed: an English one names a town capitalised, in pinyin.
     """
-    out = []
+    out = [
+        m.group(0)
+        for m in _PINYIN_TOWN.finditer(question)
+        if is_pinyin_name(m.group(1)) and m.group(1).lower() not in aliases
+    ]
     for m in _TOWN_MENTION.finditer(folded):
         name = m.group("name") + m.group("suffix")
         if _NOT_TOWN_START.match(name) or any(a in name or name in a for a in aliases):
@@ -220,7 +261,7 @@ def analyse(question: str, aliases: dict[str, str] | None = None) -> Query:
     """
     folded = normalise(question)
     towns = detect_towns(folded, aliases or {})
-    missing = unknown_towns(folded, aliases or {}) if aliases else ()
+    missing = unknown_towns(folded, aliases or {}, question) if aliases else ()
     years = tuple(int(y) for y in _YEAR.findall(folded))
     fields_asked = tuple(name for name, pattern in _META_FIELDS.items() if pattern.search(folded))
     if _CITED_DOCUMENT.search(folded):
@@ -241,8 +282,7 @@ def analyse(question: str, aliases: dict[str, str] | None = None) -> Query:
 
 
 _TOPIC_STRIP = re.compile(
-    r"^(?:请问|请|在)?(?:哪些|哪几个|哪个|哪一个|各个|各|每个|有哪些|有几个)"
-    r"(?:(?:乡镇|镇街|街镇|街道|苏木|镇|乡|地方|单位)\s*[（(、/和及与或]?\s*[）)]?\s*)+"
+    rf"^(?:请问|请|在)?(?:{WHICH}|{EACH})(?:{UNITS})\s*"
     r"(?:的报告)?(?:都|分别|还|也)?(?:在(?:报告|年度报告)(?:里|中))?"
     r"(?:提到了?|提及了?|谈到了?|说到了?|讲到了?|写到了?|存在|有|在搞|在|搞|是|已经|已)?"
 )

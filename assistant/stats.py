@@ -40,6 +40,8 @@ _CN_BIG = {"万": 10_000, "亿": 100_000_000}
 _CN_CHARS = "".join(_CN_DIGITS) + "".join(_CN_UNITS) + "".join(_CN_BIG)
 # Number words placed before the number that change its meaning ("近千份" = nearly 1000).
 _PREFIXES = ("超过", "近", "约", "逾", "超")
+# ... and after it ("500人次以上").
+_SUFFIXES = ("以上", "左右", "以内", "以下")
 # Clause ends in the normalised text (NFKC turns "，；：！？" into ASCII).
 _CLAUSE_END = re.compile(r"[,:](?![0-9])|(?<![0-9])[,:]|[。;!?…]")
 _YEAR = re.compile(r"((?:19|20)\d{2})年")
@@ -141,7 +143,7 @@ class Fact:
         """The figure as a reader writes it: ``5000余份``, ``500人次以上``, ``11.88万元``, ``100%``."""
         prefix = next((p for p in _PREFIXES if self.qualifier.startswith(p)), "")
         middle = "余" if "余" in self.qualifier else "多" if "多" in self.qualifier else ""
-        suffix = next((s for s in ("以上", "左右", "以内", "以下") if s in self.qualifier), "")
+        suffix = next((s for s in _SUFFIXES if s in self.qualifier), "")
         return f"{prefix}{format_number(self.value)}{middle}{self.unit}{suffix}"
 
     @property
@@ -216,12 +218,12 @@ def _load_lexicon(path: str) -> _Lexicon:
     # One pattern finds every "number + unit" mention; metrics then decide which ones they own.
     # "万" is a multiplier ("1.2万份") unless it starts a unit ("11.88万元").
     mention = re.compile(
-        r"(?P<pre>超过|近|约|逾|超)?"
+        r"(?P<pre>" + "|".join(_PREFIXES) + r")?"
         r"(?P<num>(?<![0-9.])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[" + _CN_CHARS + r"]+)"
         r"(?P<mult>万(?!元)|千)?"
         r"(?P<yu>余|多)?"
         r"(?P<unit>" + unit_alt + r")"
-        r"(?P<suf>以上|左右|以内|以下|余)?"
+        r"(?P<suf>" + "|".join(_SUFFIXES) + r"|余)?"
     )
     return _Lexicon(
         metrics=tuple(metrics),

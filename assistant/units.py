@@ -10,12 +10,19 @@ from __future__ import annotations
 import re
 
 TOWNSHIP_UNITS = ("镇", "乡", "街道", "苏木")
-_UNIT_WORD = r"乡镇|镇街|街镇|街道|苏木|镇|乡|地方|单位|地区"
+# The one place the question grammar of township units is written: the kinds, the follow-up
+# rewriter and the answer phrasing build their patterns from these.
+UNIT = r"乡镇|镇街|街镇|街道|苏木|镇|乡"
+"""A unit word: one of TOWNSHIP_UNITS or a pair of them written as one word."""
+_PLACE = r"地方|单位|地区"
+WHICH = r"哪些|哪几个|哪一个|哪个|有几个|有哪些"
+"""Words that ask which towns ("哪些镇…")."""
+EACH = r"各个|各|每个"
+"""Words that ask about every town ("各镇…")."""
+UNITS = rf"(?:{UNIT}|{_PLACE})(?:\s*[（(、/和及与或]?\s*(?:{UNIT}|{_PLACE})\s*[）)]?)*"
+"""One or more unit words as a question writes them: 乡镇（街道）, 镇、乡, 乡镇街道."""
 # The wh-phrase and the unit words after it: 哪些乡镇（街道）, 哪几个镇、乡, 各乡镇街道.
-_ASKED = re.compile(
-    rf"(?:哪些|哪几个|哪一个|哪个|各个|各|每个|有几个|有哪些|有多少个)(?P<units>(?:{_UNIT_WORD})"
-    rf"(?:\s*[（(、/和及与或]?\s*(?:{_UNIT_WORD})\s*[）)]?)*)"
-)
+_ASKED = re.compile(rf"(?:{WHICH}|{EACH}|有多少个)(?P<units>{UNITS})")
 
 
 def unit_of(town: str) -> str | None:
@@ -42,9 +49,9 @@ def asked_units(folded: str) -> tuple[str, ...]:
     m = _ASKED.search(folded)
     if not m:
         return ()
-    words = re.findall(_UNIT_WORD, m.group("units"))
-    if any(w in ("地方", "单位", "地区") for w in words):
+    if re.search(_PLACE, m.group("units")):
         return ()
+    words = re.findall(UNIT, m.group("units"))
     units: set[str] = set()
     for word in words:
         units |= {"乡镇": {"镇", "乡", "苏木"}, "镇街": {"镇", "街道"}, "街镇": {"镇", "街道"}}.get(word, {word})

@@ -14,7 +14,7 @@ from assistant.compose import Answer, best_sentences, quotable, topic_weights
 from assistant.kinds.base import QuestionKind
 from assistant.parts import Gap, Line, Table
 from assistant.query import COMPARE
-from assistant.units import unit_word
+from assistant.units import EACH, UNIT, unit_word
 
 if TYPE_CHECKING:
     from assistant.kinds.base import Context
@@ -24,12 +24,12 @@ if TYPE_CHECKING:
 RANKING = "最多|最少|最高|最低"
 """Superlatives that make a question a comparison (:mod:`assistant.kinds.figures` adds 最大/最小 for figures)."""
 _COMPARE = re.compile(
-    rf"各(?:乡镇|镇|乡|街道)|每个(?:乡镇|镇|乡)|分别|对比|比较|{RANKING}|排名|排序|\beach town\b|compare|\bmost\b|\bleast\b|per town"
+    rf"(?:{EACH})(?:{UNIT})|分别|对比|比较|{RANKING}|排名|排序|\beach town\b|compare|\bmost\b|\bleast\b|per town"
 )
 
 
 class Compare(QuestionKind):
-    """"各镇…", "…分别…", "对比…" over all towns or several named ones."""
+    """ "各镇…", "…分别…", "对比…" over all towns or several named ones."""
 
     name = COMPARE
     generative = False  # a table: an LLM rewrite would lose the towns that do not mention it

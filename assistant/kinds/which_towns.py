@@ -16,17 +16,14 @@ from assistant.kinds.abstain import abstain
 from assistant.kinds.base import QuestionKind
 from assistant.parts import Bold, Item, Line
 from assistant.query import MULTI_TOWN, topic_phrase
-from assistant.units import unit_word
+from assistant.units import UNIT, WHICH, unit_word
 
 if TYPE_CHECKING:
     from assistant.kinds.base import Context
     from assistant.query import Query
     from assistant.retrieve import Retrieval
 
-_WHICH = re.compile(
-    r"哪些(?:乡镇|镇|乡|街道|苏木|地方)|哪几个(?:乡镇|镇|乡|街道|苏木)|哪(?:个|一个)(?:乡镇|镇|乡|街道|苏木)|有几个(?:乡镇|镇|乡|街道)"
-    r"|which towns?\b|what towns?\b"
-)
+_WHICH = re.compile(rf"(?:{WHICH})(?:{UNIT}|地方)|which towns?\b|what towns?\b")
 
 
 class WhichTowns(QuestionKind):
