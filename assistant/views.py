@@ -1,9 +1,10 @@
 """The query side's views of one state of the knowledge base: folded forms, rows, towns, the evidence index.
 
 Built once per index state (:meth:`assistant.retrieve.HybridRetriever.refresh` drops them after
-a change): the folded heading + text and sentences of every paragraph (cached on disk per index
-generation, ``index-forms.json``), town aliases, the town and document of every BM25 row, and the
-sentence-level evidence index (:mod:`assistant.evidence`).
+a change): the folded heading + text and sentences of every paragraph (``index-forms.json``),
+town aliases, the town and document of every BM25 row, and the sentence-level evidence index
+(:mod:`assistant.evidence`). The files are built at ingest by :func:`build_index_forms`
+(:mod:`vectorstore.derived`); here they are only read.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from assistant.evidence import EvidenceIndex
 from assistant.fusion import Ranking
 from assistant.text import fold, folded_sentences
 from ingest.records import Paragraph
+from vectorstore.derived import computed_in_memory, read_json, write_json
 from vectorstore.kb import KnowledgeBase, town_aliases
 
 PUNCT = re.compile(r"[\s\W_]+")
@@ -102,27 +104,21 @@ class IndexViews:
         return list(zip([order[i] for i in rows.tolist()], scores[rows].tolist()))
 
 
-def _index_forms(kb: KnowledgeBase, paragraphs: dict[str, Paragraph]) -> tuple[dict, dict, dict]:
-    """Folded text, headings and sentences of every paragraph, cached on disk.
+FORMS_FILE = "index-forms.json"
 
-    Folding (OpenCC, NFKC) every paragraph takes ~1 ms each; at thousands of reports
-    that would be paid by the first question of every process. After an ingest only new
+
+def _generation(kb: KnowledgeBase) -> str:
+    return kb.catalog.get_state("generation", "0")
+
+
+def _fold_forms(paragraphs: dict[str, Paragraph], previous: dict | None) -> dict[str, list]:
+    """Folded heading + text, heading and sentences of every paragraph, reusing ``previous`` ones.
+
+    Folding (OpenCC, NFKC) every paragraph takes ~1 ms each; after an ingest only new
     paragraphs are folded: a paragraph id names fixed content (document hash + position).
     """
-    import json
-    import os
-
-    path = kb.dir / "index-forms.json"
-    generation = kb.catalog.get_state("generation", "0")
-    forms: dict = {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("version") == FORMS_VERSION and isinstance(data.get("forms"), dict):
-            forms = data["forms"]
-            if data.get("generation") == generation and set(forms) == set(paragraphs):
-                return _split_forms(forms)
-    except (OSError, ValueError):
-        pass
+    forms = previous.get("forms") if previous and previous.get("version") == FORMS_VERSION else None
+    forms = forms if isinstance(forms, dict) else {}
     kept = {pid: forms[pid] for pid in paragraphs if pid in forms}
     for pid, p in paragraphs.items():
         if pid not in kept:
@@ -133,14 +129,42 @@ def _index_forms(kb: KnowledgeBase, paragraphs: dict[str, Paragraph]) -> tuple[d
                 heading,
                 [INNER_PUNCT.sub("", x) for x in folded_sentences(text)],
             ]
-    try:
-        tmp = path.with_suffix(".tmp")
-        payload = {"generation": generation, "version": FORMS_VERSION, "forms": kept}
-        tmp.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        pass  # read-only index: fold again next time
-    return _split_forms(kept)
+    return kept
+
+
+def _index_forms(kb: KnowledgeBase, paragraphs: dict[str, Paragraph]) -> tuple[dict, dict, dict]:
+    """The folded forms of every paragraph: read from ``index-forms.json`` (built at ingest), never written here."""
+    path = kb.dir / FORMS_FILE
+    generation = _generation(kb)
+    data = read_json(path)
+    if data and data.get("version") == FORMS_VERSION and data.get("generation") == generation:
+        forms = data.get("forms")
+        if isinstance(forms, dict) and forms.keys() == paragraphs.keys():
+            return _split_forms(forms)
+    computed_in_memory(path, generation, "缺失或不是本代" if data is None else "不是本代")
+    return _split_forms(_fold_forms(paragraphs, data))
+
+
+def build_index_forms(kb: KnowledgeBase) -> None:
+    """Derived-cache builder (:mod:`vectorstore.derived`): ``index-forms.json`` and the n-gram arrays.
+
+    Run by the knowledge base after every change of the catalogue and every repair.
+    """
+    path = kb.dir / FORMS_FILE
+    generation = _generation(kb)
+    paragraphs = kb.paragraphs
+    forms = _fold_forms(paragraphs, read_json(path))
+    write_json(path, {"generation": generation, "version": FORMS_VERSION, "forms": forms})
+    folded, headings, sentences = _split_forms(forms)
+    order = kb.bm25.ids
+    EvidenceIndex(
+        [folded.get(pid, "") for pid in order],
+        [headings.get(pid, "") for pid in order],
+        [sentences.get(pid, []) for pid in order],
+        cache_dir=kb.dir,
+        tag=generation,
+        write=True,
+    )
 
 
 def _split_forms(forms: dict) -> tuple[dict, dict, dict]:

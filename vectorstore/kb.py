@@ -18,7 +18,7 @@ import fcntl
 import hashlib
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
@@ -32,6 +32,7 @@ from ingest.pipeline import PARSER_VERSION, doc_id_for, parse_file
 from ingest.records import Chunk, DocumentMeta, Paragraph, ParsedDocument
 from vectorstore.bm25_index import BM25Damaged, BM25Index
 from vectorstore.chroma_store import ChromaStore, collection_name
+from vectorstore.derived import Derived
 from vectorstore.embedders import Embedder
 from vectorstore.files import _error, find_files
 from vectorstore.upkeep import IndexDamaged, IndexUpkeep, Problem  # noqa: F401 - re-exported
@@ -128,6 +129,9 @@ class KnowledgeBase(IndexUpkeep):
             Worker processes are spawned, which re-imports the caller's ``__main__``: only use
             this from code guarded by ``if __name__ == "__main__"``. Parsing costs ~10 ms a file,
             so in-process parsing is fine up to thousands of reports.
+        derived: The query side's caches (folded forms, n-gram arrays, statistics table) and their
+            builders, run after every change of the catalogue and every repair
+            (:mod:`vectorstore.derived`); the query side only reads them.
     """
 
     def __init__(
@@ -137,6 +141,7 @@ class KnowledgeBase(IndexUpkeep):
         chroma_url: str | None = None,
         max_bytes: int = 50 * 1024 * 1024,
         workers: int = 0,
+        derived: Sequence[Derived] = (),
     ) -> None:
         from vectorstore.catalog import Catalog
 
@@ -153,6 +158,7 @@ class KnowledgeBase(IndexUpkeep):
         )
         self.max_bytes = max_bytes
         self.workers = workers
+        self.derived = tuple(derived)
         self._bm25: BM25Index | None = None
         self._paragraphs: dict[str, Paragraph] | None = None
         self._chunk_paragraphs: dict[str, tuple[str, ...]] | None = None
