@@ -293,9 +293,9 @@ class HybridRetriever:
         def keep(token: str) -> bool:
             return not (token in QUESTION_WORDS or token in town_tokens or re.fullmatch(r"(19|20)\d{2}", token))
 
-        tagged = [(t, flag) for t, flag in tokenize_precise(text) if keep(t)]
+        tagged = [(t, flag) for t, flag in tokenize_precise(text, tokenizer=self.kb.tokenizer) if keep(t)]
         core = list(dict.fromkeys(t for t, _ in tagged))
-        parts = [t for t in dict.fromkeys(tokenize(text)) if keep(t) and t not in core]
+        parts = [t for t in dict.fromkeys(tokenize(text, tokenizer=self.kb.tokenizer)) if keep(t) and t not in core]
         # A part is kept only when it is a real piece of a core word, not a bridge
         # across two words ("执法力量" yields "法力").
         parts = [t for t in parts if any(c.startswith(t) or c.endswith(t) for c in core if len(c) > len(t))]

@@ -65,7 +65,8 @@ class Bm25(_OnIndex):
     """BM25 over every paragraph at once; the best ``k`` of every town, so no town is crowded out."""
 
     def search(self, query: Query, topic: Topic, scope: Scope, k: int) -> Ranking:
-        scores = self.index.kb.bm25.scores(list(topic.weights) or tokenize(query.text))
+        kb = self.index.kb
+        scores = kb.bm25.scores(list(topic.weights) or tokenize(query.text, tokenizer=kb.tokenizer))
         return self.index.per_town_best(scores, scope.rows, k)
 
 

@@ -35,6 +35,7 @@ from vectorstore.chroma_store import ChromaStore, collection_name
 from vectorstore.derived import Derived
 from vectorstore.embedders import Embedder
 from vectorstore.files import _error, find_files
+from vectorstore.tokenize import Tokenizer
 from vectorstore.upkeep import IndexDamaged, IndexUpkeep, Problem  # noqa: F401 - re-exported
 
 Progress = Callable[[str, int, int], None]
@@ -159,6 +160,7 @@ class KnowledgeBase(IndexUpkeep):
         self.max_bytes = max_bytes
         self.workers = workers
         self.derived = tuple(derived)
+        self._tokenizer: Tokenizer | None = None
         self._bm25: BM25Index | None = None
         self._paragraphs: dict[str, Paragraph] | None = None
         self._chunk_paragraphs: dict[str, tuple[str, ...]] | None = None
@@ -367,11 +369,18 @@ class KnowledgeBase(IndexUpkeep):
     def _invalidate(self) -> None:
         self._bm25 = self._paragraphs = self._chunk_paragraphs = self._metas = self._multi = None
 
-    @staticmethod
-    def _teach_tokenizer(towns: set[str]) -> None:
-        from vectorstore.tokenize import add_terms
+    @property
+    def tokenizer(self) -> Tokenizer:
+        """This knowledge base's own tokenizer (jieba + domain terms + its town names), made on first use."""
+        if self._tokenizer is None:
+            self._tokenizer = Tokenizer()
+            self._teach_tokenizer({m.town for m in self.metas.values()})
+        return self._tokenizer
 
-        add_terms(sorted({alias for town in towns for alias in town_aliases(town)}))
+    def _teach_tokenizer(self, towns: set[str]) -> None:
+        # Town names are cut as one word in reports and questions; taught to this knowledge
+        # base's tokenizer only, never to jieba's global dictionary.
+        self.tokenizer.add_terms(sorted({alias for town in towns for alias in town_aliases(town)}))
 
     def ensure_indexes(self) -> None:
         """Check the derived indexes and rebuild damaged or stale ones (cheap when all is well).

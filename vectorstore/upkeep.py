@@ -467,7 +467,7 @@ class IndexUpkeep:
         them all (jieba, ~150 k characters/s) made adding one report to 2,000 cost ~40 s.
         The key includes the paragraph's town because town names are taught to the tokenizer.
         """
-        from vectorstore.tokenize import tokenize, version
+        from vectorstore.tokenize import STOPWORDS, tokenize, version
 
         label = version()
         keys = [
@@ -478,7 +478,7 @@ class IndexUpkeep:
         fresh: dict[str, list[str]] = {}
         for key, text in zip(keys, texts):
             if key not in known and key not in fresh:
-                fresh[key] = tokenize(text)
+                fresh[key] = tokenize(text, STOPWORDS, self.tokenizer)
         if fresh:
             with self.catalog.conn:
                 self.catalog.cache_tokens(fresh)
