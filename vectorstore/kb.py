@@ -161,6 +161,7 @@ class KnowledgeBase(IndexUpkeep):
         self.workers = workers
         self.derived = tuple(derived)
         self._tokenizer: Tokenizer | None = None
+        self._row_ids: list[str] | None = None
         self._bm25: BM25Index | None = None
         self._paragraphs: dict[str, Paragraph] | None = None
         self._chunk_paragraphs: dict[str, tuple[str, ...]] | None = None
@@ -368,6 +369,7 @@ class KnowledgeBase(IndexUpkeep):
     # --- query side ----------------------------------------------------------
     def _invalidate(self) -> None:
         self._bm25 = self._paragraphs = self._chunk_paragraphs = self._metas = self._multi = None
+        self._row_ids = None
 
     @property
     def tokenizer(self) -> Tokenizer:
@@ -426,6 +428,17 @@ class KnowledgeBase(IndexUpkeep):
         if self._chunk_paragraphs is None:
             self._chunk_paragraphs = self.catalog.chunk_paragraphs()
         return self._chunk_paragraphs
+
+    @property
+    def row_ids(self) -> list[str]:
+        """Paragraph id of every index row: the catalogue's order, which every signal maps onto."""
+        if self._row_ids is None:
+            self._row_ids = list(self.paragraphs)
+        return self._row_ids
+
+    def term_frequencies(self, terms: list[str]) -> dict[str, int]:
+        """Paragraphs whose index tokens include each term (the catalogue's table, built at ingest)."""
+        return self.catalog.term_frequencies(terms)
 
     @property
     def metas(self) -> dict[str, DocumentMeta]:

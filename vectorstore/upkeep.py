@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import sqlite3
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -235,6 +237,8 @@ class IndexUpkeep:
         if manifest is None or manifest.get("catalogue") != _core(fp):
             problems.append(Problem("manifest", "索引记录与文档目录不符（上次导入或修复未完成）", "stale"))
         problems += self._check_bm25(fp, deep)
+        if fp["paragraphs"] and catalog.get_state("term_frequencies") != fp["generation"]:
+            problems.append(Problem("term_frequencies", "词频表缺失或不是本代（索引建于旧版本）", "stale"))
         problems += self._check_chroma(fp, deep)
         problems += self._check_caches(deep, fp["generation"])
         return problems
@@ -446,6 +450,10 @@ class IndexUpkeep:
         generation = fingerprint["generation"]
         index = BM25Index.build([p.id for p in paragraphs], texts, tokens)
         index.save(self.dir / "bm25", generation)
+        with self.catalog.conn:  # the catalogue owns the rows and their term frequencies; BM25 maps onto them
+            # As BM25 indexes them: a paragraph without a token is indexed as one placeholder token.
+            frequencies = Counter(itertools.chain.from_iterable(set(t or ["∅"]) for t in tokens))
+            self.catalog.set_term_frequencies(frequencies, generation)
         stored = self.store.count()
         if stored != len(wanted):
             raise IndexDamaged(
