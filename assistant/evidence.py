@@ -103,6 +103,11 @@ class EvidenceIndex:
         self._cache: dict[tuple[str, str], np.ndarray] = {}
         self._presences: dict[tuple, TermPresence] = {}
 
+    def clear_caches(self) -> None:
+        """Forget the term look-ups and presences of earlier questions."""
+        self._cache.clear()
+        self._presences.clear()
+
     # --- term look-ups -------------------------------------------------------
     def _rows(self, index: str, term: str) -> np.ndarray:
         key = (index, term)

@@ -267,6 +267,22 @@ class HybridRetriever:
         self._views = None
         self._holding_key = None
 
+    def clear_caches(self) -> None:
+        """Forget every result a question leaves behind for the next one; the loaded index views stay.
+
+        The term look-ups and presences of the evidence index, the last question's holding rows,
+        the synonym expansions and coverage plans of :mod:`assistant.lexicon` and the injection
+        verdicts. The benchmark clears them before every question of its caches-cleared figures.
+        """
+        from assistant import injection, lexicon
+
+        if self._views is not None:
+            self._views.evidence.clear_caches()
+        self._holding_key = None
+        lexicon.expand.cache_clear()
+        lexicon._plan.cache_clear()
+        injection.is_instruction.cache_clear()
+
     @property
     def aliases(self) -> dict[str, str]:
         """Folded town alias → canonical town."""

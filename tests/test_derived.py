@@ -109,3 +109,15 @@ def test_doctor_repair_builds_missing_caches(fresh_copy):
         assert not assistant.kb.doctor()["problems"]
     finally:
         assistant.kb.close()
+
+
+def test_clearing_the_query_caches_changes_no_answer(demo):
+    """The benchmark's caches-cleared figures time the same answers as the warm ones."""
+    warm = [demo.ask(q).to_dict()["answer"] for q in QUESTIONS]
+    cleared = []
+    for question in QUESTIONS:
+        demo.retriever.clear_caches()
+        cleared.append(demo.ask(question).to_dict()["answer"])
+    assert cleared == warm
+    demo.retriever.clear_caches()
+    assert not demo.retriever.evidence_index._cache  # emptied
