@@ -23,6 +23,7 @@ import numpy as np
 
 from assistant.lexicon import PAIR_DISCOUNT, SYNONYM_WEIGHT, expand
 from assistant.text import NUMBER
+from vectorstore.derived import computed_in_memory
 from vectorstore.ngram_index import NgramIndex
 
 _TERM_CACHE = 2048  # terms whose rows are kept (users' questions share most terms)
@@ -63,7 +64,9 @@ class EvidenceIndex:
         cache_dir: Where the paragraph and sentence n-gram indexes are saved and reloaded
             (they take ~1.5 s each per 5 M characters to build); None to build in memory only.
         tag: Label of the indexed state (the index generation): a saved index with another
-            tag is rebuilt.
+            tag is not used.
+        write: Save the n-gram indexes to ``cache_dir`` when they are not there yet (the ingest
+            side's builder); otherwise a missing one is built in memory only.
     """
 
     def __init__(
@@ -73,6 +76,7 @@ class EvidenceIndex:
         sentences: list[list[str]],
         cache_dir: str | os.PathLike | None = None,
         tag: str = "",
+        write: bool = False,
     ) -> None:
         if not len(folded) == len(headings) == len(sentences):
             raise ValueError(
@@ -91,13 +95,18 @@ class EvidenceIndex:
         distinct = list(dict.fromkeys(headings))
         heading_id = {h: i for i, h in enumerate(distinct)}
         self.heading_of_sentence = np.array([heading_id[h] for h in headings], dtype=np.int64)[self.sentence_row]
-        self.paragraphs = _ngrams(folded, cache_dir, "ngrams-paragraphs.npz", tag)
-        self.sentences = _ngrams(self.sentence_texts, cache_dir, "ngrams-sentences.npz", tag)
+        self.paragraphs = _ngrams(folded, cache_dir, "ngrams-paragraphs.npz", tag, write)
+        self.sentences = _ngrams(self.sentence_texts, cache_dir, "ngrams-sentences.npz", tag, write)
         self.headings = NgramIndex.build(distinct)
         self._heading_count = len(distinct)
         self._numerals: np.ndarray | None = None
         self._cache: dict[tuple[str, str], np.ndarray] = {}
         self._presences: dict[tuple, TermPresence] = {}
+
+    def clear_caches(self) -> None:
+        """Forget the term look-ups and presences of earlier questions."""
+        self._cache.clear()
+        self._presences.clear()
 
     # --- term look-ups -------------------------------------------------------
     def _rows(self, index: str, term: str) -> np.ndarray:
@@ -218,18 +227,23 @@ def _halves(term: str, words: tuple[str, ...]) -> list[tuple[str, str]]:
     return [(term[:i], term[i:]) for i in range(2, len(term) - 1) if term[:i] in known and term[i:] in known]
 
 
-def _ngrams(texts: list[str], cache_dir: str | os.PathLike | None, name: str, tag: str) -> NgramIndex:
-    """An n-gram index over ``texts``, reloaded from ``cache_dir`` when it was saved for ``tag``."""
+def _ngrams(
+    texts: list[str], cache_dir: str | os.PathLike | None, name: str, tag: str, write: bool = False
+) -> NgramIndex:
+    """An n-gram index over ``texts``, read from ``cache_dir`` when it was saved for ``tag``.
+
+    Only the builder (``write``) saves one; a question finding none builds it in memory.
+    """
     if cache_dir is None:
         return NgramIndex.build(texts)
     path = Path(cache_dir) / name
     index = NgramIndex.load(path, texts, tag)
     if index is None:
         index = NgramIndex.build(texts)
-        try:
+        if write:
             index.save(path, tag)
-        except OSError:
-            pass  # read-only index: build again next time
+        else:
+            computed_in_memory(path, tag, "缺失、损坏或不是本代")
     return index
 
 

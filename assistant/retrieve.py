@@ -20,13 +20,13 @@ import numpy as np
 
 from assistant import phrasing
 from assistant.evidence import EvidenceIndex, TermPresence
-from assistant.fusion import RRF_K, TOWN_PASSAGES, Ranking, decide_towns, fuse, relevance
+from assistant.fusion import RRF_K, TOWN_PASSAGES, Ranking, SignalHit, decide_towns, fuse, relevance
 from assistant.kinds import kind_named, understand
 from assistant.lexicon import GENERIC, term_weight
 from assistant.lexicon import contains as lexical_contains
 from assistant.lexicon import coverage as lexical_coverage
 from assistant.query import QUESTION_WORDS, Query, strip_towns
-from assistant.signals import Bm25, Dense, Evidence, Exact, Scope
+from assistant.signals import Bm25, Dense, Evidence, Exact, Scope, TopicQuery
 from assistant.support import SupportModel, bigram_coverage, bigram_weights, default_model, question_bigrams
 from assistant.text import fold, to_simplified
 from assistant.units import strip_asked_units
@@ -267,6 +267,22 @@ class HybridRetriever:
         self._views = None
         self._holding_key = None
 
+    def clear_caches(self) -> None:
+        """Forget every result a question leaves behind for the next one; the loaded index views stay.
+
+        The term look-ups and presences of the evidence index, the last question's holding rows,
+        the synonym expansions and coverage plans of :mod:`assistant.lexicon` and the injection
+        verdicts. The benchmark clears them before every question of its caches-cleared figures.
+        """
+        from assistant import injection, lexicon
+
+        if self._views is not None:
+            self._views.evidence.clear_caches()
+        self._holding_key = None
+        lexicon.expand.cache_clear()
+        lexicon._plan.cache_clear()
+        injection.is_instruction.cache_clear()
+
     @property
     def aliases(self) -> dict[str, str]:
         """Folded town alias → canonical town."""
@@ -293,9 +309,9 @@ class HybridRetriever:
         def keep(token: str) -> bool:
             return not (token in QUESTION_WORDS or token in town_tokens or re.fullmatch(r"(19|20)\d{2}", token))
 
-        tagged = [(t, flag) for t, flag in tokenize_precise(text) if keep(t)]
+        tagged = [(t, flag) for t, flag in tokenize_precise(text, tokenizer=self.kb.tokenizer) if keep(t)]
         core = list(dict.fromkeys(t for t, _ in tagged))
-        parts = [t for t in dict.fromkeys(tokenize(text)) if keep(t) and t not in core]
+        parts = [t for t in dict.fromkeys(tokenize(text, tokenizer=self.kb.tokenizer)) if keep(t) and t not in core]
         # A part is kept only when it is a real piece of a core word, not a bridge
         # across two words ("执法力量" yields "法力").
         parts = [t for t in parts if any(c.startswith(t) or c.endswith(t) for c in core if len(c) > len(t))]
@@ -305,12 +321,11 @@ class HybridRetriever:
         """Weighted question terms and the core terms an answer must contain."""
         self._prepare()
         core, parts, flags = self._terms(query)
-        bm25 = self.kb.bm25
-        n = max(1, len(bm25.ids))
+        n = max(1, len(self._views.order))
         weights: dict[str, float] = {}
-        df: dict[str, int] = {}
+        # Document frequencies are the catalogue's (built at ingest from the index tokens).
+        df = self.kb.term_frequencies(core + parts)
         for term in core + parts:
-            df[term] = int(np.count_nonzero(bm25.scores([term])))
             idf = float(np.log(1 + (n - df[term] + 0.5) / (df[term] + 0.5)))
             weights[term] = term_weight(term, idf) * (1.0 if term in core else PART_WEIGHT)
             if not df[term] and re.fullmatch(r"[a-z0-9'-]+", term):
@@ -366,7 +381,7 @@ class HybridRetriever:
 
     @property
     def row_ids(self) -> list[str]:
-        """Paragraph id of every index row (the BM25 index's order)."""
+        """Paragraph id of every index row (the catalogue's order, :attr:`KnowledgeBase.row_ids`)."""
         self._prepare()
         return self._views.order
 
@@ -497,19 +512,24 @@ class HybridRetriever:
         docs = self._year_docs(query)
         rows = self._views.in_scope(set(towns) if towns else None, set(docs) if docs else None)
         scope = Scope(towns=towns, docs=docs, rows=rows)
-        bm25_rank = self.bm25_signal.search(query, topic, scope, per_town)
-        dense_rank = self.dense_signal.search(query, topic, scope, dense_n)
-        supporting = self.evidence_signal.search(query, topic, scope, EVIDENCE_PER_TOWN) if with_evidence else []
-        candidates = dict.fromkeys([pid for pid, _ in bm25_rank] + [pid for pid, _ in dense_rank])
-        candidates.update(dict.fromkeys(pid for pid, _ in supporting))
+        asked = TopicQuery(query, topic)
+        bm25_hits = self.bm25_signal.search(asked, scope, per_town)
+        dense_hits = self.dense_signal.search(asked, scope, dense_n)
+        supporting = self.evidence_signal.search(asked, scope, EVIDENCE_PER_TOWN) if with_evidence else []
+        candidates = dict.fromkeys([h.id for h in bm25_hits] + [h.id for h in dense_hits])
+        candidates.update(dict.fromkeys(h.id for h in supporting))
         lexical = self.evidence_signal.scores(candidates, topic)
-        lex_rank = sorted(((pid, v) for pid, v in lexical.items() if v > 0), key=lambda kv: -kv[1])
+        lex_hits = [
+            SignalHit(pid, v, "evidence")
+            for pid, v in sorted(((pid, v) for pid, v in lexical.items() if v > 0), key=lambda kv: -kv[1])
+        ]
         exact = self.exact_signal.found(query, scope)
-        dense = dict(dense_rank)
+        dense = {h.id: h.score for h in dense_hits}
         for pid in exact:
             lexical.setdefault(pid, 1.0)  # a verbatim quote is full evidence
-        fused = fuse((bm25_rank, dense_rank, lex_rank), exact, self.rrf_k)
-        return Candidates(fused=fused, dense=dense, bm25=dict(bm25_rank), lexical=lexical, exact=exact)
+        fused = fuse((bm25_hits, dense_hits, lex_hits), exact, self.rrf_k)
+        bm25 = {h.id: h.score for h in bm25_hits}
+        return Candidates(fused=fused, dense=dense, bm25=bm25, lexical=lexical, exact=exact)
 
     def _hit(self, found: Candidates, pid: str) -> Hit:
         """The :class:`Hit` of one candidate."""
@@ -532,9 +552,14 @@ class HybridRetriever:
         found = self._candidates(query, topic, towns, dense_n, per_town)
         return [self._hit(found, pid) for pid in found.fused]
 
-    def per_town_best(self, scores: np.ndarray, keep: np.ndarray, per_town: int) -> Ranking:
+    def per_town_best(self, scores: np.ndarray, keep: np.ndarray, per_town: int, signal: str) -> Ranking:
         """The ``per_town`` best-scoring kept rows of every town (see :meth:`IndexViews.per_town_best`)."""
-        return self._views.per_town_best(scores, keep, per_town)
+        return self._views.per_town_best(scores, keep, per_town, signal)
+
+    def bm25_scores(self, terms: list[str]) -> np.ndarray:
+        """BM25 score of every row (see :meth:`IndexViews.bm25_scores`)."""
+        self._prepare()
+        return self._views.bm25_scores(terms)
 
     # --- public API ----------------------------------------------------------
     def search(self, question: str, k: int = 5) -> list[Hit]:

@@ -12,6 +12,16 @@ import functools
 from assistant.settings import Settings
 
 
+def derived_caches() -> tuple:
+    """The query side's caches the knowledge base builds at ingest and repair (:mod:`vectorstore.derived`)."""
+    from assistant.kinds.figures import FACTS_FILE, build_facts
+    from assistant.views import FORMS_FILE, build_index_forms
+    from vectorstore.derived import Derived
+
+    forms = Derived((FORMS_FILE, "ngrams-paragraphs.npz", "ngrams-sentences.npz"), build_index_forms)
+    return (forms, Derived((FACTS_FILE,), build_facts))
+
+
 class Assistant:
     """Facade over the pipeline.
 
@@ -33,6 +43,7 @@ class Assistant:
             make_embedder(self.settings.embedder),
             chroma_url=self.settings.chroma_url,
             max_bytes=self.settings.max_upload_mb * 1024 * 1024,
+            derived=derived_caches(),
         )
 
     @functools.cached_property
@@ -67,8 +78,8 @@ class Assistant:
         self.__dict__.pop("retriever", None)
         self.__dict__.pop("answerer", None)
         if report.documents or report.pruned:
-            # Pay the per-paragraph preparation (folded forms, statistics) now, not at the first question.
-            self.retriever.aliases  # noqa: B018 - builds and caches the index forms
+            # Load the views and the statistics table (built by the ingest) now, not at the first question.
+            self.retriever.aliases  # noqa: B018 - loads the index forms
             _ = self.answerer.facts
         return report
 

@@ -1,7 +1,9 @@
-"""Retrieval signals, each behind one small contract: ``search(query, topic, scope, k) -> Ranking``.
+"""Retrieval signals, each behind one small contract: ``search(query, scope, k) -> list[SignalHit]``.
 
-A signal ranks paragraph ids of the knowledge base for a question, within a :class:`Scope`
-(the towns and documents allowed). :mod:`assistant.fusion` combines the rankings; the retriever
+A signal ranks paragraphs of the knowledge base for a question (a :class:`TopicQuery`: the
+analysed question with its weighted terms), within a :class:`Scope` (the towns, documents and
+catalogue rows allowed), as :class:`assistant.fusion.SignalHit` records (paragraph id, score,
+signal name) best first. :mod:`assistant.fusion` combines the hits; the retriever
 (:class:`assistant.retrieve.HybridRetriever`) owns the index views the signals read (row order,
 town of each row, the evidence index) and builds the scope once per question.
 
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from assistant.fusion import Ranking
+from assistant.fusion import SignalHit
 from assistant.query import strip_towns
 from assistant.views import PUNCT
 from vectorstore.tokenize import tokenize
@@ -49,11 +51,24 @@ class Scope:
     rows: np.ndarray
 
 
+@dataclass(frozen=True)
+class TopicQuery:
+    """A question as the signals read it.
+
+    Attributes:
+        query: The analysed question.
+        topic: Its weighted terms and required evidence (:meth:`HybridRetriever.topic`).
+    """
+
+    query: Query
+    topic: Topic
+
+
 class Signal(Protocol):
     """One way of ranking paragraphs for a question."""
 
-    def search(self, query: Query, topic: Topic, scope: Scope, k: int) -> Ranking:
-        """Paragraph ids with scores, best first."""
+    def search(self, query: TopicQuery, scope: Scope, k: int) -> list[SignalHit]:
+        """The signal's hits within ``scope``, best first."""
 
 
 class _OnIndex:
@@ -64,44 +79,46 @@ class _OnIndex:
 class Bm25(_OnIndex):
     """BM25 over every paragraph at once; the best ``k`` of every town, so no town is crowded out."""
 
-    def search(self, query: Query, topic: Topic, scope: Scope, k: int) -> Ranking:
-        scores = self.index.kb.bm25.scores(list(topic.weights) or tokenize(query.text))
-        return self.index.per_town_best(scores, scope.rows, k)
+    def search(self, query: TopicQuery, scope: Scope, k: int) -> list[SignalHit]:
+        kb = self.index.kb
+        terms = list(query.topic.weights) or tokenize(query.query.text, tokenizer=kb.tokenizer)
+        return self.index.per_town_best(self.index.bm25_scores(terms), scope.rows, k, "bm25")
 
 
 class Dense(_OnIndex):
     """One Chroma query (town and document filter); a paragraph scores its best covering chunk's similarity."""
 
-    def search(self, query: Query, topic: Topic, scope: Scope, k: int) -> Ranking:
-        kb = self.index.kb
+    def search(self, query: TopicQuery, scope: Scope, k: int) -> list[SignalHit]:
+        kb, asked = self.index.kb, query.query
         # The town filter already scopes the search; the town's name in the query
         # would only pull mastheads and sign-offs up.
-        text = query.search_text if query.search_text != query.folded else query.text
+        text = asked.search_text if asked.search_text != asked.folded else asked.text
         if scope.towns:
-            text = strip_towns(query.search_text or query.folded, self.index.aliases)
-        vector = kb.embedder.embed([text or query.text], "query")[0]
+            text = strip_towns(asked.search_text or asked.folded, self.index.aliases)
+        vector = kb.embedder.embed([text or asked.text], "query")[0]
         sims: dict[str, float] = {}
         for hit in kb.store.query(vector, k, towns=scope.towns, doc_ids=scope.docs):
             for pid in kb.chunk_paragraphs.get(hit.chunk_id, ()):
                 sims[pid] = max(sims.get(pid, -1.0), hit.similarity)
-        return sorted(sims.items(), key=lambda kv: -kv[1])
+        return [SignalHit(pid, score, "dense") for pid, score in sorted(sims.items(), key=lambda kv: -kv[1])]
 
 
 class Evidence(_OnIndex):
     """Sentence-level lexical evidence (:mod:`assistant.evidence`): coverage of the question's terms."""
 
-    def search(self, query: Query, topic: Topic, scope: Scope, k: int) -> Ranking:
+    def search(self, query: TopicQuery, scope: Scope, k: int) -> list[SignalHit]:
         """Each town's best ``k`` paragraphs holding the required terms, wherever BM25 ranks them.
 
         (Town-by-town questions: a town must not be missed because other paragraphs of its report
         repeat the question's common words more often.)
         """
+        topic = query.topic
         if not (topic.known and topic.required):
             return []
         bar = self.index.min_coverage
         evidence = self.index.presence(topic.weights).lexical(bar)
         holds = self.index.holding(topic) & (evidence >= bar)
-        return self.index.per_town_best(np.where(holds, evidence, 0.0), scope.rows, k)
+        return self.index.per_town_best(np.where(holds, evidence, 0.0), scope.rows, k, "evidence")
 
     def scores(self, ids: dict[str, None], topic: Topic) -> dict[str, float]:
         """Evidence of each of ``ids`` (0 for an id outside the index)."""
@@ -116,8 +133,8 @@ class Evidence(_OnIndex):
 class Exact(_OnIndex):
     """Paragraphs quoting the question verbatim (heading + text, punctuation removed)."""
 
-    def search(self, query: Query, topic: Topic, scope: Scope, k: int = 0) -> Ranking:
-        return [(pid, 1.0) for pid in self.found(query, scope)]
+    def search(self, query: TopicQuery, scope: Scope, k: int = 0) -> list[SignalHit]:
+        return [SignalHit(pid, 1.0, "exact") for pid in self.found(query.query, scope)]
 
     def found(self, query: Query, scope: Scope) -> set[str]:
         """The quoting paragraphs as a set (fusion adds its bonus to each)."""
@@ -131,4 +148,4 @@ class Exact(_OnIndex):
         return {pid for pid in hits if pid in paragraphs and (allowed is None or paragraphs[pid].town in allowed)}
 
 
-__all__ = ["Bm25", "Dense", "Evidence", "Exact", "Scope", "Signal"]
+__all__ = ["Bm25", "Dense", "Evidence", "Exact", "Scope", "Signal", "TopicQuery"]

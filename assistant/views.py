@@ -1,9 +1,10 @@
 """The query side's views of one state of the knowledge base: folded forms, rows, towns, the evidence index.
 
 Built once per index state (:meth:`assistant.retrieve.HybridRetriever.refresh` drops them after
-a change): the folded heading + text and sentences of every paragraph (cached on disk per index
-generation, ``index-forms.json``), town aliases, the town and document of every BM25 row, and the
-sentence-level evidence index (:mod:`assistant.evidence`).
+a change): the folded heading + text and sentences of every paragraph (``index-forms.json``),
+town aliases, the town and document of every catalogue row, and the sentence-level evidence index
+(:mod:`assistant.evidence`). The files are built at ingest by :func:`build_index_forms`
+(:mod:`vectorstore.derived`); here they are only read.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import re
 import numpy as np
 
 from assistant.evidence import EvidenceIndex
-from assistant.fusion import Ranking
+from assistant.fusion import Ranking, SignalHit
 from assistant.text import fold, folded_sentences
 from ingest.records import Paragraph
+from vectorstore.derived import computed_in_memory, read_json, write_json
 from vectorstore.kb import KnowledgeBase, town_aliases
 
 PUNCT = re.compile(r"[\s\W_]+")
@@ -37,7 +39,7 @@ def pinyin_aliases(town: str) -> list[str]:
 
 
 class IndexViews:
-    """Views of a knowledge base's paragraphs in BM25 row order.
+    """Views of a knowledge base's paragraphs in the catalogue's row order (:attr:`KnowledgeBase.row_ids`).
 
     Attributes:
         folded: Paragraph id → folded heading + text, punctuation removed.
@@ -46,7 +48,8 @@ class IndexViews:
         aliases: Folded town alias (full name, short form, pinyin) → canonical town.
         order: Paragraph id of every row.
         row: Row of every paragraph id.
-        town_names, town_id: Sorted towns and each row's index into them (-1: no paragraph).
+        bm25: The BM25 index (:meth:`bm25_scores` maps its scores onto the rows).
+        town_names, town_id: Sorted towns and each row's index into them.
         doc_names, doc_id: Sorted documents and each row's index into them.
         evidence: The sentence-level evidence index over the rows.
     """
@@ -55,17 +58,22 @@ class IndexViews:
         paragraphs = kb.paragraphs
         self.folded, self.headings, self.sentences = _index_forms(kb, paragraphs)
         self.aliases = {fold(a): t for t in kb.towns() for a in town_aliases(t) + pinyin_aliases(t)}
-        self.order = kb.bm25.ids
-        # A BM25 id without a paragraph (an index mid-repair) belongs to no town and is skipped.
-        towns_of = [paragraphs[pid].town if pid in paragraphs else "" for pid in self.order]
-        self.town_names = sorted(set(towns_of) - {""})
+        # Rows are the catalogue's paragraphs in its order; BM25 is one signal mapped onto them.
+        self.order = kb.row_ids
+        self.row = {pid: i for i, pid in enumerate(self.order)}
+        towns_of = [paragraphs[pid].town for pid in self.order]
+        self.town_names = sorted(set(towns_of))
         town_ids = {t: i for i, t in enumerate(self.town_names)}
-        self.town_id = np.array([town_ids.get(t, -1) for t in towns_of], dtype=np.int64)
-        docs_of = [paragraphs[pid].doc_id if pid in paragraphs else "" for pid in self.order]
+        self.town_id = np.array([town_ids[t] for t in towns_of], dtype=np.int64)
+        docs_of = [paragraphs[pid].doc_id for pid in self.order]
         self.doc_names = sorted(set(docs_of))
         doc_ids = {d: i for i, d in enumerate(self.doc_names)}
         self.doc_id = np.array([doc_ids[d] for d in docs_of], dtype=np.int64)
-        self.row = kb.bm25.position
+        self.bm25 = kb.bm25
+        # Built from the catalogue in its order, BM25's ids are the rows; were they not, its scores are mapped.
+        self._bm25_rows = (
+            None if self.bm25.ids == self.order else np.array([self.row.get(pid, -1) for pid in self.bm25.ids])
+        )
         self.evidence = EvidenceIndex(
             [self.folded.get(pid, "") for pid in self.order],
             [self.headings.get(pid, "") for pid in self.order],
@@ -77,6 +85,16 @@ class IndexViews:
         # walking them all paused a question for 100-300 ms at 2,000 reports.
         gc.freeze()
 
+    def bm25_scores(self, terms: list[str]) -> np.ndarray:
+        """BM25 score of every row for the terms."""
+        scores = self.bm25.scores(terms)
+        if self._bm25_rows is None:
+            return scores
+        out = np.zeros(len(self.order), dtype=scores.dtype)
+        known = self._bm25_rows >= 0
+        out[self._bm25_rows[known]] = scores[known]
+        return out
+
     def in_scope(self, allowed: set[str] | None, allowed_docs: set[str] | None) -> np.ndarray:
         """Rows of the allowed towns and documents (all rows with a town when unrestricted)."""
         keep = self.town_id >= 0
@@ -86,8 +104,11 @@ class IndexViews:
             keep &= np.isin(self.doc_id, [i for i, d in enumerate(self.doc_names) if d in allowed_docs])
         return keep
 
-    def per_town_best(self, scores: np.ndarray, keep: np.ndarray, per_town: int) -> Ranking:
-        """The ``per_town`` best-scoring kept rows (score > 0) of every town, best first (ties in index order)."""
+    def per_town_best(self, scores: np.ndarray, keep: np.ndarray, per_town: int, signal: str) -> Ranking:
+        """The ``per_town`` best-scoring kept rows (score > 0) of every town as ``signal``'s hits, best first.
+
+        Ties are broken in row order.
+        """
         rows = np.flatnonzero(keep & (scores > 0))
         if not len(rows):
             return []
@@ -99,30 +120,24 @@ class IndexViews:
         rows = rows[np.arange(len(rows)) - group_start < per_town]
         rows = rows[np.lexsort((rows, -scores[rows]))]
         order = self.order
-        return list(zip([order[i] for i in rows.tolist()], scores[rows].tolist()))
+        return [SignalHit(order[i], score, signal) for i, score in zip(rows.tolist(), scores[rows].tolist())]
 
 
-def _index_forms(kb: KnowledgeBase, paragraphs: dict[str, Paragraph]) -> tuple[dict, dict, dict]:
-    """Folded text, headings and sentences of every paragraph, cached on disk.
+FORMS_FILE = "index-forms.json"
 
-    Folding (OpenCC, NFKC) every paragraph takes ~1 ms each; at thousands of reports
-    that would be paid by the first question of every process. After an ingest only new
+
+def _generation(kb: KnowledgeBase) -> str:
+    return kb.catalog.get_state("generation", "0")
+
+
+def _fold_forms(paragraphs: dict[str, Paragraph], previous: dict | None) -> dict[str, list]:
+    """Folded heading + text, heading and sentences of every paragraph, reusing ``previous`` ones.
+
+    Folding (OpenCC, NFKC) every paragraph takes ~1 ms each; after an ingest only new
     paragraphs are folded: a paragraph id names fixed content (document hash + position).
     """
-    import json
-    import os
-
-    path = kb.dir / "index-forms.json"
-    generation = kb.catalog.get_state("generation", "0")
-    forms: dict = {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("version") == FORMS_VERSION and isinstance(data.get("forms"), dict):
-            forms = data["forms"]
-            if data.get("generation") == generation and set(forms) == set(paragraphs):
-                return _split_forms(forms)
-    except (OSError, ValueError):
-        pass
+    forms = previous.get("forms") if previous and previous.get("version") == FORMS_VERSION else None
+    forms = forms if isinstance(forms, dict) else {}
     kept = {pid: forms[pid] for pid in paragraphs if pid in forms}
     for pid, p in paragraphs.items():
         if pid not in kept:
@@ -133,14 +148,42 @@ def _index_forms(kb: KnowledgeBase, paragraphs: dict[str, Paragraph]) -> tuple[d
                 heading,
                 [INNER_PUNCT.sub("", x) for x in folded_sentences(text)],
             ]
-    try:
-        tmp = path.with_suffix(".tmp")
-        payload = {"generation": generation, "version": FORMS_VERSION, "forms": kept}
-        tmp.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        pass  # read-only index: fold again next time
-    return _split_forms(kept)
+    return kept
+
+
+def _index_forms(kb: KnowledgeBase, paragraphs: dict[str, Paragraph]) -> tuple[dict, dict, dict]:
+    """The folded forms of every paragraph: read from ``index-forms.json`` (built at ingest), never written here."""
+    path = kb.dir / FORMS_FILE
+    generation = _generation(kb)
+    data = read_json(path)
+    if data and data.get("version") == FORMS_VERSION and data.get("generation") == generation:
+        forms = data.get("forms")
+        if isinstance(forms, dict) and forms.keys() == paragraphs.keys():
+            return _split_forms(forms)
+    computed_in_memory(path, generation, "缺失或不是本代" if data is None else "不是本代")
+    return _split_forms(_fold_forms(paragraphs, data))
+
+
+def build_index_forms(kb: KnowledgeBase) -> None:
+    """Derived-cache builder (:mod:`vectorstore.derived`): ``index-forms.json`` and the n-gram arrays.
+
+    Run by the knowledge base after every change of the catalogue and every repair.
+    """
+    path = kb.dir / FORMS_FILE
+    generation = _generation(kb)
+    paragraphs = kb.paragraphs
+    forms = _fold_forms(paragraphs, read_json(path))
+    write_json(path, {"generation": generation, "version": FORMS_VERSION, "forms": forms})
+    folded, headings, sentences = _split_forms(forms)
+    order = kb.row_ids
+    EvidenceIndex(
+        [folded.get(pid, "") for pid in order],
+        [headings.get(pid, "") for pid in order],
+        [sentences.get(pid, []) for pid in order],
+        cache_dir=kb.dir,
+        tag=generation,
+        write=True,
+    )
 
 
 def _split_forms(forms: dict) -> tuple[dict, dict, dict]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from assistant.fusion import EXACT_BONUS, TownDecision, decide_towns, fuse, relevance
-from assistant.signals import Scope
+from assistant.fusion import EXACT_BONUS, SignalHit, TownDecision, decide_towns, fuse, relevance
+from assistant.signals import Scope, TopicQuery
 
 
 def test_fusion_ranks_by_reciprocal_rank_and_puts_verbatim_quotes_first():
@@ -36,9 +36,22 @@ def test_signals_rank_within_their_scope(demo):
     topic = retriever.topic(query)
     rows = np.array([demo.kb.paragraphs[pid].town == "北留镇" for pid in retriever.row_ids])
     scope = Scope(towns=["北留镇"], docs=None, rows=rows)
+    asked = TopicQuery(query, topic)
     for signal, k in ((retriever.bm25_signal, 3), (retriever.dense_signal, 10), (retriever.evidence_signal, 2)):
-        ranking = signal.search(query, topic, scope, k)
-        assert ranking, type(signal).__name__
-        assert all(demo.kb.paragraphs[pid].town == "北留镇" for pid, _ in ranking)
-        assert [s for _, s in ranking] == sorted((s for _, s in ranking), reverse=True)
-    assert retriever.exact_signal.search(query, topic, scope) == []  # too short to count as a quote
+        hits = signal.search(asked, scope, k)
+        assert hits, type(signal).__name__
+        assert all(isinstance(h, SignalHit) and h.signal == type(signal).__name__.lower() for h in hits)
+        assert all(demo.kb.paragraphs[h.id].town == "北留镇" for h in hits)
+        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert retriever.exact_signal.search(asked, scope) == []  # too short to count as a quote
+
+
+def test_document_frequencies_are_the_catalogues_and_agree_with_bm25(demo):
+    """The catalogue owns the rows and the term frequencies; BM25 scores a paragraph iff it holds the term."""
+    kb, retriever = demo.kb, demo.retriever
+    assert retriever.row_ids == kb.row_ids == kb.catalog.paragraph_ids()
+    terms = ["执法", "普法", "法治", "北留镇", "不存在的词"]
+    df = kb.term_frequencies(terms)
+    for term in terms:
+        assert df[term] == int(np.count_nonzero(retriever.bm25_scores([term]))), term
+    assert df["不存在的词"] == 0 and df["普法"] > 0

@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS embeddings (key TEXT PRIMARY KEY, vec BLOB);
 CREATE TABLE IF NOT EXISTS tokens (key TEXT PRIMARY KEY, tokens TEXT);
 CREATE TABLE IF NOT EXISTS town_overrides (sha256 TEXT PRIMARY KEY, town TEXT);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS term_frequencies (term TEXT PRIMARY KEY, df INTEGER);
 """
 
 
@@ -199,12 +200,14 @@ class Catalog:
         return {r[0]: tuple(json.loads(r[1])) for r in self.conn.execute("SELECT id, paragraph_ids FROM chunks")}
 
     # --- embedding cache -------------------------------------------------
-    def _by_key(self, table: str, column: str, keys: list[str]):
+    def _by_key(self, table: str, column: str, keys: list[str], key_column: str = "key"):
         """(key, value) rows of a key-value cache table for the keys present (500 per query)."""
         for i in range(0, len(keys), 500):
             part = keys[i : i + 500]
             marks = ",".join("?" * len(part))
-            yield from self.conn.execute(f"SELECT key, {column} FROM {table} WHERE key IN ({marks})", part)
+            yield from self.conn.execute(
+                f"SELECT {key_column}, {column} FROM {table} WHERE {key_column} IN ({marks})", part
+            )
 
     def cached_vectors(self, keys: list[str]) -> dict[str, np.ndarray]:
         """Cached vectors for the keys that have one."""
@@ -228,6 +231,22 @@ class Catalog:
         self.conn.executemany(
             "INSERT OR REPLACE INTO tokens VALUES (?,?)", [(k, _TOKEN_SEP.join(v)) for k, v in items.items()]
         )
+
+    def set_term_frequencies(self, frequencies: dict[str, int], generation: str) -> None:
+        """Replace the document frequency of every index term, built for ``generation`` (inside a transaction).
+
+        The catalogue owns the paragraph rows and what a term's frequency over them is; the
+        lexical signals (BM25) and the question's term weights both read it from here.
+        """
+        self.conn.execute("DELETE FROM term_frequencies")
+        self.conn.executemany("INSERT INTO term_frequencies VALUES (?,?)", frequencies.items())
+        self.set_state("term_frequencies", generation)
+
+    def term_frequencies(self, terms: list[str]) -> dict[str, int]:
+        """Number of paragraphs whose index tokens include each term (0 for a term no paragraph has)."""
+        found = dict.fromkeys(terms, 0)
+        found.update(self._by_key("term_frequencies", "df", list(found), key_column="term"))
+        return found
 
     def checkpoint(self) -> None:
         """Fold the write-ahead log into the database file (it grows to the size of a large ingest)."""

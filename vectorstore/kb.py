@@ -18,7 +18,7 @@ import fcntl
 import hashlib
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
@@ -32,8 +32,10 @@ from ingest.pipeline import PARSER_VERSION, doc_id_for, parse_file
 from ingest.records import Chunk, DocumentMeta, Paragraph, ParsedDocument
 from vectorstore.bm25_index import BM25Damaged, BM25Index
 from vectorstore.chroma_store import ChromaStore, collection_name
+from vectorstore.derived import Derived
 from vectorstore.embedders import Embedder
 from vectorstore.files import _error, find_files
+from vectorstore.tokenize import Tokenizer
 from vectorstore.upkeep import IndexDamaged, IndexUpkeep, Problem  # noqa: F401 - re-exported
 
 Progress = Callable[[str, int, int], None]
@@ -128,6 +130,9 @@ class KnowledgeBase(IndexUpkeep):
             Worker processes are spawned, which re-imports the caller's ``__main__``: only use
             this from code guarded by ``if __name__ == "__main__"``. Parsing costs ~10 ms a file,
             so in-process parsing is fine up to thousands of reports.
+        derived: The query side's caches (folded forms, n-gram arrays, statistics table) and their
+            builders, run after every change of the catalogue and every repair
+            (:mod:`vectorstore.derived`); the query side only reads them.
     """
 
     def __init__(
@@ -137,6 +142,7 @@ class KnowledgeBase(IndexUpkeep):
         chroma_url: str | None = None,
         max_bytes: int = 50 * 1024 * 1024,
         workers: int = 0,
+        derived: Sequence[Derived] = (),
     ) -> None:
         from vectorstore.catalog import Catalog
 
@@ -153,6 +159,9 @@ class KnowledgeBase(IndexUpkeep):
         )
         self.max_bytes = max_bytes
         self.workers = workers
+        self.derived = tuple(derived)
+        self._tokenizer: Tokenizer | None = None
+        self._row_ids: list[str] | None = None
         self._bm25: BM25Index | None = None
         self._paragraphs: dict[str, Paragraph] | None = None
         self._chunk_paragraphs: dict[str, tuple[str, ...]] | None = None
@@ -360,12 +369,20 @@ class KnowledgeBase(IndexUpkeep):
     # --- query side ----------------------------------------------------------
     def _invalidate(self) -> None:
         self._bm25 = self._paragraphs = self._chunk_paragraphs = self._metas = self._multi = None
+        self._row_ids = None
 
-    @staticmethod
-    def _teach_tokenizer(towns: set[str]) -> None:
-        from vectorstore.tokenize import add_terms
+    @property
+    def tokenizer(self) -> Tokenizer:
+        """This knowledge base's own tokenizer (jieba + domain terms + its town names), made on first use."""
+        if self._tokenizer is None:
+            self._tokenizer = Tokenizer()
+            self._teach_tokenizer({m.town for m in self.metas.values()})
+        return self._tokenizer
 
-        add_terms(sorted({alias for town in towns for alias in town_aliases(town)}))
+    def _teach_tokenizer(self, towns: set[str]) -> None:
+        # Town names are cut as one word in reports and questions; taught to this knowledge
+        # base's tokenizer only, never to jieba's global dictionary.
+        self.tokenizer.add_terms(sorted({alias for town in towns for alias in town_aliases(town)}))
 
     def ensure_indexes(self) -> None:
         """Check the derived indexes and rebuild damaged or stale ones (cheap when all is well).
@@ -411,6 +428,17 @@ class KnowledgeBase(IndexUpkeep):
         if self._chunk_paragraphs is None:
             self._chunk_paragraphs = self.catalog.chunk_paragraphs()
         return self._chunk_paragraphs
+
+    @property
+    def row_ids(self) -> list[str]:
+        """Paragraph id of every index row: the catalogue's order, which every signal maps onto."""
+        if self._row_ids is None:
+            self._row_ids = list(self.paragraphs)
+        return self._row_ids
+
+    def term_frequencies(self, terms: list[str]) -> dict[str, int]:
+        """Paragraphs whose index tokens include each term (the catalogue's table, built at ingest)."""
+        return self.catalog.term_frequencies(terms)
 
     @property
     def metas(self) -> dict[str, DocumentMeta]:

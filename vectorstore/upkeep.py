@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import sqlite3
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,8 +29,8 @@ from ingest.records import Paragraph
 from vectorstore.bm25_index import BM25Damaged, BM25Index
 
 MANIFEST = "indexes.json"
-# Caches the assistant writes beside the indexes: JSON objects tagged with the generation,
-# rebuilt by their owner whenever absent. A damaged one is removed, never read.
+# Caches the assistant's builders write beside the indexes at ingest and repair (vectorstore/derived.py):
+# JSON objects and n-gram arrays tagged with the generation. A damaged one is removed and rebuilt.
 JSON_CACHES = ("index-forms.json", "facts.json")
 NGRAM_CACHES = "ngrams-*.npz"
 
@@ -235,8 +237,10 @@ class IndexUpkeep:
         if manifest is None or manifest.get("catalogue") != _core(fp):
             problems.append(Problem("manifest", "索引记录与文档目录不符（上次导入或修复未完成）", "stale"))
         problems += self._check_bm25(fp, deep)
+        if fp["paragraphs"] and catalog.get_state("term_frequencies") != fp["generation"]:
+            problems.append(Problem("term_frequencies", "词频表缺失或不是本代（索引建于旧版本）", "stale"))
         problems += self._check_chroma(fp, deep)
-        problems += self._check_caches(deep)
+        problems += self._check_caches(deep, fp["generation"])
         return problems
 
     def _check_bm25(self, fp: dict, deep: bool = False) -> list[Problem]:
@@ -305,7 +309,8 @@ class IndexUpkeep:
             return [Problem("chroma", f"向量库中抽查的 {len(ids)} 个向量有 {wrong} 个与缓存不符")]
         return []
 
-    def _check_caches(self, deep: bool) -> list[Problem]:
+    def _check_caches(self, deep: bool, generation: str = "") -> list[Problem]:
+        from vectorstore.derived import generation_of, zip_problem
         from vectorstore.ngram_index import verify_file
 
         problems = []
@@ -313,11 +318,18 @@ class IndexUpkeep:
             reason = _json_cache_problem(self.dir / name, deep)
             if reason:
                 problems.append(Problem(name, reason))
-        if deep:
-            for path in sorted(self.dir.glob(NGRAM_CACHES)):
-                reason = verify_file(path)
-                if reason:
-                    problems.append(Problem(path.name, reason))
+        for path in sorted(self.dir.glob(NGRAM_CACHES)):
+            # The zip directory is cheap to read on every open; the arrays themselves only by doctor.
+            reason = verify_file(path) if deep else zip_problem(path)
+            if reason:
+                problems.append(Problem(path.name, reason))
+        if deep:  # a missing or older cache costs each process its computation: doctor --repair builds it
+            found = {p.store for p in problems}
+            for name in (n for d in self.derived for n in d.files if n not in found):
+                built = generation_of(self.dir / name)
+                if built != generation:
+                    why = "缓存缺失" if built is None else f"缓存建于第 {built} 代"
+                    problems.append(Problem(name, f"{why}，索引为第 {generation} 代", "stale"))
         return problems
 
     def repair(self, problems: list[Problem] | None = None) -> list[str]:
@@ -438,6 +450,10 @@ class IndexUpkeep:
         generation = fingerprint["generation"]
         index = BM25Index.build([p.id for p in paragraphs], texts, tokens)
         index.save(self.dir / "bm25", generation)
+        with self.catalog.conn:  # the catalogue owns the rows and their term frequencies; BM25 maps onto them
+            # As BM25 indexes them: a paragraph without a token is indexed as one placeholder token.
+            frequencies = Counter(itertools.chain.from_iterable(set(t or ["∅"]) for t in tokens))
+            self.catalog.set_term_frequencies(frequencies, generation)
         stored = self.store.count()
         if stored != len(wanted):
             raise IndexDamaged(
@@ -445,6 +461,10 @@ class IndexUpkeep:
             )
         self.store.set_stamp(generation, stored)
         self.catalog.checkpoint()
+        self._invalidate()
+        self._bm25 = index
+        for derived in self.derived:  # before the manifest: a reader reloads once they are all there
+            derived.build(self)
         self._write_manifest(fingerprint, index, stored)
         (self.dir / "indexes.generation").unlink(missing_ok=True)  # the marker indexes.json replaced
 
@@ -455,7 +475,7 @@ class IndexUpkeep:
         them all (jieba, ~150 k characters/s) made adding one report to 2,000 cost ~40 s.
         The key includes the paragraph's town because town names are taught to the tokenizer.
         """
-        from vectorstore.tokenize import tokenize, version
+        from vectorstore.tokenize import STOPWORDS, tokenize, version
 
         label = version()
         keys = [
@@ -466,7 +486,7 @@ class IndexUpkeep:
         fresh: dict[str, list[str]] = {}
         for key, text in zip(keys, texts):
             if key not in known and key not in fresh:
-                fresh[key] = tokenize(text)
+                fresh[key] = tokenize(text, STOPWORDS, self.tokenizer)
         if fresh:
             with self.catalog.conn:
                 self.catalog.cache_tokens(fresh)

@@ -97,34 +97,29 @@ class Figures(QuestionKind):
         ))  # fmt: skip
 
 
-def load_facts(kb) -> list:
-    """The statistics table, cached on disk per index generation and per document.
+FACTS_FILE = "facts.json"
+
+
+def _facts_version() -> str:
+    import hashlib
+
+    from assistant.stats import METRICS_PATH
+
+    return "1-" + hashlib.sha1(METRICS_PATH.read_bytes()).hexdigest()[:12]
+
+
+def _facts_by_doc(kb, previous: dict | None) -> tuple[dict, list]:
+    """The statistics table per document, reusing ``previous`` entries of unchanged documents.
 
     Extraction reads every paragraph (~8 s at 2,000 reports); after an ingest only the new
-    or renamed documents are read again, the rest comes from the previous table.
+    or renamed documents are read again.
     """
-    import hashlib
-    import json
-    import os
     from dataclasses import asdict
 
-    from assistant.stats import METRICS_PATH, Fact, extract_facts
+    from assistant.stats import Fact, extract_facts
 
-    path = kb.dir / "facts.json"
-    generation = kb.catalog.get_state("generation", "0")
-    version = "1-" + hashlib.sha1(METRICS_PATH.read_bytes()).hexdigest()[:12]
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("version") != version:
-            data = {}
-    except (OSError, ValueError):
-        data = {}
-    cached = data.get("docs") if isinstance(data.get("docs"), dict) else {}
-    if data.get("generation") == generation:
-        try:
-            return [Fact(**row) for entry in cached.values() for row in entry["facts"]]
-        except (TypeError, KeyError):
-            cached = {}
+    cached = previous.get("docs") if previous and previous.get("version") == _facts_version() else None
+    cached = cached if isinstance(cached, dict) else {}
     by_doc: dict[str, list] = {}
     for paragraph in kb.paragraphs.values():
         by_doc.setdefault(paragraph.doc_id, []).append(paragraph)
@@ -139,11 +134,31 @@ def load_facts(kb) -> list:
     except TypeError:  # a cached row of another shape: extract everything again
         docs = {d: {"town": ps[0].town, "facts": [asdict(f) for f in extract_facts(ps)]} for d, ps in by_doc.items()}
         facts = [Fact(**row) for entry in docs.values() for row in entry["facts"]]
-    tmp = path.with_suffix(".tmp")
-    try:
-        payload = {"generation": generation, "version": version, "docs": docs}
-        tmp.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only index still answers; it just extracts again next time
-    return facts
+    return docs, facts
+
+
+def load_facts(kb) -> list:
+    """The statistics table: read from ``facts.json`` (built at ingest by :func:`build_facts`), never written here."""
+    from assistant.stats import Fact
+    from vectorstore.derived import computed_in_memory, read_json
+
+    path = kb.dir / FACTS_FILE
+    generation = kb.catalog.get_state("generation", "0")
+    data = read_json(path)
+    if data and data.get("version") == _facts_version() and data.get("generation") == generation:
+        try:
+            return [Fact(**row) for entry in data["docs"].values() for row in entry["facts"]]
+        except (TypeError, KeyError, AttributeError):
+            pass
+    computed_in_memory(path, generation, "缺失或不是本代")
+    return _facts_by_doc(kb, data)[1]
+
+
+def build_facts(kb) -> None:
+    """Derived-cache builder (:mod:`vectorstore.derived`): ``facts.json`` for the current generation."""
+    from vectorstore.derived import read_json, write_json
+
+    path = kb.dir / FACTS_FILE
+    docs, _ = _facts_by_doc(kb, read_json(path))
+    generation = kb.catalog.get_state("generation", "0")
+    write_json(path, {"generation": generation, "version": _facts_version(), "docs": docs})
