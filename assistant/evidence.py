@@ -126,6 +126,38 @@ class EvidenceIndex:
         """Whether some paragraph (heading + text, punctuation removed) contains ``text``."""
         return len(self._rows("paragraphs", text)) > 0
 
+    def sentences_of(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The sentences of ``rows`` (indices, row by row) and the position in ``rows`` of each."""
+        rows = np.asarray(rows, dtype=np.int64)
+        counts = self.starts[rows + 1] - self.starts[rows]
+        owner = np.repeat(np.arange(len(rows), dtype=np.int64), counts)
+        first = np.cumsum(counts) - counts
+        sentences = self.starts[rows][owner] + (np.arange(int(counts.sum()), dtype=np.int64) - first[owner])
+        return sentences, owner
+
+    def contains_joined(
+        self, needle: str, sentences: np.ndarray, prefixes: list[str], prefix_of: np.ndarray
+    ) -> np.ndarray:
+        """Whether ``prefixes[prefix_of[j]] + sentence_texts[sentences[j]]`` contains ``needle``, for every j.
+
+        Exactly Python's ``in`` on the joined text, without building it: the needle is in the
+        sentence (n-gram look-up, cached per term), in the prefix, or straddles the two — a
+        prefix ending with the needle's head is rare, and only its sentences are checked.
+        """
+        found = np.zeros(len(self.sentence_texts), dtype=bool)
+        found[self._rows("sentences", needle)] = True
+        out = found[sentences]
+        out |= np.fromiter((needle in p for p in prefixes), dtype=bool, count=len(prefixes))[prefix_of]
+        for k, prefix in enumerate(prefixes):
+            tails = [needle[i:] for i in range(1, len(needle)) if prefix.endswith(needle[:i])]
+            if not tails:
+                continue
+            texts = self.sentence_texts
+            for j in np.flatnonzero(prefix_of == k).tolist():
+                if not out[j] and any(texts[sentences[j]].startswith(t) for t in tails):
+                    out[j] = True
+        return out
+
     def _mask(self, index: str, words: list[str], size: int) -> np.ndarray:
         mask = np.zeros(size, dtype=bool)
         for word in words:

@@ -22,7 +22,7 @@ from assistant import phrasing
 from assistant.evidence import EvidenceIndex, TermPresence
 from assistant.fusion import RRF_K, TOWN_PASSAGES, Ranking, SignalHit, decide_towns, fuse, relevance
 from assistant.kinds import kind_named, understand
-from assistant.lexicon import GENERIC, term_weight
+from assistant.lexicon import GENERIC, SYNONYM_WEIGHT, expand, term_weight
 from assistant.lexicon import contains as lexical_contains
 from assistant.lexicon import coverage as lexical_coverage
 from assistant.query import QUESTION_WORDS, Query, strip_towns
@@ -189,6 +189,30 @@ class Candidates:
     bm25: dict[str, float]
     lexical: dict[str, float]
     exact: set[str]
+
+
+@dataclass(frozen=True)
+class SupportFeatureTable:
+    """The support model's features of many paragraphs (:meth:`HybridRetriever.support_feature_table`).
+
+    Attributes:
+        lexical: Paragraph id → (best sentence coverage, best sentence bigram coverage).
+        numeric: The question asks for a figure (then a paragraph's sentences are checked for a digit).
+        forms: Paragraph id → its sentence forms.
+    """
+
+    lexical: dict[str, tuple[float, float]]
+    numeric: bool
+    forms: Callable[[str], list[str]] = field(repr=False)
+
+    def __contains__(self, pid: str) -> bool:
+        return pid in self.lexical
+
+    def values(self, pid: str, dense: float | None, rule: bool) -> dict[str, float | None]:
+        """The features of one paragraph, as :meth:`HybridRetriever.support_features` gives them."""
+        coverage, bigram = self.lexical[pid]
+        numeric = float(self.numeric and any(re.search(r"\d", form) for form in self.forms(pid) or [""]))
+        return {"dense": dense, "coverage": coverage, "bigram": bigram, "numeric": numeric, "rule": float(rule)}
 
 
 class HybridRetriever:
@@ -448,6 +472,55 @@ class HybridRetriever:
             rule = known if topic.known else (dense or 0.0) >= self.dense_floor
         return {"dense": dense, "coverage": coverage, "bigram": bigram, "numeric": numeric, "rule": float(rule)}
 
+    def support_feature_table(
+        self, query: Query, topic: Topic, pids: list[str], grams: dict[str, float]
+    ) -> SupportFeatureTable:
+        """:meth:`support_features` of many paragraphs at once, equal value for value.
+
+        A cross-town question judges thousands of paragraphs; reading each sentence's terms
+        with Python substring tests took most of its time. Here each term, near-synonym and
+        bigram is looked up once for all the paragraphs' sentences (:meth:`EvidenceIndex.contains_joined`),
+        and the coverages are summed with numpy in the same order as :func:`assistant.lexicon.coverage`
+        and :func:`assistant.support.bigram_coverage` sum them, so every float is the same.
+        """
+        self._prepare()
+        views, paragraphs = self._views, self.kb.paragraphs
+        pids = [pid for pid in dict.fromkeys(pids) if pid in views.row]
+        evidence = views.evidence
+        rows = np.array([views.row[pid] for pid in pids], dtype=np.int64)
+        sentences, owner = evidence.sentences_of(rows)
+        # The innermost section read with each sentence (as support_features reads it), folded once per section.
+        section_ids: dict[str, int] = {}
+        row_section = np.array(
+            [section_ids.setdefault(paragraphs[pid].section, len(section_ids)) for pid in pids], dtype=np.int64
+        )
+        prefixes = [PUNCT.sub("", fold(section)) for section in section_ids]
+        prefix_of = row_section[owner] if len(owner) else np.zeros(0, dtype=np.int64)
+
+        def has(needle: str) -> np.ndarray:
+            return evidence.contains_joined(needle, sentences, prefixes, prefix_of)
+
+        got = np.zeros(len(sentences))
+        total = sum(topic.weights.values())
+        for term, weight in topic.weights.items():
+            exact = has(term)
+            near = np.zeros(len(sentences), dtype=bool)
+            for alt in expand(term):
+                near |= has(alt)
+            got = got + np.where(exact, weight, np.where(near, weight * SYNONYM_WEIGHT, 0.0))
+        coverage = got / total if total else np.zeros(len(sentences))
+        gram_total = sum(grams.values())
+        got = np.zeros(len(sentences))
+        for gram, weight in grams.items():
+            got = got + np.where(has(gram), weight, 0.0)
+        bigram = got / gram_total if gram_total else np.zeros(len(sentences))
+        best_coverage, best_bigram = np.zeros(len(pids)), np.zeros(len(pids))
+        if len(sentences):
+            best_coverage = np.maximum.reduceat(coverage, np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]))
+            best_bigram = np.maximum.reduceat(bigram, np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]))
+        lexical = dict(zip(pids, zip(best_coverage.tolist(), best_bigram.tolist())))
+        return SupportFeatureTable(lexical, query.numeric, self.sentence_forms)
+
     def sentence_forms(self, pid: str) -> list[str]:
         """The index forms of a paragraph's sentences (folded, inner punctuation removed)."""
         self._prepare()
@@ -676,12 +749,17 @@ class HybridRetriever:
         # or language every similarity is lower alike, so there it weighs nothing.
         comparable = to_simplified(query.text) == query.text and len(re.findall(r"[a-zA-Z]", query.text)) < 4
 
+        # Every candidate's features at once (support_features of each, computed in bulk).
+        features = self.support_feature_table(query, topic, list(found.fused), grams)
+
         def supports(pid: str) -> bool:
             # The fitted decision (assistant/support.py) weighs the lexical rule's verdict with
             # dense similarity, coverage and character-bigram evidence of the best sentence.
             rule = self._supports(pid, lexical.get(pid, 0.0), dense.get(pid, 0.0), topic)
             similarity = dense.get(pid) if comparable else None
-            return model.supports(self.support_features(query, topic, pid, similarity, grams, rule))
+            if pid not in features:  # not an index row (cannot happen while the views are current)
+                return model.supports(self.support_features(query, topic, pid, similarity, grams, rule))
+            return model.supports(features.values(pid, similarity, rule))
 
         decisions = decide_towns(
             found.fused,

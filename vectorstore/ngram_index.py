@@ -50,8 +50,8 @@ class NgramIndex:
         """Index the characters and bigrams of ``texts`` (sorting, not hashing: ~1 s per 5 M characters)."""
         n = len(texts)
         empty = np.zeros(0, np.int64)
-        if not n:
-            return cls([], empty, empty, np.zeros(1, np.int64), np.zeros(0, np.int32))
+        if not any(texts):  # no character at all (no texts, or only empty ones)
+            return cls(list(texts), empty, empty, np.zeros(1, np.int64), np.zeros(0, np.int32))
         joined = "\x00".join(texts) + "\x00"
         codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
         present = np.zeros(0x110000, dtype=bool)
