@@ -2,9 +2,9 @@
 
 Built once per index state (:meth:`assistant.retrieve.HybridRetriever.refresh` drops them after
 a change): the folded heading + text and sentences of every paragraph (``index-forms.json``),
-town aliases, the town and document of every catalogue row, and the sentence-level evidence index
-(:mod:`assistant.evidence`). The files are built at ingest by :func:`build_index_forms`
-(:mod:`vectorstore.derived`); here they are only read.
+town aliases (their pinyin spellings saved with the forms), the town and document of every catalogue
+row, and the sentence-level evidence index (:mod:`assistant.evidence`). The files are built at ingest
+by :func:`build_index_forms` (:mod:`vectorstore.derived`); here they are only read.
 """
 
 from __future__ import annotations
@@ -56,8 +56,10 @@ class IndexViews:
 
     def __init__(self, kb: KnowledgeBase) -> None:
         paragraphs = kb.paragraphs
-        self.folded, self.headings, self.sentences = _index_forms(kb, paragraphs)
-        self.aliases = {fold(a): t for t in kb.towns() for a in town_aliases(t) + pinyin_aliases(t)}
+        data = read_json(kb.dir / FORMS_FILE)
+        self.folded, self.headings, self.sentences = _index_forms(kb, paragraphs, data)
+        pinyin = _town_pinyin(kb.towns(), data)
+        self.aliases = {fold(a): t for t in kb.towns() for a in town_aliases(t) + pinyin[t]}
         # Rows are the catalogue's paragraphs in its order; BM25 is one signal mapped onto them.
         self.order = kb.row_ids
         self.row = {pid: i for i, pid in enumerate(self.order)}
@@ -151,11 +153,21 @@ def _fold_forms(paragraphs: dict[str, Paragraph], previous: dict | None) -> dict
     return kept
 
 
-def _index_forms(kb: KnowledgeBase, paragraphs: dict[str, Paragraph]) -> tuple[dict, dict, dict]:
-    """The folded forms of every paragraph: read from ``index-forms.json`` (built at ingest), never written here."""
+def _town_pinyin(towns: list[str], data: dict | None) -> dict[str, list[str]]:
+    """Each town's Latin spellings: saved in ``index-forms.json`` at ingest, else computed here.
+
+    Importing pypinyin and its phrase table takes 1-2 s, most of a fresh process's first answer.
+    """
+    saved = data.get("pinyin") if data else None
+    if isinstance(saved, dict) and all(isinstance(saved.get(t), list) for t in towns):
+        return {t: saved[t] for t in towns}
+    return {t: pinyin_aliases(t) for t in towns}
+
+
+def _index_forms(kb: KnowledgeBase, paragraphs: dict[str, Paragraph], data: dict | None) -> tuple[dict, dict, dict]:
+    """The folded forms of every paragraph: read from ``index-forms.json`` (``data``, built at ingest), never written here."""
     path = kb.dir / FORMS_FILE
     generation = _generation(kb)
-    data = read_json(path)
     if data and data.get("version") == FORMS_VERSION and data.get("generation") == generation:
         forms = data.get("forms")
         if isinstance(forms, dict) and forms.keys() == paragraphs.keys():
@@ -173,7 +185,8 @@ def build_index_forms(kb: KnowledgeBase) -> None:
     generation = _generation(kb)
     paragraphs = kb.paragraphs
     forms = _fold_forms(paragraphs, read_json(path))
-    write_json(path, {"generation": generation, "version": FORMS_VERSION, "forms": forms})
+    pinyin = {t: pinyin_aliases(t) for t in kb.towns()}
+    write_json(path, {"generation": generation, "version": FORMS_VERSION, "forms": forms, "pinyin": pinyin})
     folded, headings, sentences = _split_forms(forms)
     order = kb.row_ids
     EvidenceIndex(
