@@ -275,8 +275,9 @@ class UploadCache:
         for name in list(tracked):  # a copy: uploads arrive while this runs
             try:
                 stat = os.lstat(name)
-            except OSError:
+            except OSError:  # removed by Gradio's own cleaner, which leaves the upload's folder behind
                 tracked.discard(name)
+                self._remove_folder(name)
                 continue
             if name not in keep:
                 files.append((stat.st_mtime, stat.st_size, name))
@@ -294,11 +295,15 @@ class UploadCache:
             os.remove(name)
         except OSError:
             return 0
+        UploadCache._remove_folder(name)
+        return 1
+
+    @staticmethod
+    def _remove_folder(name: str) -> None:
         try:  # Gradio keeps each upload in a folder of its own (named by its hash)
             os.rmdir(os.path.dirname(name))
         except OSError:
             pass  # not empty: another upload of the same content, or not a folder of ours
-        return 1
 
     def start(self, demo: gr.Blocks) -> threading.Thread:
         """Clean every :attr:`interval` seconds while the app runs (a daemon thread; start it before launch)."""

@@ -107,7 +107,8 @@ def test_uploads_posted_straight_to_gradio_do_not_pile_up(served):
     kept = [Path(p) for p in paths if Path(p).exists()]
     assert sum(p.stat().st_size for p in kept) <= CACHE.max_bytes and len(kept) < 20
     deadline = time.monotonic() + CACHE.max_age + 5
-    while any(Path(p).exists() for p in paths) and time.monotonic() < deadline:
+    # A file and its folder go in one sweep, but not atomically: wait for both.
+    while any(Path(p).exists() or Path(p).parent.exists() for p in paths) and time.monotonic() < deadline:
         time.sleep(0.25)
     assert not any(Path(p).exists() for p in paths)
     assert not any(Path(p).parent.exists() for p in paths)  # nor their per-upload folders
