@@ -39,8 +39,8 @@ _FRAMING = re.compile(
 )
 _HAN_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
 _WORD = re.compile(r"[a-z]{2,}")
-_NEGATOR = re.compile(r"没有|没|未|无|不|非|否")
 _NEGATOR_CHARS = "没未无不非否"
+_NEGATOR = re.compile(rf"没有|[{_NEGATOR_CHARS}]")
 # Words that begin with a negator but deny nothing ("不断加强", "非诉执行", "未成年人"): neutralised
 # before polarity is compared, so "不断加强" does not read as "加强" denied. ("不足", "不强" do deny:
 # a claim may say them only where its paragraph does.)

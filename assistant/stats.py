@@ -790,21 +790,23 @@ def to_xlsx(facts: Iterable[Fact], path: str | Path) -> Path:
     path = Path(path)
     facts = list(facts)
     wb = Workbook()
-    widths = {"镇": 12, "指标": 22, "原文": 40, "出处": 36, "章节": 30, "段落ID": 22, "指标代码": 22, "文档ID": 18,
-              "段落全文": 80, "表述": 14}  # fmt: skip
+    # Column widths by field (the header labels are COLUMNS' and ID_COLUMNS' own).
+    widths = {"town": 12, "label": 22, "quote": 40, "citation_label": 36, "section": 30, "paragraph_id": 22,
+              "metric": 22, "doc_id": 18, "text": 80, "display": 14}  # fmt: skip
     wrap = Alignment(wrap_text=True, vertical="top")
     sheets = (("统计表", COLUMNS, False), ("编号", ID_COLUMNS, True))
     for index, (title, columns, numbered) in enumerate(sheets):
         ws = wb.active if index == 0 else wb.create_sheet()
         ws.title = title
+        names = ([""] if numbered else []) + [name for name, _ in columns]
         headers = (["序号"] if numbered else []) + [header for _, header in columns]
         ws.append(headers)
         for cell in ws[1]:
             cell.font = Font(bold=True)
         for n, fact in enumerate(facts, 1):
             ws.append(([n] if numbered else []) + _row(fact, columns))
-        for idx, header in enumerate(headers, start=1):
-            ws.column_dimensions[ws.cell(row=1, column=idx).column_letter].width = widths.get(header, 10)
+        for idx, name in enumerate(names, start=1):
+            ws.column_dimensions[ws.cell(row=1, column=idx).column_letter].width = widths.get(name, 10)
         for row in ws.iter_rows(min_row=2):
             for cell in row:
                 cell.alignment = wrap

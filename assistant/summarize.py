@@ -25,12 +25,28 @@ _REQUEST = re.compile(
 )
 
 
-# A connective that ties a sentence to the one before ("同时，", "此外，"): cut from a point's
-# start, so the point reads on its own (the quote stays a verbatim part of the paragraph).
-_CONNECTIVE = re.compile(
-    r"^(?:与此同时|同时|此外|另外|另一方面|其次|再次|最后|对此|为此|因此|所以|但是|然而|不过|而且|并且|其中|总之|总体来看)"
-    r"[，,、]\s*"
-)
+# A connective that ties a sentence to the one before ("同时，", "此外，", "为此，"): one word of a
+# function class (jieba's conjunctions c, adverbs d, pronouns r, localisers f: 同时, 再次, 其中, 最后)
+# set off by a comma at the sentence's start. It is cut from a point's start, so the point reads on
+# its own (the quote stays a verbatim part of the paragraph).
+_CONNECTIVE_TAG = re.compile(r"^[cdrf]")
+
+
+def _drop_connective(sentence: str) -> str:
+    """The sentence without a leading connective and its comma.
+
+    >>> _drop_connective("与此同时，镇里建成调解室5个。"), _drop_connective("全年，调解纠纷32起。")
+    ('镇里建成调解室5个。', '全年，调解纠纷32起。')
+    """
+    from vectorstore.tokenize import default_tokenizer
+
+    words = default_tokenizer().pos.cut(sentence[:12])
+    first, second = next(words, None), next(words, None)
+    if first is None or second is None or second.word not in "，,、" or not _CONNECTIVE_TAG.match(first.flag):
+        return sentence
+    return sentence[len(first.word) + 1 :].lstrip()
+
+
 # A sentence that leans on the one before ("这一做法…", "该制度…", "上述问题…") needs it.
 _ANAPHOR = re.compile(r"^(?:这些|这一|这种|这|此项|此类|该|上述|以上|前述)")
 # A lead-in that announces what follows ("主要做法如下：").
@@ -70,7 +86,7 @@ def standalone(sentence: str, text: str) -> str:
             end = text.find(sentences[last], start) + len(sentences[last]) if start >= 0 else -1
             if start >= 0 and end > start:
                 sentence = text[start:end]
-    trimmed = _CONNECTIVE.sub("", sentence, count=1)
+    trimmed = _drop_connective(sentence)
     return trimmed if len(trimmed) >= 6 else sentence
 
 

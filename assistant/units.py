@@ -35,7 +35,7 @@ def unit_of(town: str) -> str | None:
         return None
     if town.endswith(("街道", "街")):
         return "街道"
-    return next((u for u in ("苏木", "镇", "乡") if town.endswith(u)), None)
+    return next((u for u in TOWNSHIP_UNITS if town.endswith(u)), None)
 
 
 def asked_units(folded: str) -> tuple[str, ...]:
@@ -54,7 +54,12 @@ def asked_units(folded: str) -> tuple[str, ...]:
     words = re.findall(UNIT, m.group("units"))
     units: set[str] = set()
     for word in words:
-        units |= {"乡镇": {"镇", "乡", "苏木"}, "镇街": {"镇", "街道"}, "街镇": {"镇", "街道"}}.get(word, {word})
+        if word in TOWNSHIP_UNITS:
+            units.add(word)
+            continue
+        # A pair written as one word (乡镇, 镇街) names the units whose first characters it holds;
+        # 苏木 is the 乡 of Inner Mongolia, so 乡镇 covers it too.
+        units |= {u for u in TOWNSHIP_UNITS if u[0] in word or (u == "苏木" and "乡" in word)}
     return () if units >= set(TOWNSHIP_UNITS) else tuple(u for u in TOWNSHIP_UNITS if u in units)
 
 

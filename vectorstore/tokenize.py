@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import io
 import logging
 import re
 from pathlib import Path
@@ -25,11 +26,18 @@ STOPWORDS = frozenset(
 
 
 @functools.lru_cache(maxsize=1)
+def domain_dictionary() -> str:
+    """The domain terms in jieba's user-dictionary form, without the comments (jieba would read them as words)."""
+    lines = (line.split("#", 1)[0].strip() for line in DOMAIN_TERMS.read_text(encoding="utf-8").splitlines())
+    return "\n".join(line for line in lines if line) + "\n"
+
+
+@functools.lru_cache(maxsize=1)
 def version() -> str:
     """Label of the tokenizer's behaviour (code revision + domain dictionary), for caching tokens."""
     import hashlib
 
-    digest = hashlib.sha1(DOMAIN_TERMS.read_bytes() + "|".join(sorted(STOPWORDS)).encode()).hexdigest()
+    digest = hashlib.sha1(domain_dictionary().encode() + "|".join(sorted(STOPWORDS)).encode()).hexdigest()
     return f"1-{digest[:12]}"
 
 
@@ -46,7 +54,7 @@ class Tokenizer:
 
         jieba.setLogLevel(logging.WARNING)
         self.jieba = jieba.Tokenizer()
-        self.jieba.load_userdict(str(DOMAIN_TERMS))
+        self.jieba.load_userdict(io.StringIO(domain_dictionary()))
         self.taught: set[str] = set()
         self._pos = None
 
