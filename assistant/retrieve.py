@@ -34,7 +34,6 @@ from assistant.views import INNER_PUNCT, PUNCT, IndexViews, pinyin_aliases  # no
 from ingest.parse import DOC_NUMBER, SIGNER_LINE
 from ingest.records import Paragraph
 from vectorstore.kb import KnowledgeBase, town_aliases
-from vectorstore.sentences import SentenceVectors
 from vectorstore.tokenize import tokenize, tokenize_precise
 
 MAX_DENSE = 600  # chunks one Chroma query may return
@@ -252,8 +251,6 @@ class HybridRetriever:
         self.town_candidates = town_candidates
         self.town_chunks = town_chunks
         self.support_model = support_model or default_model()
-        # Each paragraph's sentence-window vectors, from the catalogue's embedding cache (read lazily).
-        self.sentence_vectors = SentenceVectors(kb.embedder.name, lambda keys: kb.catalog.cached_vectors(keys))
         self._views: IndexViews | None = None
         self._holding_key: tuple | None = None
         self._holding_rows = np.zeros(0, dtype=bool)
@@ -654,17 +651,12 @@ class HybridRetriever:
         # or language every similarity is lower alike, so there it weighs nothing.
         comparable = to_simplified(query.text) == query.text and len(re.findall(r"[a-zA-Z]", query.text)) < 4
 
-        vector = self.kb.embedder.embed([query.search_text or query.text], "query")[0] if comparable else None
-
         def supports(pid: str) -> bool:
             # The fitted decision (assistant/support.py) weighs the lexical rule's verdict with
-            # dense similarity, the best sentence's by meaning (every town has one: read from the
-            # embedding cache), and the coverage and character-bigram evidence of the best sentence.
+            # dense similarity, coverage and character-bigram evidence of the best sentence.
             rule = self._supports(pid, lexical.get(pid, 0.0), dense.get(pid, 0.0), topic)
             similarity = dense.get(pid) if comparable else None
-            values = self.support_features(query, topic, pid, similarity, grams, rule)
-            values["sentence"] = self.sentence_vectors.best(paragraphs[pid], vector) if comparable else None
-            return model.supports(values)
+            return model.supports(self.support_features(query, topic, pid, similarity, grams, rule))
 
         decisions = decide_towns(
             found.fused,

@@ -13,11 +13,6 @@ Features of a candidate passage:
   labelled (simplified Chinese) questions: a question in traditional characters or English
   is less similar to every passage alike, and a town beyond the dense query's reach has no
   similarity at all;
-- ``sentence``: the embedder's similarity of the question and the passage's best-matching
-  sentence window, read from the vectors stored at ingest (:mod:`vectorstore.sentences`): whether
-  one sentence says it, by meaning, where ``dense`` tells what the whole passage is about. Every
-  town has it, also beyond the dense query's reach; unknown like ``dense`` for a question in
-  another script or language, or in an index built before sentence windows;
 - ``coverage``: the IDF-weighted share of the question's terms (and near-synonyms) in the
   passage's best sentence window (:mod:`assistant.lexicon`);
 - ``bigram``: the IDF-weighted share of the question's character bigrams in its best sentence
@@ -39,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MODEL_FILE = Path(__file__).with_name("data") / "support_model.json"
-FEATURES = ("dense", "sentence", "coverage", "bigram", "numeric", "rule")
+FEATURES = ("dense", "coverage", "bigram", "numeric", "rule")
 _NOT_CONTENT = re.compile(r"[\W\d_a-z]")
 
 
@@ -120,11 +115,11 @@ class SupportModel:
         )
 
     def probability(self, values: dict[str, float | None]) -> float:
-        """Probability that a passage with these feature values supports an answer (None or absent: unknown)."""
+        """Probability that a passage with these feature values supports an answer (None: unknown)."""
         z = self.bias + sum(
             w * (values[f] - m) / s
             for f, m, s, w in zip(self.features, self.mean, self.scale, self.weights)
-            if values.get(f) is not None
+            if values[f] is not None
         )
         return 1.0 / (1.0 + math.exp(-z))
 

@@ -29,7 +29,6 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from assistant.support import FEATURES, MODEL_FILE  # noqa: E402
-from vectorstore.sentences import sentence_windows  # noqa: E402
 
 
 def features(pairs: list[dict], dbs: dict[str, str]) -> np.ndarray:
@@ -41,7 +40,6 @@ def features(pairs: list[dict], dbs: dict[str, str]) -> np.ndarray:
     assistants = {name: Assistant(Settings(db=path)) for name, path in dbs.items()}
     cache: dict[tuple[str, str], tuple] = {}
     dense: list[float] = []
-    sentence: list[float] = []
     for pair in pairs:
         retriever = assistants[pair["corpus"]].retriever
         key = (pair["corpus"], pair["question"])
@@ -52,29 +50,13 @@ def features(pairs: list[dict], dbs: dict[str, str]) -> np.ndarray:
         para = retriever.kb.paragraphs[pair["hit_id"]]
         passage = retriever.kb.embedder.embed([f"{para.section}：{para.text[:320]}"], "passage")[0]
         dense.append(float(np.dot(cache[key][3], np.asarray(passage))))
-        sentence.append(best_window(retriever, para, cache[key][3]))
     rows = []
-    for pair, d, s in zip(pairs, dense, sentence):
+    for pair, d in zip(pairs, dense):
         query, topic, grams, _ = cache[(pair["corpus"], pair["question"])]
         retriever = assistants[pair["corpus"]].retriever
         values = retriever.support_features(query, topic, pair["hit_id"], d, grams, sentence=pair["sentence"])
-        values["sentence"] = s
         rows.append([values[f] for f in FEATURES])
     return np.array(rows, dtype=float)
-
-
-def best_window(retriever, para, query_vector: np.ndarray) -> float:
-    """The question's similarity to the paragraph's best sentence window, as the app judges it.
-
-    ``HybridRetriever.town_by_town`` takes a judged paragraph's best window, so the fit does too:
-    the feature then has the same distribution in both (the best of a paragraph's windows is
-    higher than the labelled sentence's own). The windows come from the knowledge base's
-    embedding cache, or are embedded here when it lacks them (an index built before them).
-    """
-    matrix = retriever.sentence_vectors.matrix(para)
-    if matrix is None:
-        matrix = retriever.kb.embedder.embed(sentence_windows(para.text), "passage")
-    return float(np.max(matrix @ query_vector))
 
 
 def fit(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 50) -> np.ndarray:

