@@ -339,28 +339,31 @@ def _no_cache(ingest: dict, corpus: Corpus, base: dict, sample_rate: float | Non
 def _result(setup: dict, corpus: Corpus, ingest: dict, asked: dict, sample_rate: float | None, base: dict) -> dict:
     """The JSON-ready result (key order is the documented one)."""
     reports, variants = setup["reports"], setup["variants"]
-    ingest_s, breakdown, ingest_report = ingest["seconds"], ingest["breakdown"], ingest["report"]
+    ingest_s, breakdown = ingest["seconds"], ingest["breakdown"]
     chunks, distinct_chars, all_chars = ingest["chunks"], ingest["distinct_context_chars"], ingest["all_context_chars"]
     no_cache, base_rate = _no_cache(ingest, corpus, base, sample_rate)
     ingest_cps = corpus.chars / ingest_s if ingest_s else None
     base_cps = base.get("chars_per_s")
     timed, search_ms, ask_ms, embed_ms = asked["timed"], asked["search_ms"], asked["ask_ms"], asked["embed_ms"]
     db = setup["db"]
+    # The index starts empty, so every distinct chunk vector was computed in this run (the ingest
+    # report's ``embedded`` counts the sentence windows and headings read, vectorstore/sentences.py).
+    embedded = ingest["distinct"]
     return {
         "reports": reports,
         "chunks": chunks,
         "paragraphs": ingest["paragraphs"],
         "chars": corpus.chars,
-        "embedded_chunks": ingest_report.embedded,
+        "embedded_chunks": embedded,
         "distinct_chunks": ingest["distinct"],
         "embedded_chars": distinct_chars,
         "chunk_chars": all_chars,
         "pool_paragraphs": corpus.pool_paragraphs,
         "variants": variants,
         "embedding": (
-            f"embedded {ingest_report.embedded} distinct chunks ({distinct_chars} chars) "
+            f"embedded {embedded} distinct chunks ({distinct_chars} chars) "
             f"for {chunks} indexed chunks ({all_chars} chars); the other "
-            f"{chunks - ingest_report.embedded} came from the embedding cache (paragraphs shared "
+            f"{chunks - embedded} came from the embedding cache (paragraphs shared "
             f"between synthetic reports: {variants} variants per source paragraph, {corpus.pool_paragraphs} "
             "distinct body paragraphs in the pool)"
         ),

@@ -15,7 +15,9 @@ from ingest.records import Paragraph, ParsedDocument, SourceText
 # Bumped whenever parsing or metadata reading changes what a document yields: an ingest
 # parses documents read by an older version again (their embeddings come from the cache).
 # 2: real-world layouts (site metadata, single-newline paragraphs, titles, town gazetteer).
-PARSER_VERSION = 2
+# 3: chunk vectors pooled from sentence-window vectors, which the query side reads back
+#    (vectorstore/sentences.py): an index built before lacks them until its documents are read again.
+PARSER_VERSION = 3
 
 
 def doc_id_for(sha256: str) -> str:

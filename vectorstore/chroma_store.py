@@ -99,6 +99,8 @@ class ChromaStore:
 
     def delete(self, ids: list[str]) -> None:
         """Delete chunks by id (in batches)."""
+        if not ids:
+            return  # without opening the store
         batch = max(1, min(self.client.get_max_batch_size(), 4000))
         for i in range(0, len(ids), batch):
             self.collection.delete(ids=ids[i : i + batch])

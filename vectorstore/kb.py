@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -29,12 +28,13 @@ import numpy as np
 from ingest.limits import INGEST_LIMITS
 from ingest.load import LoadError, sha256_bytes, stored_path
 from ingest.pipeline import PARSER_VERSION, doc_id_for, parse_file
-from ingest.records import Chunk, DocumentMeta, Paragraph, ParsedDocument
+from ingest.records import DocumentMeta, Paragraph, ParsedDocument
 from vectorstore.bm25_index import BM25Damaged, BM25Index
 from vectorstore.chroma_store import ChromaStore, collection_name
 from vectorstore.derived import Derived
 from vectorstore.embedders import Embedder
 from vectorstore.files import _error, find_files
+from vectorstore.sentences import chunk_key, chunk_units, document_units, pool, unit_key
 from vectorstore.tokenize import Tokenizer
 from vectorstore.upkeep import IndexDamaged, IndexUpkeep, Problem  # noqa: F401 - re-exported
 
@@ -56,7 +56,8 @@ class IngestReport:
         skipped: Files skipped because their content is already indexed.
         errors: ``{"path", "error"}`` for every file that could not be ingested.
         pruned: Documents removed because their file is gone (``--prune``).
-        embedded: Chunks actually run through the embedder (cache misses).
+        embedded: Texts actually run through the embedder (cache misses): sentence windows and
+            headings, whose vectors are pooled into the chunks' (:mod:`vectorstore.sentences`).
         warnings: ``{"path", "warning"}`` for documents indexed with a problem.
         total_documents: Documents in the knowledge base after the run.
         total_chunks: Chunks in the knowledge base after the run.
@@ -104,8 +105,8 @@ def _parse_one(path: str, max_bytes: int) -> ParsedDocument | str:
 
 
 def embed_key(embedder_name: str, text: str) -> str:
-    """Embedding-cache key: model name + exact text."""
-    return hashlib.sha1(f"{embedder_name}\n{text}".encode()).hexdigest()
+    """Embedding-cache key: model name + exact text (:func:`vectorstore.sentences.unit_key`)."""
+    return unit_key(embedder_name, text)
 
 
 def town_aliases(town: str) -> list[str]:
@@ -251,17 +252,20 @@ class KnowledgeBase(IndexUpkeep):
             for warning in doc.meta.warnings:
                 report.warnings.append({"path": doc.meta.source_path, "warning": warning})
 
-        vectors, report.embedded = self._embed([c for d in docs for c in d.chunks], progress)
+        vectors, report.embedded = self._embed(docs, progress)
         pruned = self._prunable(paths, files) if prune else []
         removed_chunks: list[str] = []
         changed = bool(docs or replaced or pruned)
         if changed:
+            # A document read again keeps its chunk ids (doc id + ordinal); their vectors leave Chroma
+            # first, or the sync (which adds only missing ids) would keep the old reading's vectors.
+            # Before the commit: a crash in between leaves ids the sync puts back from the cache.
+            self.store.delete([c.id for doc_id in set(replaced) for c, _ in self.catalog.chunks(doc_id)])
             with self.catalog.conn:  # one transaction: all of this run, or none of it
                 for doc_id in set(replaced) | set(pruned):
                     removed_chunks += self.catalog.delete_document(doc_id)
                 for doc in docs:
-                    keys = [embed_key(self.embedder.name, c.context) for c in doc.chunks]
-                    self.catalog.insert_document(doc, keys)
+                    self.catalog.insert_document(doc, self.chunk_keys(doc))
                 self.catalog.cache_vectors(vectors)
                 self.catalog.set_state("generation", self._next_generation())
         report.documents = len(docs)
@@ -308,24 +312,45 @@ class KnowledgeBase(IndexUpkeep):
             return ParsedDocument(meta=meta, paragraphs=paragraphs, chunks=chunks)
         return replace(doc, meta=meta)
 
-    def _embed(self, chunks: list[Chunk], progress: Progress) -> tuple[dict[str, np.ndarray], int]:
-        """Vectors for chunks: cache hits first, misses embedded in length-sorted batches."""
-        keys = {embed_key(self.embedder.name, c.context): c.context for c in chunks}
-        have = self.catalog.cached_vectors(list(keys))
-        missing = sorted((k for k in keys if k not in have), key=lambda k: len(keys[k]))
-        out: dict[str, np.ndarray] = {}
+    def _embed(self, docs: list[ParsedDocument], progress: Progress) -> tuple[dict[str, np.ndarray], int]:
+        """Vectors of the documents' chunks, pooled from their sentence windows (:mod:`vectorstore.sentences`).
+
+        Every window and heading not in the cache is embedded, in length-sorted batches; each chunk's
+        vector is the length-weighted, normalised mean of its units'. Returns the chunk vectors by :meth:`chunk_keys`
+        and the number of texts embedded.
+        """
+        name = self.embedder.name
+        texts: dict[str, str] = {}  # unit key -> text: every window of every paragraph, and the headings
+        pooled: dict[str, list[tuple[str, int]]] = {}  # chunk key -> its units' keys and lengths
+        for doc in docs:
+            texts.update((unit_key(name, u), u) for u in document_units(doc))
+            paragraphs = {p.id: p for p in doc.paragraphs}
+            for chunk in doc.chunks:
+                units = chunk_units(chunk, paragraphs)
+                pooled[chunk_key(name, units)] = [(unit_key(name, u), len(u)) for u in units]
+        have = self.catalog.cached_vectors([*pooled, *texts])
+        missing = sorted((k for k in texts if k not in have), key=lambda k: len(texts[k]))
         batch = 32
         for i in range(0, len(missing), batch):
             part = missing[i : i + batch]
-            done = dict(zip(part, self.embedder.embed([keys[k] for k in part], "passage")))
-            out.update(done)
+            done = dict(zip(part, self.embedder.embed([texts[k] for k in part], "passage")))
+            have.update(done)
             # Each batch is kept at once: an ingest that is interrupted (killed, power cut) leaves
             # its vectors in the cache, and the next run embeds only what is still missing. The
             # cache answers no question, so the index stays as it was until the final commit.
             with self.catalog.conn:
                 self.catalog.cache_vectors(done)
             progress("向量化", min(i + batch, len(missing)), len(missing))
+        out = {
+            key: have[key] if key in have else pool([have[k] for k, _ in units], [n for _, n in units])
+            for key, units in pooled.items()
+        }
         return out, len(missing)
+
+    def chunk_keys(self, doc: ParsedDocument) -> list[str]:
+        """The embedding-cache key of each of a document's chunks (its pooled vector)."""
+        paragraphs = {p.id: p for p in doc.paragraphs}
+        return [chunk_key(self.embedder.name, chunk_units(c, paragraphs)) for c in doc.chunks]
 
     def _prunable(self, paths: list, files: list[Path]) -> list[str]:
         roots = [Path(stored_path(Path(p).resolve())) for p in paths if Path(p).is_dir()]
