@@ -679,11 +679,18 @@ class HybridRetriever:
             hits = self._expand_sections(hits)
         top = hits[:k]
         abstain, reason = False, ""
+        # The lexical rule's verdict first (cheap); the fitted decision only when it finds nothing.
+        by_rule = [h for h in top if self.supports(h, topic)]
+        by_model = [] if by_rule or not top else [h for h in top if self.model_supports(query, topic, h)]
         if not top:
             abstain, reason = True, phrasing.NO_PASSAGES
-        elif top[0].source != "exact" and not any(self.supports(h, topic) for h in top):
+        elif top[0].source != "exact" and not by_rule and not by_model:
             abstain, reason = True, phrasing.NO_SUPPORT
-        elif query.numeric and not any(self.has_required(h.id, topic, numeric=True) for h in top):
+        elif (
+            query.numeric
+            and not any(self.has_required(h.id, topic, numeric=True) for h in top)
+            and not any(re.search(r"\d", self.kb.paragraphs[h.id].text) for h in by_model)
+        ):
             abstain, reason = True, phrasing.NO_FIGURE
         return Retrieval(
             query=query, hits=tuple(top), abstain=abstain, reason=reason, topic_terms=tuple(topic.weights), topic=topic
@@ -712,6 +719,19 @@ class HybridRetriever:
     def supports(self, hit: Hit, topic: Topic) -> bool:
         """Whether a hit is real evidence: lexical (required terms, coverage) or, with no lexical handle, dense."""
         return self._supports(hit.id, hit.coverage, hit.dense, topic)
+
+    def model_supports(self, query: Query, topic: Topic, hit: Hit) -> bool:
+        """The fitted support decision (:mod:`assistant.support`) on a hit's best sentence.
+
+        The same decision that judges every town of a which-towns question: a question in the
+        official's own words ("跟监狱连线让服刑人员家属视频见面") shares few terms with the report
+        ("远程视频会见"), so the lexical rule alone abstains while meaning and bigrams agree.
+        """
+        comparable = to_simplified(query.text) == query.text and len(re.findall(r"[a-zA-Z]", query.text)) < 4
+        similarity = hit.dense if comparable and hit.dense else None
+        grams = self.bigram_weights(query)
+        features = self.support_features(query, topic, hit.id, similarity, grams, self.supports(hit, topic))
+        return self.support_model.supports(features)
 
     def _supports(self, pid: str, coverage: float, dense: float, topic: Topic) -> bool:
         if not topic.known:  # nothing of the question occurs in any report (e.g. English): trust the embedder

@@ -48,3 +48,16 @@ def test_fit_recovers_a_separable_rule_and_reports_held_out_figures():
     assert figures["auc"] > 0.95 and figures["precision"] > 0.85 and figures["recall"] > 0.85
     w = fit.fit(x, y)
     assert abs(w[1]) > 5 * abs(w[2])  # the informative feature carries the weight
+
+
+def test_a_fact_question_in_the_officials_own_words_is_judged_by_the_fitted_decision(demo):
+    # The report says "已累计开展远程视频会见380余次"; the question shares almost no term with it
+    # (监狱连线, 家属视频见面, 多少回), so the lexical rule alone abstained with the paragraph at hit #1.
+    answer = demo.ask("北留跟监狱连线让服刑人员家属视频见面，这一年搞了多少回？")
+    assert not answer.abstained
+    assert "380余次" in answer.answer and answer.citations[0].town == "北留镇"
+
+
+def test_the_fitted_decision_still_abstains_when_the_reports_do_not_say(demo):
+    for question in ("北留镇2024年的财政收入是多少？", "东方红镇一共有多少座水库？"):
+        assert demo.ask(question).abstained, question
