@@ -75,3 +75,30 @@ def test_support_model_refits_to_the_packaged_weights(realworld_db, demo_db, tmp
     assert abs(fitted.threshold - packaged.threshold) <= 0.05
     held_out = fitted.provenance["held_out"]
     assert held_out["precision"] >= 0.7 and held_out["recall"] >= 0.7
+
+
+BLIND15 = ROOT / "tests" / "data" / "blind15.jsonl"
+
+
+@pytest.fixture(scope="module")
+def county_db(tmp_path_factory):
+    """The demo and real-world reports in one knowledge base, as blind15 was written against."""
+    db = tmp_path_factory.mktemp("county-db")
+    files = sorted(str(p) for p in (ROOT / "data" / "reports").glob("*.txt")) + sorted(
+        str(p) for p in REALWORLD.glob("*.txt")
+    )
+    result = CliRunner().invoke(cli, ["ingest", *files, "--db", str(db), "--json"])
+    assert result.exit_code == 0, result.output
+    return db
+
+
+def test_blind15_regression_floor(county_db):
+    """blind15 (49 questions in officials' own words, written blind) no longer measures generalisation:
+    its first run (answers 0.31, town sets 0.09, abstention 1.00) is in the issue 15 note. Since then
+    it is a regression set; the floors are the figures after the first fix (answers 0.37)."""
+    result = CliRunner().invoke(cli, ["eval", str(BLIND15), "--db", str(county_db), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)["summary"]
+    assert summary["abstention_accuracy"] == 1.0
+    assert summary["evidence_recall"] >= 0.6
+    assert summary["answer_accuracy"] >= 0.36
