@@ -2,9 +2,9 @@
 
 Each simulated user is one Gradio session (its own ``session_hash``, so its conversation is its
 own) that asks its questions one after another through ``POST /gradio_api/call/ask`` and reads
-the answer from the event stream, as a browser's chat would. All users start together. Before
-the load, one user alone asks every question sequence the users will ask: those answers are the
-reference each loaded answer must equal, and their latencies are the single-user figure.
+the answer from the event stream, as a browser's chat would. All users start together. After
+the load, one user alone asks every question sequence the users asked: each loaded answer must
+equal the single-user answer of its question (asked after, so the load meets no warm cache).
 
 Run against an app that is already serving (``python -m benchmarks.load http://127.0.0.1:7860/``),
 or from :func:`benchmarks.run.run_bench` (``load_*`` fields) and the load test.
@@ -15,11 +15,17 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from benchmarks.measure import _percentile, _round
@@ -41,7 +47,6 @@ class LoadResult:
         users: Simulated users.
         per_user: Questions each user asked.
         latencies_ms: One per answered question (question sent → answer received).
-        single_ms: Latencies of the reference run (one user alone).
         errors: One line per question that got no answer.
         mismatches: Questions whose loaded answer differs from the single-user answer.
         wall_s: Seconds from the first question to the last answer under load.
@@ -50,7 +55,6 @@ class LoadResult:
     users: int
     per_user: int
     latencies_ms: list[float] = field(default_factory=list)
-    single_ms: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)
     wall_s: float = 0.0
@@ -69,7 +73,6 @@ class LoadResult:
             "load_mismatches": len(self.mismatches),
             "load_wall_s": _round(self.wall_s, 2),
             "load_answers_per_s": _round(len(lat) / self.wall_s if self.wall_s else None, 1),
-            "load_single_p50_ms": _round(_percentile(self.single_ms, 50)),
         }
 
 
@@ -162,17 +165,12 @@ def sequences(questions: Sequence[str], per_user: int) -> list[tuple[str, ...]]:
     return [tuple(questions[(i * per_user + j) % len(questions)] for j in range(per_user)) for i in range(count)]
 
 
-def _ask_all(url: str, questions: Sequence[str], timeout: float) -> tuple[list[str], list[float]]:
+def _ask_all(url: str, questions: Sequence[str], timeout: float) -> list[str]:
     client = AppClient(url, timeout)
-    answers, times = [], []
     try:
-        for question in questions:
-            start = time.perf_counter()
-            answers.append(client.ask(question))
-            times.append((time.perf_counter() - start) * 1000)
+        return [client.ask(question) for question in questions]
     finally:
         client.close()
-    return answers, times
 
 
 def run_load(
@@ -182,7 +180,7 @@ def run_load(
     per_user: int = DEFAULT_PER_USER,
     timeout: float = 120.0,
 ) -> LoadResult:
-    """Single-user reference answers, then ``users`` sessions asking ``per_user`` questions each at once.
+    """``users`` sessions asking ``per_user`` questions each at once, then single-user reference answers.
 
     User ``i`` asks sequence ``i % len(sequences)`` of :func:`sequences`, in a session of its own.
 
@@ -198,31 +196,25 @@ def run_load(
     """
     seqs = sequences(questions, per_user)
     result = LoadResult(users=users, per_user=per_user)
-    reference: list[list[str]] = []
-    for seq in seqs:
-        answers, times = _ask_all(url, seq, timeout)
-        reference.append(answers)
-        result.single_ms += times
+    got: dict[tuple[int, int], str] = {}
     lock = threading.Lock()
     start_together = threading.Barrier(users)
 
     def user(i: int) -> None:
-        seq, expected = seqs[i % len(seqs)], reference[i % len(seqs)]
         client = AppClient(url, timeout)
         start_together.wait()
         try:
-            for question, want in zip(seq, expected):
+            for j, question in enumerate(seqs[i % len(seqs)]):
                 t = time.perf_counter()
                 try:
-                    got = client.ask(question)
+                    answer = client.ask(question)
                 except Exception as err:  # noqa: BLE001 - every failure is one counted error
                     with lock:
                         result.errors.append(f"user {i}: {question}: {type(err).__name__}: {err}")
                     continue
                 with lock:
                     result.latencies_ms.append((time.perf_counter() - t) * 1000)
-                    if got != want:
-                        result.mismatches.append(f"user {i}: {question}")
+                    got[i, j] = answer
         finally:
             client.close()
 
@@ -233,7 +225,60 @@ def run_load(
     for thread in threads:
         thread.join()
     result.wall_s = time.perf_counter() - start
+    reference = [_ask_all(url, seq, timeout) for seq in seqs[: min(users, len(seqs))]]
+    for (i, j), answer in sorted(got.items()):
+        if answer != reference[i % len(seqs)][j]:
+            result.mismatches.append(f"user {i}: {seqs[i % len(seqs)][j]}")
     return result
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def serve_and_load(
+    assistant, questions: Sequence[str], users: int = DEFAULT_USERS, per_user: int = DEFAULT_PER_USER
+) -> dict:
+    """Serve the assistant's app on loopback in this process and load it from another one.
+
+    The simulated users run in a child process (``python -m benchmarks.load``), so their own
+    work does not compete with the server for this process's interpreter lock, as browsers on
+    other machines would not.
+
+    Args:
+        assistant: A loaded :class:`assistant.service.Assistant` (the app shares it).
+        questions: Question pool.
+        users: Simulated users.
+        per_user: Questions per user.
+
+    Returns:
+        The ``load_*`` summary plus ``load_error_samples`` and ``load_mismatch_samples`` (up to 5 each).
+
+    Raises:
+        RuntimeError: The load process failed.
+    """
+    from assistant.app.server import launch_app
+
+    demo = launch_app(assistant, host="127.0.0.1", port=_free_port(), block=False, quiet=True)
+    root = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory(prefix="bench-load-") as folder:
+        pool = Path(folder) / "questions.jsonl"
+        pool.write_text("".join(json.dumps({"question": q}, ensure_ascii=False) + "\n" for q in questions), "utf-8")
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+        command = [sys.executable, "-m", "benchmarks.load", demo.local_url, "--users", str(users),
+                   "--per-user", str(per_user), "--questions", str(pool)]  # fmt: skip
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=root, timeout=900)
+        finally:
+            demo.close()
+    if done.returncode != 0:
+        raise RuntimeError(f"load run failed: {done.stderr.strip()[-500:]}")
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    summary["load_error_samples"] = summary.pop("errors")
+    summary["load_mismatch_samples"] = summary.pop("mismatches")
+    return summary
 
 
 def main(argv: Sequence[str] | None = None) -> None:
