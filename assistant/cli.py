@@ -112,6 +112,33 @@ def cli() -> None:
     """
 
 
+def _ingest_bar():
+    """A terminal bar per ingest stage: files (or chunks) done of all and the time left in that stage.
+
+    Returns:
+        (the ``rich`` Progress, an ingest ``progress(stage, done, total)`` callback driving it).
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from assistant.progress import IngestProgress
+
+    bar = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[unit]}"),
+        TextColumn("{task.fields[left]}"), transient=True,
+    )  # fmt: skip
+    clock = IngestProgress()
+    tasks: dict[str, int] = {}
+
+    def progress(stage, done, total):
+        status = clock.update(stage, done, total)
+        left = status.text().partition("，")[2]  # "约剩 1 分 5 秒" once known
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total, unit=status.unit, left=left)
+        bar.update(tasks[stage], completed=done, total=total, left=left)
+
+    return bar, progress
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--prune", is_flag=True, help="删除文件已不存在的文档")
@@ -128,16 +155,8 @@ def ingest(paths, prune, as_json, settings):
     progress = None
     bar = None
     if not as_json and sys.stderr.isatty():
-        from rich.progress import Progress
-
-        bar = Progress(transient=True)
+        bar, progress = _ingest_bar()
         bar.start()
-        tasks: dict[str, int] = {}
-
-        def progress(stage, done, total):
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
 
     try:
         report = assistant.ingest(list(paths) or [DEFAULT_REPORTS], prune=prune, progress=progress)
