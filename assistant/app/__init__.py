@@ -6,7 +6,9 @@ handlers plus its layout and wiring), the shared state in :mod:`.core`, pure hel
 :mod:`.common`, serving and login checks in :mod:`.server`.
 
 One :class:`AssistantApp` wraps an :class:`assistant.service.Assistant` that is loaded once per
-process. Every handler is a plain method, so tests call them directly without a browser.
+process and shared read-only by every session (query vectors too, :mod:`.query_cache`); answers
+run in Gradio's worker threads, and exports are written only when their button is clicked. Every
+handler is a plain method, so tests call them directly without a browser.
 
 Safety rules kept here:
 
