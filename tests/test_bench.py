@@ -115,7 +115,7 @@ def test_run_bench_tiny(tmp_path):
     stages = []
     result = run_bench(
         5, db_dir=str(tmp_path / "db"), queries=6, baseline_max_reports=1, calibration_chunks=8,
-        progress=lambda stage, done, total: stages.append(stage),
+        progress=lambda stage, done, total: stages.append(stage), load_users=4, load_per_user=2,
     )  # fmt: skip
     assert REQUIRED_KEYS <= result.keys()
     json.dumps(result)  # JSON-ready
@@ -141,9 +141,39 @@ def test_run_bench_tiny(tmp_path):
     assert quality["abstained_when_expected"] == 1.0
     assert 50 < result["peak_rss_mb"] < 4096 and result["index_mb"] > 0
     assert result["chroma"] == "embedded"
-    assert "检查文件" in stages and "基线" in stages
+    assert "检查文件" in stages and "基线" in stages and "并发压测" in stages
     assert (tmp_path / "db" / "catalog.sqlite").exists()  # a given db_dir is kept
-    assert "基准测试：5 份合成报告" in format_table(result)
+    # The app served on loopback, 4 simulated users × 2 questions through its HTTP API.
+    assert result["load_users"] == 4 and result["load_answers"] == 8
+    assert result["load_errors"] == 0 and result["load_mismatches"] == 0
+    assert 0 < result["load_p50_ms"] <= result["load_p95_ms"] <= result["load_max_ms"]
+    assert result["distinct"] is False
+    table = format_table(result)
+    assert "基准测试：5 份合成报告" in table and "并发压测：4 用户 × 2 问" in table
+
+
+def test_distinct_corpus_shares_no_chunk(tmp_path):
+    """--distinct: no chunk text occurs in two reports, so the embedding cache cannot serve any."""
+    distinct = build_corpus(10, tmp_path / "d", distinct=True)
+    pooled = build_corpus(10, tmp_path / "p")
+    contexts = Counter()
+    for path, town in zip(distinct.paths, distinct.towns):
+        doc = parse_file(path)
+        assert doc.meta.town == town
+        contexts.update({c.context for c in doc.chunks})
+    assert contexts and max(contexts.values()) == 1
+    shared = Counter(c.context for path in pooled.paths for c in parse_file(path).chunks)
+    assert max(shared.values()) > 1  # the default corpus does share (the contrast this mode removes)
+    assert distinct.distinct and not pooled.distinct
+    assert build_corpus(10, tmp_path / "d2", distinct=True).chars == distinct.chars  # deterministic
+
+
+def test_run_bench_distinct_reports_bare_embedding(tmp_path):
+    result = run_bench(3, queries=2, baseline=False, calibration_chunks=8, distinct=True, load_users=0)
+    assert result["distinct"] is True and result["embedded_chunks"] == result["chunks"]
+    assert result["bare_embed_chars_per_s"] > 0 and result["ingest_vs_bare_embedding"] > 0
+    assert "load_users" not in result
+    assert "互不共享段落" in format_table(result)
 
 
 def test_answer_quality_counts_missing_towns(corpus):

@@ -6,7 +6,9 @@ handlers plus its layout and wiring), the shared state in :mod:`.core`, pure hel
 :mod:`.common`, serving and login checks in :mod:`.server`.
 
 One :class:`AssistantApp` wraps an :class:`assistant.service.Assistant` that is loaded once per
-process. Every handler is a plain method, so tests call them directly without a browser.
+process and shared read-only by every session (query vectors too, :mod:`.query_cache`); answers
+run in Gradio's worker threads, and exports are written only when their button is clicked. Every
+handler is a plain method, so tests call them directly without a browser.
 
 Safety rules kept here:
 
@@ -27,6 +29,12 @@ import os
 # runs Python threads this made one query embedding take 0.5-1.7 s instead of 0.03 s on two
 # cores. Passive waiting must be chosen before the OpenMP runtime starts (first embedding).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Gradio's queue rebuilds a pandas summary of its last 10,000 events after every event, for a
+# monitoring page this app does not offer: 3 ms per event at first, 11 ms once 10,000 events
+# are recorded (30 open pages' refresh ticks alone get there in about ten minutes). Kept small
+# and summarised rarely; read when the queue is created, so set before any Blocks exist.
+os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
+os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
 
 from assistant.app.common import (  # noqa: E402 - the environment above must be set first
     EXAMPLES,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import re
@@ -35,6 +36,10 @@ from assistant.kinds.draft import is_command as is_draft_command
 log = logging.getLogger(__name__)
 
 _INLINE_LABEL = re.compile(r"〔[^〔〕\n]+〕")
+
+# The export buttons of the 问答 tab, in their order on the page.
+EXPORT_LABELS = {"docx": "Word (.docx)", "md": "Markdown (.md)", "conversation": "整个对话 (.md)"}
+EXPORTS = tuple(EXPORT_LABELS)
 
 # Clicking a citation label in the answer text picks the same entry of the citation list (whose
 # change event renders the paragraph card), so text and list open one card. On a phone the card
@@ -286,36 +291,60 @@ class ChatTab:
             meta = kb.metas.get(_attr(citation, "doc"))
         return citation_html(citation, paragraph, meta, quotes=quotes)
 
-    def export_files(self, session: ChatSession | None) -> dict[str, Path]:
-        """Write the latest answer (.docx, .md) and the conversation (.md) for download.
+    def export_file(self, session: ChatSession | None, key: str) -> Path | None:
+        """Write one export of the session: the latest answer (``docx``, ``md``) or the conversation.
+
+        Args:
+            session: The chat session.
+            key: One of :data:`EXPORTS` (``docx``, ``md``, ``conversation``).
 
         Returns:
-            ``{"docx", "md", "conversation"}`` paths (empty when nothing was answered yet).
+            The written file under the export folder, or None when nothing was answered yet.
         """
         if not isinstance(session, ChatSession) or not session.last:
-            return {}
+            return None
         turn = session.last
         folder = self.export_dir / session.id / uuid.uuid4().hex[:8]
         stem = sanitize_filename(turn["title"], max_chars=40) or "答复"
         stem = stem.rsplit(".", 1)[0] if "." in stem and len(stem.rsplit(".", 1)[1]) <= 4 else stem
         body = turn.get("blocks") or turn["markdown"]  # the answer's parts; Markdown only for a turn without them
-        docx_path = write_docx(folder / f"{stem}.docx", turn["title"], body, turn["citations"])
-        md_path = write_markdown(folder / f"{stem}.md", turn["title"], body, turn["citations"])
-        conv_path = folder / "对话记录.md"
-        conv_path.write_text(conversation_markdown(session.turns), encoding="utf-8")
-        return {"docx": docx_path, "md": md_path, "conversation": conv_path}
+        if key == "docx":
+            return write_docx(folder / f"{stem}.docx", turn["title"], body, turn["citations"])
+        if key == "md":
+            return write_markdown(folder / f"{stem}.md", turn["title"], body, turn["citations"])
+        if key == "conversation":
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / "对话记录.md"
+            path.write_text(conversation_markdown(session.turns), encoding="utf-8")
+            return path
+        raise ValueError(f"unknown export {key!r}; expected one of {EXPORTS}")
 
-    def exports(self, session: ChatSession | None) -> tuple:
-        """Download-button updates after an answer."""
+    def export_files(self, session: ChatSession | None) -> dict[str, Path]:
+        """Write every export of the session at once (the command line and tests; the app builds one per click).
+
+        Returns:
+            ``{"docx", "md", "conversation"}`` paths (empty when nothing was answered yet).
+        """
+        files = {key: self.export_file(session, key) for key in EXPORTS}
+        return {key: path for key, path in files.items() if path is not None}
+
+    def download(self, key: str, session: ChatSession | None) -> Any:
+        """UI handler of an export button: build that one file now and hand it to its hidden download button."""
         try:
-            files = self.export_files(session)
-        except Exception:  # noqa: BLE001
-            log.exception("export failed")
-            files = {}
-        return tuple(
-            gr.DownloadButton(value=str(files[key]) if key in files else None, interactive=key in files)
-            for key in ("docx", "md", "conversation")
-        )
+            path = self.export_file(session, key)
+        except Exception:  # noqa: BLE001 - the user gets a message, the log gets the traceback
+            log.exception("export %s failed", key)
+            gr.Warning("导出失败，请稍后重试。")
+            return gr.DownloadButton(value=None)
+        if path is None:
+            gr.Info("还没有可导出的答复，请先提问。")
+        return gr.DownloadButton(value=str(path) if path else None)
+
+    @staticmethod
+    def export_buttons(session: ChatSession | None) -> tuple:
+        """The export buttons after an answer: usable once the session has one (no file is written here)."""
+        ready = isinstance(session, ChatSession) and session.last is not None
+        return tuple(gr.Button(interactive=ready) for _ in EXPORTS)
 
     @staticmethod
     def on_mode(mode: str) -> Any:
@@ -325,7 +354,7 @@ class ChatTab:
     def clear(self) -> tuple:
         """Start a new conversation."""
         session = ChatSession()
-        disabled = tuple(gr.DownloadButton(value=None, interactive=False) for _ in range(3))
+        disabled = tuple(gr.Button(interactive=False) for _ in EXPORTS)
         return ([], "", gr.Radio(choices=[], value=None, visible=False), PANEL_HINT, session, *disabled)
 
     # --- layout ----------------------------------------------------------
@@ -375,26 +404,22 @@ class ChatTab:
                     )
                     clear = gr.Button("新对话", size="sm", variant="secondary", elem_id="clear")
                 with gr.Column(scale=2, min_width=300):
-                    citations = gr.Radio(
-                        choices=[], label="引用（点击查看原文）", visible=False, elem_id="citations"
-                    )
+                    citations = gr.Radio(choices=[], label="引用（点击查看原文）", visible=False, elem_id="citations")
                     panel = gr.HTML(PANEL_HINT, elem_id="citation-panel", padding=True, js_on_load=CITATION_JS)
                     gr.Markdown("**导出当前答复**（含引用列表）", elem_id="export-title")
                     with gr.Row():
-                        dl_docx = gr.DownloadButton(
-                            "Word (.docx)", interactive=False, size="sm", elem_id="export-docx", min_width=100
-                        )
-                        dl_md = gr.DownloadButton(
-                            "Markdown (.md)", interactive=False, size="sm", elem_id="export-md", min_width=100
-                        )
-                        dl_conv = gr.DownloadButton(
-                            "整个对话 (.md)", interactive=False, size="sm", elem_id="export-conversation",
-                            min_width=100,
-                        )  # fmt: skip
+                        # A file is written only when its button is clicked: the click builds it into
+                        # the hidden download button of its format, which the page then clicks.
+                        buttons = {
+                            key: gr.Button(label, interactive=False, size="sm", elem_id=f"export-{key}", min_width=100)
+                            for key, label in EXPORT_LABELS.items()
+                        }
+                        files = {
+                            key: gr.DownloadButton(visible="hidden", elem_id=f"export-{key}-file") for key in EXPORTS
+                        }
         return {
             "chatbot": chatbot, "question": question, "send": send, "mode": mode, "town_filter": town_filter,
-            "clear": clear, "citations": citations, "panel": panel, "dl_docx": dl_docx, "dl_md": dl_md,
-            "dl_conv": dl_conv,
+            "clear": clear, "citations": citations, "panel": panel, "export_buttons": buttons, "export_files": files,
         }  # fmt: skip
 
     def _wire_chat(self, c: dict[str, Any], session: Any) -> None:
@@ -402,10 +427,9 @@ class ChatTab:
         stream = bool(self.settings.llm_url)
         chatbot, question, citations, panel = c["chatbot"], c["question"], c["citations"], c["panel"]
         send, town_filter, mode, clear = c["send"], c["town_filter"], c["mode"], c["clear"]
-        dl_docx, dl_md, dl_conv = c["dl_docx"], c["dl_md"], c["dl_conv"]
         chat_fn = self.chat_stream if stream else self.chat
         chat_out = [chatbot, question, citations, panel, session]
-        exports_out = [dl_docx, dl_md, dl_conv]
+        exports_out = [c["export_buttons"][key] for key in EXPORTS]
         for trigger, name in ((send.click, "ask"), (question.submit, "ask_submit")):
             trigger(
                 chat_fn,
@@ -414,9 +438,18 @@ class ChatTab:
                 api_name=name,
                 api_visibility="public" if name == "ask" else "undocumented",
                 show_progress="minimal",
-            ).then(self.exports, inputs=[session], outputs=exports_out, api_visibility="private")
+            ).then(self.export_buttons, inputs=[session], outputs=exports_out, api_visibility="private", queue=False)
         mode.change(self.on_mode, inputs=[mode], outputs=[question], api_visibility="private", queue=False)
         citations.change(self.show_citation, inputs=[citations, session], outputs=[panel], api_visibility="private")
         clear_out = [chatbot, question, citations, panel, session, *exports_out]
         clear.click(self.clear, outputs=clear_out, api_visibility="private")
         chatbot.clear(self.clear, outputs=clear_out, api_visibility="private")
+        for key in EXPORTS:
+            file = c["export_files"][key]
+            c["export_buttons"][key].click(
+                functools.partial(self.download, key),
+                inputs=[session],
+                outputs=[file],
+                api_visibility="private",
+                show_progress="minimal",
+            ).then(None, js=f"() => document.querySelector('#export-{key}-file')?.click()")

@@ -19,6 +19,7 @@ from assistant.app.chat_tab import ChatTab
 from assistant.app.common import EXAMPLES, MODE_ASK, RWLock, _draft_function, _stats_module
 from assistant.app.i18n import LOCALE_JS
 from assistant.app.kb_tab import KnowledgeBaseTab
+from assistant.app.query_cache import share_query_vectors
 from assistant.app.stats_tab import StatsTab
 from assistant.service import Assistant
 from assistant.settings import Settings
@@ -68,6 +69,9 @@ class AssistantApp(ChatTab, KnowledgeBaseTab, StatsTab):
         self.export_dir.mkdir(parents=True, exist_ok=True)
         self.uploads_dir = Path(self.settings.db).resolve() / "uploads"
         self.stats = _stats_module()
+        # One knowledge base for every session, read-only while they answer (ingest writes through
+        # a second handle); a question any session asked before skips its query embedding.
+        self.query_vectors = share_query_vectors(assistant)
         self._lock = RWLock()
         self._writer: Assistant | None = None
         self._writer_guard = threading.Lock()

@@ -148,9 +148,7 @@ class StatsTab:
             metrics = [("全部指标", "")] + self.metric_choices()
             first = metrics[1][1] if len(metrics) > 1 else ""
             with gr.Row():
-                metric = gr.Dropdown(
-                    choices=metrics, value=first, label="指标", min_width=200, elem_id="metric"
-                )
+                metric = gr.Dropdown(choices=metrics, value=first, label="指标", min_width=200, elem_id="metric")
                 stat_towns = gr.Dropdown(
                     choices=towns, value=[], multiselect=True, label="镇（不选为全部）", min_width=200
                 )
@@ -199,9 +197,7 @@ class StatsTab:
         metric, stat_towns, stats_refresh, plot_component, plot_note, fact_table, dl_xlsx, dl_csv = parts
         view_out = [fact_table, plot_component, plot_note, dl_xlsx, dl_csv]
         for comp in (metric, stat_towns):
-            comp.change(
-                self.stats_view, inputs=[metric, stat_towns], outputs=view_out, api_visibility="private"
-            )
+            comp.change(self.stats_view, inputs=[metric, stat_towns], outputs=view_out, api_visibility="private")
         # The table follows the knowledge base: refreshed by its button and after every change.
         for event in (stats_refresh.click, uploaded.then, reindexed.then, deleted.then, renamed.then):
             event(
