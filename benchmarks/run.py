@@ -370,6 +370,9 @@ def _no_cache(ingest: dict, corpus: Corpus, base: dict, sample_rate: float | Non
     }, base_rate
 
 
+COLD_KEYS = ("cold_search_p50_ms", "cold_search_p95_ms", "cold_ask_p50_ms", "cold_ask_p95_ms", "first_answer_ms")
+
+
 def _result(setup: dict, corpus: Corpus, ingest: dict, asked: dict, sample_rate: float | None, base: dict) -> dict:
     """The JSON-ready result (key order is the documented one)."""
     reports, variants = setup["reports"], setup["variants"]
@@ -438,6 +441,8 @@ def _result(setup: dict, corpus: Corpus, ingest: dict, asked: dict, sample_rate:
         "ask_max_ms": _stats(ask_ms)["max_ms"],
         "query_embed_p50_ms": _stats(embed_ms)["p50_ms"],
         "query_embed_p95_ms": _stats(embed_ms)["p95_ms"],
+        # Every query-path cache emptied before each question (issue 16's "caches cleared" figures).
+        **{key: asked.get(key) for key in COLD_KEYS},
         "per_kind": asked["per_kind"],
         "quality": asked["quality"],
         "slowest_asks": [

@@ -41,6 +41,43 @@ def version() -> str:
     return f"1-{digest[:12]}"
 
 
+class _Overlay(dict):
+    """A tokenizer's own words over the shared base dictionary (jieba reads ``in``, ``[]``, ``get``).
+
+    Measured on a demo report: search-mode cutting at ~0.8x the speed of a plain dict.
+    """
+
+    __slots__ = ("base",)
+
+    def __init__(self, base: dict) -> None:
+        super().__init__()
+        self.base = base
+
+    def __missing__(self, key):
+        return self.base[key]
+
+    def __contains__(self, key) -> bool:
+        return dict.__contains__(self, key) or key in self.base
+
+    def get(self, key, default=None):
+        value = dict.get(self, key, _ABSENT)
+        return self.base.get(key, default) if value is _ABSENT else value
+
+
+_ABSENT = object()
+
+
+@functools.lru_cache(maxsize=1)
+def _base():
+    """jieba with the domain dictionary, loaded once per process and shared by every :class:`Tokenizer`."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    base = jieba.Tokenizer()
+    base.load_userdict(io.StringIO(domain_dictionary()))
+    return base
+
+
 class Tokenizer:
     """jieba with the domain dictionary and the words one knowledge base teaches it.
 
@@ -52,9 +89,13 @@ class Tokenizer:
     def __init__(self) -> None:
         import jieba
 
-        jieba.setLogLevel(logging.WARNING)
+        base = _base()
         self.jieba = jieba.Tokenizer()
-        self.jieba.load_userdict(io.StringIO(domain_dictionary()))
+        # The 500k-word dictionary is shared (one per process, ~75 MB): this tokenizer's own words
+        # go to an overlay. A dictionary per knowledge base made a test session peak above 5 GB.
+        self.jieba.FREQ = _Overlay(base.FREQ)
+        self.jieba.total, self.jieba.initialized = base.total, True
+        self.jieba.user_word_tag_tab = dict(base.user_word_tag_tab)  # the domain terms' tags, for the tagger
         self.taught: set[str] = set()
         self._pos = None
 
