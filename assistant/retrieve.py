@@ -21,14 +21,13 @@ import numpy as np
 from assistant import phrasing
 from assistant.evidence import EvidenceIndex, TermPresence
 from assistant.fusion import RRF_K, TOWN_PASSAGES, Ranking, SignalHit, decide_towns, fuse, relevance
+from assistant.judging import QUOTED_BAR, SupportJudge, comparable
 from assistant.kinds import kind_named, understand
-from assistant.lexicon import GENERIC, SYNONYM_WEIGHT, expand, term_weight
-from assistant.lexicon import contains as lexical_contains
-from assistant.lexicon import coverage as lexical_coverage
+from assistant.lexicon import GENERIC, term_weight
 from assistant.query import QUESTION_WORDS, Query, strip_towns
 from assistant.signals import Bm25, Dense, Evidence, Exact, Scope, TopicQuery
-from assistant.support import SupportModel, bigram_coverage, bigram_weights, default_model, question_bigrams
-from assistant.text import fold, to_simplified
+from assistant.support import SupportModel, default_model
+from assistant.text import fold
 from assistant.units import strip_asked_units
 from assistant.views import INNER_PUNCT, PUNCT, IndexViews, pinyin_aliases  # noqa: F401 - pinyin_aliases: re-exported
 from ingest.parse import DOC_NUMBER, SIGNER_LINE
@@ -43,7 +42,6 @@ DENSE_PER_HIT = 4  # dense chunks fetched per hit wanted (at least ``dense_candi
 PART_WEIGHT = 0.5  # sub-words of a question word count half
 UNKNOWN_LATIN_WEIGHT = 0.2  # an English word the glossary could not map says little about evidence
 VERB_WEIGHT = 0.6  # questions paraphrase verbs freely ("建立或落实" vs "聘用…担任")
-QUOTED_BAR = 0.5  # share of min_coverage evidence needs when the question quotes its topic
 CORE_SHARE = 0.85  # core terms within this share of the rarest one are required evidence
 _QUOTED = re.compile(r"[“「『\"]([^“”「」『』\"]{2,16})[”」』\"]")
 _FIELD_PATTERNS = {
@@ -191,31 +189,7 @@ class Candidates:
     exact: set[str]
 
 
-@dataclass(frozen=True)
-class SupportFeatureTable:
-    """The support model's features of many paragraphs (:meth:`HybridRetriever.support_feature_table`).
-
-    Attributes:
-        lexical: Paragraph id → (best sentence coverage, best sentence bigram coverage).
-        numeric: The question asks for a figure (then a paragraph's sentences are checked for a digit).
-        forms: Paragraph id → its sentence forms.
-    """
-
-    lexical: dict[str, tuple[float, float]]
-    numeric: bool
-    forms: Callable[[str], list[str]] = field(repr=False)
-
-    def __contains__(self, pid: str) -> bool:
-        return pid in self.lexical
-
-    def values(self, pid: str, dense: float | None, rule: bool) -> dict[str, float | None]:
-        """The features of one paragraph, as :meth:`HybridRetriever.support_features` gives them."""
-        coverage, bigram = self.lexical[pid]
-        numeric = float(self.numeric and any(re.search(r"\d", form) for form in self.forms(pid) or [""]))
-        return {"dense": dense, "coverage": coverage, "bigram": bigram, "numeric": numeric, "rule": float(rule)}
-
-
-class HybridRetriever:
+class HybridRetriever(SupportJudge):
     """BM25 + dense retrieval over a knowledge base.
 
     Args:
@@ -430,97 +404,6 @@ class HybridRetriever:
         self._prepare()
         return self._views.evidence.presence(weights)
 
-    def bigram_weights(self, query: Query) -> dict[str, float]:
-        """IDF of the question's content character bigrams (see :mod:`assistant.support`)."""
-        self._prepare()
-        text = self._content_text(query)
-        evidence = self._views.evidence
-        n = max(1, len(self.kb.paragraphs))
-        return bigram_weights(question_bigrams(text, QUESTION_WORDS), evidence.document_frequency, n)
-
-    def support_features(
-        self,
-        query: Query,
-        topic: Topic,
-        pid: str,
-        dense: float | None,
-        grams: dict[str, float],
-        rule: bool | None = None,
-        sentence: str | None = None,
-    ) -> dict[str, float | None]:
-        """The support model's features of a paragraph (its best sentence), or of one given sentence of it.
-
-        Args:
-            query: The question.
-            topic: Its topic (term weights for coverage).
-            pid: Paragraph id.
-            dense: The paragraph's dense similarity to the question (None: not comparable).
-            grams: :meth:`bigram_weights` of the question.
-            rule: The lexical rule's verdict on the paragraph (the retriever has it at hand when
-                deciding towns); computed for ``sentence`` when a single sentence is judged.
-            sentence: Judge this sentence of the paragraph instead of its best one.
-        """
-        heading = PUNCT.sub("", fold(self.kb.paragraphs[pid].section))
-        forms = [INNER_PUNCT.sub("", fold(sentence))] if sentence is not None else self.sentence_forms(pid) or [""]
-        coverage = max(lexical_coverage(heading + form, topic.weights) for form in forms)
-        bigram = max(bigram_coverage(grams, heading + form) for form in forms)
-        numeric = float(query.numeric and any(re.search(r"\d", form) for form in forms))
-        if sentence is not None:
-            window = heading + forms[0]
-            bar = self.min_coverage * (QUOTED_BAR if topic.quoted else 1.0)
-            known = coverage >= bar and all(lexical_contains(window, t) for t in topic.required)
-            rule = known if topic.known else (dense or 0.0) >= self.dense_floor
-        return {"dense": dense, "coverage": coverage, "bigram": bigram, "numeric": numeric, "rule": float(rule)}
-
-    def support_feature_table(
-        self, query: Query, topic: Topic, pids: list[str], grams: dict[str, float]
-    ) -> SupportFeatureTable:
-        """:meth:`support_features` of many paragraphs at once, equal value for value.
-
-        A cross-town question judges thousands of paragraphs; reading each sentence's terms
-        with Python substring tests took most of its time. Here each term, near-synonym and
-        bigram is looked up once for all the paragraphs' sentences (:meth:`EvidenceIndex.contains_joined`),
-        and the coverages are summed with numpy in the same order as :func:`assistant.lexicon.coverage`
-        and :func:`assistant.support.bigram_coverage` sum them, so every float is the same.
-        """
-        self._prepare()
-        views, paragraphs = self._views, self.kb.paragraphs
-        pids = [pid for pid in dict.fromkeys(pids) if pid in views.row]
-        evidence = views.evidence
-        rows = np.array([views.row[pid] for pid in pids], dtype=np.int64)
-        sentences, owner = evidence.sentences_of(rows)
-        # The innermost section read with each sentence (as support_features reads it), folded once per section.
-        section_ids: dict[str, int] = {}
-        row_section = np.array(
-            [section_ids.setdefault(paragraphs[pid].section, len(section_ids)) for pid in pids], dtype=np.int64
-        )
-        prefixes = [PUNCT.sub("", fold(section)) for section in section_ids]
-        prefix_of = row_section[owner] if len(owner) else np.zeros(0, dtype=np.int64)
-
-        def has(needle: str) -> np.ndarray:
-            return evidence.contains_joined(needle, sentences, prefixes, prefix_of)
-
-        got = np.zeros(len(sentences))
-        total = sum(topic.weights.values())
-        for term, weight in topic.weights.items():
-            exact = has(term)
-            near = np.zeros(len(sentences), dtype=bool)
-            for alt in expand(term):
-                near |= has(alt)
-            got = got + np.where(exact, weight, np.where(near, weight * SYNONYM_WEIGHT, 0.0))
-        coverage = got / total if total else np.zeros(len(sentences))
-        gram_total = sum(grams.values())
-        got = np.zeros(len(sentences))
-        for gram, weight in grams.items():
-            got = got + np.where(has(gram), weight, 0.0)
-        bigram = got / gram_total if gram_total else np.zeros(len(sentences))
-        best_coverage, best_bigram = np.zeros(len(pids)), np.zeros(len(pids))
-        if len(sentences):
-            best_coverage = np.maximum.reduceat(coverage, np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]))
-            best_bigram = np.maximum.reduceat(bigram, np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]))
-        lexical = dict(zip(pids, zip(best_coverage.tolist(), best_bigram.tolist())))
-        return SupportFeatureTable(lexical, query.numeric, self.sentence_forms)
-
     def sentence_forms(self, pid: str) -> list[str]:
         """The index forms of a paragraph's sentences (folded, inner punctuation removed)."""
         self._prepare()
@@ -720,19 +603,6 @@ class HybridRetriever:
         """Whether a hit is real evidence: lexical (required terms, coverage) or, with no lexical handle, dense."""
         return self._supports(hit.id, hit.coverage, hit.dense, topic)
 
-    def model_supports(self, query: Query, topic: Topic, hit: Hit) -> bool:
-        """The fitted support decision (:mod:`assistant.support`) on a hit's best sentence.
-
-        The same decision that judges every town of a which-towns question: a question in the
-        official's own words ("跟监狱连线让服刑人员家属视频见面") shares few terms with the report
-        ("远程视频会见"), so the lexical rule alone abstains while meaning and bigrams agree.
-        """
-        comparable = to_simplified(query.text) == query.text and len(re.findall(r"[a-zA-Z]", query.text)) < 4
-        similarity = hit.dense if comparable and hit.dense else None
-        grams = self.bigram_weights(query)
-        features = self.support_features(query, topic, hit.id, similarity, grams, self.supports(hit, topic))
-        return self.support_model.supports(features)
-
     def _supports(self, pid: str, coverage: float, dense: float, topic: Topic) -> bool:
         if not topic.known:  # nothing of the question occurs in any report (e.g. English): trust the embedder
             return dense >= self.dense_floor
@@ -765,9 +635,7 @@ class HybridRetriever:
         paragraphs = self.kb.paragraphs
         grams = self.bigram_weights(query)
         model = self.support_model
-        # The model's similarities were fitted on simplified-Chinese questions; in another script
-        # or language every similarity is lower alike, so there it weighs nothing.
-        comparable = to_simplified(query.text) == query.text and len(re.findall(r"[a-zA-Z]", query.text)) < 4
+        same_scale = comparable(query)  # else the similarities weigh nothing
 
         # Every candidate's features at once (support_features of each, computed in bulk).
         features = self.support_feature_table(query, topic, list(found.fused), grams)
@@ -776,7 +644,7 @@ class HybridRetriever:
             # The fitted decision (assistant/support.py) weighs the lexical rule's verdict with
             # dense similarity, coverage and character-bigram evidence of the best sentence.
             rule = self._supports(pid, lexical.get(pid, 0.0), dense.get(pid, 0.0), topic)
-            similarity = dense.get(pid) if comparable else None
+            similarity = dense.get(pid) if same_scale else None
             if pid not in features:  # not an index row (cannot happen while the views are current)
                 return model.supports(self.support_features(query, topic, pid, similarity, grams, rule))
             return model.supports(features.values(pid, similarity, rule))
