@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 # What each ingest stage counts (vectorstore.kb.KnowledgeBase.ingest's stage names).
-STAGE_UNITS = {"检查文件": "个文件", "解析文档": "个文件", "向量化": "个片段"}
+STAGE_UNITS = {"检查文件": "个文件", "解析文档": "个文件", "向量化": "个句段"}
 MIN_DONE_FOR_ETA = 1  # an estimate needs one finished item of the stage
 
 

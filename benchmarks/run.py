@@ -392,6 +392,8 @@ def _result(setup: dict, corpus: Corpus, ingest: dict, asked: dict, sample_rate:
         "paragraphs": ingest["paragraphs"],
         "chars": corpus.chars,
         "embedded_chunks": embedded,
+        # Texts the embedder actually read in this run: sentence windows and headings (vectorstore/sentences.py).
+        "embedded_units": ingest["report"].embedded,
         "distinct_chunks": ingest["distinct"],
         "embedded_chars": distinct_chars,
         "chunk_chars": all_chars,

@@ -171,6 +171,8 @@ def test_distinct_corpus_shares_no_chunk(tmp_path):
 def test_run_bench_distinct_reports_bare_embedding(tmp_path):
     result = run_bench(3, queries=2, baseline=False, calibration_chunks=8, distinct=True, load_users=0)
     assert result["distinct"] is True and result["embedded_chunks"] == result["chunks"]
+    # Nothing came from the cache: the embedder read at least one window of every chunk.
+    assert result["embedded_units"] >= result["chunks"]
     assert result["bare_embed_chars_per_s"] > 0 and result["ingest_vs_bare_embedding"] > 0
     assert "load_users" not in result
     assert "互不共享段落" in format_table(result)

@@ -31,7 +31,7 @@ def test_eta_from_the_stage_rate():
     assert progress.update("解析文档", 20, 200).remaining_s == pytest.approx(54.0)
     clock.now += 1.0
     embed = progress.update("向量化", 32, 3200)  # the embedding stage starts from the last parse report
-    assert embed.unit == "个片段" and embed.remaining_s == pytest.approx(99.0)
+    assert embed.unit == "个句段" and embed.remaining_s == pytest.approx(99.0)
 
 
 def test_no_estimate_before_anything_is_done():
@@ -66,7 +66,7 @@ def test_app_upload_progress_shows_files_and_time_left(tmp_path):
     assert [c[0] for c in parsing] == [(1, 3), (2, 3), (3, 3)]
     assert all(unit == "个文件" for _, _, unit in parsing)
     assert any("约剩" in desc for (done, total), desc, _ in parsing if done < total)
-    assert any(desc.startswith("向量化") and unit == "个片段" for _, desc, unit in calls)
+    assert any(desc.startswith("向量化") and unit == "个句段" for _, desc, unit in calls)
 
 
 def test_cli_bar_counts_files_and_time_left():

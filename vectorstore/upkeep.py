@@ -412,6 +412,29 @@ class IndexUpkeep:
         report = self.ingest(files)
         return ["catalogue"] if report.documents else []
 
+    def _pooled(self, chunks: list) -> dict[str, np.ndarray]:
+        """Chunk id → its vector pooled from its sentence windows and heading (:mod:`vectorstore.sentences`).
+
+        Embedding the chunk's text instead gave a vector unlike the one ingest makes (cosine 0.991),
+        cached under the pooled key — so later ingests reused it and ``doctor`` could not tell.
+        """
+        from vectorstore.sentences import chunk_units, pool, unit_key
+
+        name = self.embedder.name
+        paragraphs = {p.id: p for p in self.catalog.paragraphs()}
+        units = {c.id: chunk_units(c, paragraphs) for c in chunks}
+        texts = {unit_key(name, u): u for parts in units.values() for u in parts}
+        have = self.catalog.cached_vectors(list(texts))
+        lost = [key for key in texts if key not in have]
+        if lost:
+            done = dict(zip(lost, self.embedder.embed([texts[key] for key in lost], "passage")))
+            have.update(done)
+            with self.catalog.conn:
+                self.catalog.cache_vectors(done)
+        return {
+            cid: pool([have[unit_key(name, u)] for u in parts], [len(u) for u in parts]) for cid, parts in units.items()
+        }
+
     def sync_indexes(self) -> None:
         """Bring Chroma and BM25 in line with the catalogue (idempotent, crash-safe)."""
         chunk_rows = self.catalog.chunks()
@@ -424,11 +447,11 @@ class IndexUpkeep:
         if add:
             vectors = self.catalog.cached_vectors([key for _, key in add])
             missing = [(c, key) for c, key in add if key not in vectors]
-            if missing:  # cache lost (should not happen): embed again
-                fresh = self.embedder.embed([c.context for c, _ in missing], "passage")
-                vectors.update({key: v for (_, key), v in zip(missing, fresh)})
+            if missing:  # cache lost (should not happen): pool again from the chunks' units, as ingest does
+                fresh = self._pooled([c for c, _ in missing])
+                vectors.update({key: fresh[c.id] for c, key in missing})
                 with self.catalog.conn:
-                    self.catalog.cache_vectors({key: v for (_, key), v in zip(missing, fresh)})
+                    self.catalog.cache_vectors({key: fresh[c.id] for c, key in missing})
             metas = self.catalog.metas()
             self.store.add(
                 ids=[c.id for c, _ in add],

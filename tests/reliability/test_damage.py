@@ -231,3 +231,23 @@ def test_doctor_finds_wrong_vectors_under_the_right_ids(copy_of):
     assert code == 0 and json.loads(out)["repaired"] == ["chroma"], out + err
     assert_correct(db)
     tally.record("damaged index files", faults=1)
+
+
+def test_a_lost_chunk_vector_is_pooled_again_as_ingest_pools_it(copy_of):
+    """Repair rebuilds a chunk vector from its sentence windows, not from its whole text (review finding)."""
+    import numpy as np
+
+    from assistant.service import Assistant
+    from assistant.settings import Settings
+
+    kb = Assistant(Settings(db=str(copy_of()))).kb
+    chunk, key = kb.catalog.chunks()[3]
+    before = kb.store.vectors([chunk.id])[chunk.id]
+    with kb.catalog.conn:
+        kb.catalog.conn.execute("DELETE FROM embeddings WHERE key = ?", (key,))
+    kb.store.delete([chunk.id])
+    kb.sync_indexes()
+    after = kb.store.vectors([chunk.id])[chunk.id]
+    assert float(np.dot(before, after)) > 0.99999
+    assert np.allclose(kb.catalog.cached_vectors([key])[key], before, atol=1e-5)
+    tally.record("damaged index files", faults=1)
