@@ -157,14 +157,18 @@ class SupportJudge:
         lexical = dict(zip(pids, zip(best_coverage.tolist(), best_bigram.tolist())))
         return SupportFeatureTable(lexical, query.numeric, self.sentence_forms)
 
-    def model_supports(self, query: Query, topic: Topic, hit: Hit) -> bool:
-        """The fitted support decision (:mod:`assistant.support`) on a hit's best sentence.
+    def model_supported(self, query: Query, topic: Topic, hits: list[Hit]) -> list[Hit]:
+        """The hits the fitted support decision (:mod:`assistant.support`) accepts on their best sentence.
 
         The same decision that judges every town of a which-towns question: a question in the
         official's own words ("跟监狱连线让服刑人员家属视频见面") shares few terms with the report
         ("远程视频会见"), so the lexical rule alone abstains while meaning and bigrams agree.
         """
-        similarity = hit.dense if comparable(query) and hit.dense else None
-        grams = self.bigram_weights(query)
-        features = self.support_features(query, topic, hit.id, similarity, grams, self.supports(hit, topic))
-        return self.support_model.supports(features)
+        same_scale, grams = comparable(query), self.bigram_weights(query)  # once per question, not per hit
+
+        def accepted(hit: Hit) -> bool:
+            similarity = hit.dense if same_scale and hit.dense else None
+            features = self.support_features(query, topic, hit.id, similarity, grams, self.supports(hit, topic))
+            return self.support_model.supports(features)
+
+        return [hit for hit in hits if accepted(hit)]

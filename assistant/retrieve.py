@@ -564,7 +564,7 @@ class HybridRetriever(SupportJudge):
         abstain, reason = False, ""
         # The lexical rule's verdict first (cheap); the fitted decision only when it finds nothing.
         by_rule = [h for h in top if self.supports(h, topic)]
-        by_model = [] if by_rule or not top else [h for h in top if self.model_supports(query, topic, h)]
+        by_model = [] if by_rule or not top else self.model_supported(query, topic, top)
         if not top:
             abstain, reason = True, phrasing.NO_PASSAGES
         elif top[0].source != "exact" and not by_rule and not by_model:
