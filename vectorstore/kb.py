@@ -329,23 +329,12 @@ class KnowledgeBase(IndexUpkeep):
                 units = chunk_units(chunk, paragraphs)
                 pooled[chunk_key(name, units)] = [(unit_key(name, u), len(u)) for u in units]
         have = self.catalog.cached_vectors([*pooled, *texts])
-        missing = sorted((k for k in texts if k not in have), key=lambda k: len(texts[k]))
-        batch = 32
-        for i in range(0, len(missing), batch):
-            part = missing[i : i + batch]
-            done = dict(zip(part, self.embedder.embed([texts[k] for k in part], "passage")))
-            have.update(done)
-            # Each batch is kept at once: an ingest that is interrupted (killed, power cut) leaves
-            # its vectors in the cache, and the next run embeds only what is still missing. The
-            # cache answers no question, so the index stays as it was until the final commit.
-            with self.catalog.conn:
-                self.catalog.cache_vectors(done)
-            progress("向量化", min(i + batch, len(missing)), len(missing))
+        embedded = self._embed_missing(texts, have, progress)
         out = {
             key: have[key] if key in have else pool([have[k] for k, _ in units], [n for _, n in units])
             for key, units in pooled.items()
         }
-        return out, len(missing)
+        return out, embedded
 
     def chunk_keys(self, doc: ParsedDocument) -> list[str]:
         """The embedding-cache key of each of a document's chunks (its pooled vector)."""

@@ -33,6 +33,7 @@ MANIFEST = "indexes.json"
 # JSON objects and n-gram arrays tagged with the generation. A damaged one is removed and rebuilt.
 JSON_CACHES = ("index-forms.json", "facts.json")
 NGRAM_CACHES = "ngrams-*.npz"
+EMBED_BATCH = 32  # texts per embedder call (a batch is also the unit kept in the cache at once)
 
 
 class IndexDamaged(RuntimeError):
@@ -412,6 +413,24 @@ class IndexUpkeep:
         report = self.ingest(files)
         return ["catalogue"] if report.documents else []
 
+    def _embed_missing(self, texts: dict[str, str], have: dict[str, np.ndarray], progress=None) -> int:
+        """Embed the texts (cache key → text) not in ``have``, adding them to it; returns how many.
+
+        Length-sorted batches, each cached at once: an ingest that is interrupted (killed, power
+        cut) leaves its vectors in the cache, and the next run embeds only what is still missing.
+        The cache answers no question, so the index stays as it was until the final commit.
+        """
+        missing = sorted((k for k in texts if k not in have), key=lambda k: len(texts[k]))
+        for i in range(0, len(missing), EMBED_BATCH):
+            part = missing[i : i + EMBED_BATCH]
+            done = dict(zip(part, self.embedder.embed([texts[k] for k in part], "passage")))
+            have.update(done)
+            with self.catalog.conn:
+                self.catalog.cache_vectors(done)
+            if progress is not None:
+                progress("向量化", min(i + EMBED_BATCH, len(missing)), len(missing))
+        return len(missing)
+
     def _pooled(self, chunks: list) -> dict[str, np.ndarray]:
         """Chunk id → its vector pooled from its sentence windows and heading (:mod:`vectorstore.sentences`).
 
@@ -425,12 +444,7 @@ class IndexUpkeep:
         units = {c.id: chunk_units(c, paragraphs) for c in chunks}
         texts = {unit_key(name, u): u for parts in units.values() for u in parts}
         have = self.catalog.cached_vectors(list(texts))
-        lost = [key for key in texts if key not in have]
-        if lost:
-            done = dict(zip(lost, self.embedder.embed([texts[key] for key in lost], "passage")))
-            have.update(done)
-            with self.catalog.conn:
-                self.catalog.cache_vectors(done)
+        self._embed_missing(texts, have)
         return {
             cid: pool([have[unit_key(name, u)] for u in parts], [len(u) for u in parts]) for cid, parts in units.items()
         }
