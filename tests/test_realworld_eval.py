@@ -21,20 +21,29 @@ REALWORLD = ROOT / "tests" / "data" / "realworld"
 GOLD = ROOT / "tests" / "data" / "realworld_gold.jsonl"
 
 
-@pytest.fixture(scope="module")
-def realworld_db(tmp_path_factory):
-    db = tmp_path_factory.mktemp("realworld-db")
-    files = sorted(str(p) for p in REALWORLD.glob("*.txt"))
+def _ingested(db, files: list[str]):
+    """``assistant ingest`` of every file into ``db``; each must become a document."""
     result = CliRunner().invoke(cli, ["ingest", *files, "--db", str(db), "--json"])
+    assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["documents"] == len(files) and not report["errors"], report["errors"]
     return db
 
 
-def test_real_world_gold_set(realworld_db):
-    result = CliRunner().invoke(cli, ["eval", str(GOLD), "--db", str(realworld_db), "--json"])
+def _eval_summary(gold, db) -> dict:
+    """``assistant eval``'s summary of a gold file over ``db``."""
+    result = CliRunner().invoke(cli, ["eval", str(gold), "--db", str(db), "--json"])
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout)["summary"]
+    return json.loads(result.stdout)["summary"]
+
+
+@pytest.fixture(scope="module")
+def realworld_db(tmp_path_factory):
+    return _ingested(tmp_path_factory.mktemp("realworld-db"), sorted(str(p) for p in REALWORLD.glob("*.txt")))
+
+
+def test_real_world_gold_set(realworld_db):
+    summary = _eval_summary(GOLD, realworld_db)
     assert summary["abstention_accuracy"] == 1.0
     assert summary["evidence_recall"] >= 0.65
     assert summary["answer_accuracy"] >= 0.65
@@ -83,22 +92,15 @@ BLIND15 = ROOT / "tests" / "data" / "blind15.jsonl"
 @pytest.fixture(scope="module")
 def county_db(tmp_path_factory):
     """The demo and real-world reports in one knowledge base, as blind15 was written against."""
-    db = tmp_path_factory.mktemp("county-db")
-    files = sorted(str(p) for p in (ROOT / "data" / "reports").glob("*.txt")) + sorted(
-        str(p) for p in REALWORLD.glob("*.txt")
-    )
-    result = CliRunner().invoke(cli, ["ingest", *files, "--db", str(db), "--json"])
-    assert result.exit_code == 0, result.output
-    return db
+    demo = sorted(str(p) for p in (ROOT / "data" / "reports").glob("*.txt"))
+    return _ingested(tmp_path_factory.mktemp("county-db"), demo + sorted(str(p) for p in REALWORLD.glob("*.txt")))
 
 
 def test_blind15_regression_floor(county_db):
     """blind15 (49 questions in officials' own words, written blind) no longer measures generalisation:
     its first run (answers 0.31, town sets 0.09, abstention 1.00) is in the issue 15 note. Since then
     it is a regression set; the floors are the figures after the first fix (answers 0.37)."""
-    result = CliRunner().invoke(cli, ["eval", str(BLIND15), "--db", str(county_db), "--json"])
-    assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout)["summary"]
+    summary = _eval_summary(BLIND15, county_db)
     assert summary["abstention_accuracy"] == 1.0
     assert summary["evidence_recall"] >= 0.6
     assert summary["answer_accuracy"] >= 0.36
