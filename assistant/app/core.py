@@ -173,6 +173,10 @@ class AssistantApp(ChatTab, KnowledgeBaseTab, StatsTab):
         with self._lock.read():
             return list(self.assistant.kb.catalog.documents())
 
+    def document(self, doc_id: str) -> dict | None:
+        """One document's catalogue row (None when it is no longer in the index)."""
+        return next((d for d in self.documents() if d["doc_id"] == doc_id), None)
+
     def facts(self) -> list:
         """The statistics table, in document order.
 

@@ -202,8 +202,7 @@ class KnowledgeBaseTab:
 
         if not doc_id:
             return "请先在表格或下拉框中选择要删除的文档。"
-        docs = {d["doc_id"]: d for d in self.documents()}
-        doc = docs.get(doc_id)
+        doc = self.document(doc_id)
         if doc is None:
             return "找不到该文档，可能已被删除。"
         try:
@@ -238,8 +237,7 @@ class KnowledgeBaseTab:
             return "请输入镇名，例如：青石镇。"
         if len(town) > 30 or any(ch in town for ch in "<>\n\r\t/\\"):
             return "镇名不合法：请输入 30 字以内的镇、乡或街道名称。"
-        docs = {d["doc_id"]: d for d in self.documents()}
-        doc = docs.get(doc_id)
+        doc = self.document(doc_id)
         if doc is None:
             return "找不到该文档，可能已被删除。"
         try:
@@ -306,7 +304,7 @@ class KnowledgeBaseTab:
         """Clicking a table row selects that document (for deletion or a new town name)."""
         row = evt.row_value or []
         doc_id = row[-1] if row else None
-        doc = next((d for d in self.documents() if d.get("doc_id") == doc_id), None)
+        doc = self.document(doc_id) if doc_id else None
         town = doc.get("town", "") if doc and doc.get("town_found", True) else ""
         return gr.Dropdown(value=doc_id), gr.Textbox(value=town)
 
