@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant import phrasing
+from assistant import english, phrasing
 from assistant.evidence import EvidenceIndex, TermPresence
 from assistant.fusion import RRF_K, TOWN_PASSAGES, Ranking, SignalHit, decide_towns, fuse, relevance
 from assistant.judging import QUOTED_BAR, SupportJudge, comparable
@@ -289,7 +289,8 @@ class HybridRetriever(SupportJudge):
 
     def understand(self, question: str) -> Query:
         """Analyse a question against this knowledge base's towns and label its kind (:mod:`assistant.kinds`)."""
-        return understand(question, self.aliases)
+        # Hook (issue 15.4): English words the glossary left are read as the reports' words (CC-CEDICT).
+        return english.read_english(understand(question, self.aliases), self.evidence_index, self.kb.term_frequencies)
 
     def towns_in(self, question: str) -> tuple[str, ...]:
         """The known towns a question names, in order of mention."""
