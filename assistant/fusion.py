@@ -92,6 +92,39 @@ def fuse(rankings: Iterable[Ranking], exact: Iterable[str] = (), rrf_k: int = RR
     return dict(sorted(fused.items(), key=lambda kv: -kv[1]))
 
 
+def fuse_rows(
+    rankings: Sequence[np.ndarray], exact: Sequence[int], size: int, rrf_k: int = RRF_K
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`fuse` over index rows: the fused rows best first and their scores, the same floats in the same order.
+
+    A which-towns question over 2,000 towns fuses ~8,000 paragraphs; summing and sorting them
+    in Python dictionaries took ~10 ms. Each row's reciprocal ranks are added in the order of
+    the rankings (as :func:`fuse` adds them) and ties keep the order of first appearance.
+
+    Args:
+        rankings: Each signal's rows, best first (a row at most once per ranking).
+        exact: Rows quoting the question verbatim, in the order :func:`fuse` would visit them.
+        size: Number of index rows.
+        rrf_k: Reciprocal-rank-fusion constant.
+
+    >>> rows, scores = fuse_rows([np.array([0, 1]), np.array([1, 2])], [3], size=4)
+    >>> rows.tolist(), scores.tolist() == list(fuse([[(0,), (1,)], [(1,), (2,)]], [3]).values())
+    ([3, 1, 0, 2], True)
+    """
+    exact = np.asarray(exact, dtype=np.int64)
+    appear = np.concatenate([*(np.asarray(r, dtype=np.int64) for r in rankings), exact])
+    _, first = np.unique(appear, return_index=True)
+    rows = appear[np.sort(first)]  # first appearance: the insertion order of fuse's dictionary
+    total = np.zeros(size)
+    for ranking in rankings:
+        total[ranking] += 1.0 / (rrf_k + np.arange(len(ranking)) + 1)
+    for row in exact.tolist():
+        total[row] += EXACT_BONUS
+    scores = total[rows]
+    best = np.argsort(-scores, kind="stable")
+    return rows[best], scores[best]
+
+
 def relevance(coverage: float, similarity: float) -> float:
     """Blend of sentence-level lexical evidence and dense similarity, roughly in [0, 1].
 

@@ -21,7 +21,7 @@ import numpy as np
 from assistant import phrasing
 from assistant.compose import quote_score
 from assistant.evidence import EvidenceIndex, TermPresence
-from assistant.fusion import RRF_K, TOWN_PASSAGES, Ranking, SignalHit, decide_ranked_towns, fuse, relevances
+from assistant.fusion import RRF_K, TOWN_PASSAGES, Ranking, SignalHit, decide_ranked_towns, fuse, fuse_rows, relevances
 from assistant.judging import QUOTED_BAR, SupportJudge, comparable
 from assistant.kinds import kind_named, understand
 from assistant.lexicon import GENERIC, term_weight
@@ -184,6 +184,9 @@ class Candidates:
         bm25: Paragraph id → BM25 score (only the BM25 candidates).
         lexical: Paragraph id → lexical evidence (coverage).
         exact: Paragraphs that quote the question verbatim.
+        rows: The index row of each of ``fused`` (None when fused over paragraph ids).
+        coverage: The lexical evidence of each of ``fused`` (as ``lexical``), when ``rows`` is set.
+        similarity: The dense similarity of each of ``fused`` (0 without one), when ``rows`` is set.
     """
 
     fused: dict[str, float]
@@ -191,6 +194,9 @@ class Candidates:
     bm25: dict[str, float]
     lexical: dict[str, float]
     exact: set[str]
+    rows: np.ndarray | None = None
+    coverage: np.ndarray | None = None
+    similarity: np.ndarray | None = None
 
 
 class HybridRetriever(SupportJudge):
@@ -497,6 +503,50 @@ class HybridRetriever(SupportJudge):
         bm25_hits = self.bm25_signal.search(asked, scope, per_town)
         dense_hits = self.dense_signal.search(asked, scope, dense_n)
         supporting = self.evidence_signal.search(asked, scope, EVIDENCE_PER_TOWN) if with_evidence else []
+        exact = self.exact_signal.found(query, scope)
+        dense = {h.id: h.score for h in dense_hits}
+        bm25 = {h.id: h.score for h in bm25_hits}
+        row = self._views.row
+        signal_rows = [np.array([row.get(h.id, -1) for h in hits], dtype=np.int64) for hits in (bm25_hits, dense_hits)]
+        signal_rows.append(np.array([row.get(h.id, -1) for h in supporting], dtype=np.int64))
+        if any((r < 0).any() for r in signal_rows):  # a paragraph outside the index views (stale views)
+            return self._fuse_by_id(topic, (bm25_hits, dense_hits, supporting), exact, dense, bm25)
+        # Fused over index rows (the same scores and order as fusion.fuse over paragraph ids).
+        appear = np.concatenate(signal_rows)
+        _, first = np.unique(appear, return_index=True)
+        candidates = appear[np.sort(first)]  # BM25's, then dense, then evidence's, each first seen
+        evidence = self.presence(topic.weights).lexical(self.min_coverage)
+        lexical_rows = evidence[candidates]
+        positive = np.flatnonzero(lexical_rows > 0)
+        by_evidence = candidates[positive[np.argsort(-lexical_rows[positive], kind="stable")]]
+        exact_rows = [row[pid] for pid in exact]
+        fused_rows, fused_scores = fuse_rows(
+            (signal_rows[0], signal_rows[1], by_evidence), exact_rows, len(self._views.order), self.rrf_k
+        )
+        order = self._views.order
+        fused = dict(zip([order[r] for r in fused_rows.tolist()], fused_scores.tolist()))
+        lexical = dict(zip([order[r] for r in candidates.tolist()], lexical_rows.tolist()))
+        for pid in exact:
+            lexical.setdefault(pid, 1.0)  # a verbatim quote is full evidence
+        # The fused rows' signals as arrays, for deciding towns without a look-up per paragraph.
+        coverage = np.where(np.isin(fused_rows, candidates), evidence[fused_rows], 1.0)
+        similarity = np.zeros(len(order))
+        similarity[signal_rows[1]] = [h.score for h in dense_hits]
+        return Candidates(
+            fused=fused, dense=dense, bm25=bm25, lexical=lexical, exact=exact,
+            rows=fused_rows, coverage=coverage, similarity=similarity[fused_rows],
+        )  # fmt: skip
+
+    def _fuse_by_id(
+        self,
+        topic: Topic,
+        signals: tuple[list[SignalHit], list[SignalHit], list[SignalHit]],
+        exact: set[str],
+        dense: dict[str, float],
+        bm25: dict[str, float],
+    ) -> Candidates:
+        """:meth:`_candidates`' fusion over paragraph ids, for hits outside the index views."""
+        bm25_hits, dense_hits, supporting = signals
         candidates = dict.fromkeys([h.id for h in bm25_hits] + [h.id for h in dense_hits])
         candidates.update(dict.fromkeys(h.id for h in supporting))
         lexical = self.evidence_signal.scores(candidates, topic)
@@ -504,12 +554,9 @@ class HybridRetriever(SupportJudge):
             SignalHit(pid, v, "evidence")
             for pid, v in sorted(((pid, v) for pid, v in lexical.items() if v > 0), key=lambda kv: -kv[1])
         ]
-        exact = self.exact_signal.found(query, scope)
-        dense = {h.id: h.score for h in dense_hits}
         for pid in exact:
             lexical.setdefault(pid, 1.0)  # a verbatim quote is full evidence
         fused = fuse((bm25_hits, dense_hits, lex_hits), exact, self.rrf_k)
-        bm25 = {h.id: h.score for h in bm25_hits}
         return Candidates(fused=fused, dense=dense, bm25=bm25, lexical=lexical, exact=exact)
 
     def _hit(self, found: Candidates, pid: str) -> Hit:
@@ -653,9 +700,12 @@ class HybridRetriever(SupportJudge):
         views = self._views
         ids = list(found.fused)
         # Every candidate's signals as arrays (row order of the index views), decided at once below.
-        rows = np.array([views.row.get(pid, -1) for pid in ids], dtype=np.int64)
-        coverage = np.array([lexical.get(pid, 0.0) for pid in ids], dtype=np.float64)
-        similarity = np.array([dense.get(pid, 0.0) for pid in ids], dtype=np.float64)
+        if found.rows is not None:
+            rows, coverage, similarity = found.rows, found.coverage, found.similarity
+        else:
+            rows = np.array([views.row.get(pid, -1) for pid in ids], dtype=np.int64)
+            coverage = np.array([lexical.get(pid, 0.0) for pid in ids], dtype=np.float64)
+            similarity = np.array([dense.get(pid, 0.0) for pid in ids], dtype=np.float64)
         # Beyond the dense fan-out a town's paragraphs have no similarity at all; judge them on
         # lexical evidence alone rather than as if they were dissimilar.
         scores = relevances(coverage, similarity)
