@@ -187,7 +187,7 @@ def decide_towns(
     codes: dict[str, int] = {}
     towns = np.array([codes.setdefault(town_of(pid), len(codes)) for pid in ids], dtype=np.int64)
     scores = np.array([relevance_of(pid) for pid in ids], dtype=np.float64)
-    return decide_ranked_towns(ids, towns, list(codes), scores, lambda i: supports(ids[i]), threshold)
+    return decide_ranked_towns(ids, towns, list(codes), scores, lambda at: [supports(ids[i]) for i in at], threshold)
 
 
 def decide_ranked_towns(
@@ -195,7 +195,7 @@ def decide_ranked_towns(
     towns: np.ndarray,
     town_names: Sequence[str],
     scores: np.ndarray,
-    supports: Callable[[int], bool],
+    supports: Callable[[list[int]], list[bool]],
     threshold: float,
 ) -> list[TownDecision]:
     """:func:`decide_towns` over arrays: the same decisions, without a Python call per candidate.
@@ -203,15 +203,16 @@ def decide_ranked_towns(
     A question over 2,000 towns has ~8,000 candidates; grouping and ranking them with Python
     dictionaries and callbacks took ~40 ms of it. Towns are taken in the order they first
     appear among the candidates and each town's paragraphs by relevance, ties in fusion order
-    (as the dictionary and stable sorts of :func:`decide_towns` order them); only the support
-    decision stays a call, for at most :data:`TOWN_PASSAGES` paragraphs of each town.
+    (as the dictionary and stable sorts of :func:`decide_towns` order them). The support decision
+    is asked for many candidates at once, and only for those it decides: every town's best, then
+    the next of the towns it refused, up to :data:`TOWN_PASSAGES` deep.
 
     Args:
         ids: Candidate paragraph ids (fusion order).
         towns: Town code of each candidate (an index into ``town_names``).
         town_names: Town of each code.
         scores: Relevance of each candidate.
-        supports: Whether the candidate at this position is real evidence for the question.
+        supports: Whether each candidate at these positions is real evidence for the question.
         threshold: Share of the best town's relevance a town needs.
     """
     n = len(ids)
@@ -226,10 +227,23 @@ def decide_ranked_towns(
     starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]]).tolist()
     ends = [*starts[1:], n]
     order_list, score_list, town_list = order.tolist(), scores.tolist(), towns.tolist()
+    groups = [order_list[start:end] for start, end in zip(starts, ends)]
+    # A town's lead is the first of its best TOWN_PASSAGES that supports the question: every town's
+    # first is judged in one call, then the second of those still without a lead, and so on.
+    lead_of: list[int | None] = [None] * len(groups)
+    undecided = list(range(len(groups)))
+    for depth in range(TOWN_PASSAGES):
+        asked = [(g, groups[g][depth]) for g in undecided if depth < len(groups[g])]
+        if not asked:
+            break
+        undecided = []
+        for (g, i), ok in zip(asked, supports([i for _, i in asked])):
+            if ok:
+                lead_of[g] = i
+            else:
+                undecided.append(g)
     leads = []
-    for start, end in zip(starts, ends):
-        group = order_list[start:end]
-        lead = next((i for i in group[:TOWN_PASSAGES] if supports(i)), None)
+    for group, lead in zip(groups, lead_of):
         if lead is not None:
             group.remove(lead)
             group.insert(0, lead)

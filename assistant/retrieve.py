@@ -722,18 +722,21 @@ class HybridRetriever(SupportJudge):
         model = self.support_model
         same_scale = comparable(query)  # else the similarities weigh nothing
 
-        # Every candidate's features at once (support_features of each, computed in bulk).
-        features = self.support_feature_table(query, topic, ids, grams)
-
-        def supports(i: int) -> bool:
+        def supports(at: list[int]) -> list[bool]:
             # The fitted decision (assistant/support.py) weighs the lexical rule's verdict with
-            # dense similarity, coverage and character-bigram evidence of the best sentence.
-            pid, rule = ids[i], rule_list[i]
-            similarity = dense.get(pid) if same_scale else None
-            if pid not in features:  # not an index row (cannot happen while the views are current)
-                rule = self._supports(pid, coverage_list[i], dense.get(pid, 0.0), topic)
-                return model.supports(self.support_features(query, topic, pid, similarity, grams, rule))
-            return model.supports(features.values(pid, similarity, rule))
+            # dense similarity, coverage and character-bigram evidence of the best sentence; the
+            # features of all the candidates asked are computed at once (support_features of each).
+            features = self.support_feature_table(query, topic, [ids[i] for i in at], grams)
+            verdicts = []
+            for i in at:
+                pid, rule = ids[i], rule_list[i]
+                similarity = dense.get(pid) if same_scale else None
+                if pid not in features:  # not an index row (cannot happen while the views are current)
+                    rule = self._supports(pid, coverage_list[i], dense.get(pid, 0.0), topic)
+                    verdicts.append(model.supports(self.support_features(query, topic, pid, similarity, grams, rule)))
+                else:
+                    verdicts.append(model.supports(features.values(pid, similarity, rule)))
+            return verdicts
 
         if (rows >= 0).all():
             town_names, town_codes = views.town_names, views.town_id[rows]
