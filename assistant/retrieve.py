@@ -5,7 +5,7 @@ Stages: analyse the query → the question's kind decides what to retrieve
 paragraph ids over the allowed scope (BM25 over every paragraph at once, one dense Chroma query
 with a town filter, sentence-level lexical evidence, verbatim phrase matches) → fusion
 (:func:`assistant.fusion.fuse`) → for town-by-town questions one decision per town
-(:func:`assistant.fusion.decide_towns`) → abstention when nothing relevant exists.
+(:func:`assistant.fusion.decide_ranked_towns`) → abstention when nothing relevant exists.
 """
 
 from __future__ import annotations
