@@ -6,7 +6,9 @@ Answers are extractive: every sentence is copied verbatim from a cited paragraph
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -72,10 +74,20 @@ def sentence_score(sentence: str, terms: dict[str, float], numeric: bool) -> flo
 
 
 def _folded_score(folded: str, terms: dict[str, float], numeric: bool) -> float:
-    score = coverage(folded, terms)
+    return quote_score(coverage(folded, terms), bool(NUMBER.search(folded)) if numeric else False, numeric)
+
+
+def quote_score(covered: float, figure: bool, numeric: bool) -> float:
+    """How well a sentence answers: its coverage of the question's terms, and a figure when one is asked.
+
+    Args:
+        covered: :func:`assistant.lexicon.coverage` of the (folded) sentence.
+        figure: The sentence states a figure (:data:`assistant.text.NUMBER`).
+        numeric: The question asks for a figure.
+    """
     if numeric:
-        score += 0.5 if NUMBER.search(folded) else -0.3
-    return score
+        covered += 0.5 if figure else -0.3
+    return covered
 
 
 _ITEM_LEAD = re.compile(r"^[一二三四五六七八九十]+是[^，,；;。]{0,14}[。；;]?$")
@@ -108,7 +120,12 @@ def quotable(hit: Hit) -> bool:
 
 
 def best_sentences(
-    hit: Hit, terms: dict[str, float], numeric: bool, n: int = 1, forms: list[str] | None = None
+    hit: Hit,
+    terms: dict[str, float],
+    numeric: bool,
+    n: int = 1,
+    forms: list[str] | None = None,
+    scores: Sequence[float] | None = None,
 ) -> list[str]:
     """The sentence(s) of a paragraph that best match the question, in reading order.
 
@@ -122,6 +139,8 @@ def best_sentences(
         n: How many sentences.
         forms: The index forms of the paragraph's sentences, when known (folding every
             sentence again costs ~0.1 ms each; an answer naming a thousand towns adds up).
+        scores: The :func:`quote_score` of each of ``forms``, when computed for many paragraphs
+            at once (:meth:`assistant.retrieve.HybridRetriever.quote_scores`); used with ``forms``.
 
     Returns:
         The sentences; none when the paragraph is not :func:`quotable` (callers skip it).
@@ -129,12 +148,17 @@ def best_sentences(
     if not quotable(hit):
         return []
     sentences = split_sentences(hit.text) or [hit.text]
-    folded = forms if forms is not None and len(forms) == len(sentences) else [fold(s) for s in sentences]
-    candidates = range(len(sentences))
+    if forms is not None and len(forms) == len(sentences) and scores is not None and len(scores) == len(forms):
+        score = list(scores)
+    else:
+        folded = forms if forms is not None and len(forms) == len(sentences) else [fold(s) for s in sentences]
+        score = [_folded_score(f, terms, numeric) for f in folded]
+    ranked = sorted(range(len(sentences)), key=lambda i: -score[i])
     if len(sentences) > 1:
+        # The best n that say more than the heading (read lazily: usually the first one does), else the best n.
         head = _LEAD_NOISE.sub("", hit.section)
-        candidates = [i for i in candidates if not _is_lead(sentences[i], head)] or candidates
-    ranked = sorted(candidates, key=lambda i: -_folded_score(folded[i], terms, numeric))
+        saying = list(itertools.islice((i for i in ranked if not _is_lead(sentences[i], head)), n))
+        ranked = saying or ranked
     keep = sorted(ranked[:n])
     return [sentences[i] for i in keep]
 
@@ -145,4 +169,4 @@ def topic_weights(retrieval: Retrieval) -> dict[str, float]:
     return {t: w for t, w in weights.items() if w > 0} or {t: 1.0 for t in retrieval.topic_terms}
 
 
-__all__ = ["Answer", "best_sentences", "drop_leads", "quotable", "sentence_score", "topic_weights"]
+__all__ = ["Answer", "best_sentences", "drop_leads", "quotable", "quote_score", "sentence_score", "topic_weights"]

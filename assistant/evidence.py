@@ -158,6 +158,32 @@ class EvidenceIndex:
                     out[j] = True
         return out
 
+    def sentence_coverage(self, weights: dict[str, float], sentences: np.ndarray) -> np.ndarray:
+        """:func:`assistant.lexicon.coverage` of each of ``sentences`` alone (no heading), the same floats.
+
+        Each term and near-synonym is looked up once (cached per term) instead of scanned per
+        sentence; the weights are added in the order ``coverage`` adds them.
+        """
+        sentences = np.asarray(sentences, dtype=np.int64)
+        total = sum(weights.values())
+        if not total:
+            return np.zeros(len(sentences))
+        n = len(self.sentence_texts)
+
+        def found(word: str) -> np.ndarray:
+            if not word:  # "" in text
+                return np.ones(len(sentences), dtype=bool)
+            return self._mask("sentences", [word], n)[sentences]
+
+        got = np.zeros(len(sentences))
+        for term, weight in weights.items():
+            exact = found(term)
+            near = np.zeros(len(sentences), dtype=bool)
+            for alt in expand(term):
+                near |= found(alt)
+            got = got + np.where(exact, weight, np.where(near, weight * SYNONYM_WEIGHT, 0.0))
+        return got / total
+
     def _mask(self, index: str, words: list[str], size: int) -> np.ndarray:
         mask = np.zeros(size, dtype=bool)
         for word in words:

@@ -5,7 +5,7 @@ Stages: analyse the query → the question's kind decides what to retrieve
 paragraph ids over the allowed scope (BM25 over every paragraph at once, one dense Chroma query
 with a town filter, sentence-level lexical evidence, verbatim phrase matches) → fusion
 (:func:`assistant.fusion.fuse`) → for town-by-town questions one decision per town
-(:func:`assistant.fusion.decide_towns`) → abstention when nothing relevant exists.
+(:func:`assistant.fusion.decide_ranked_towns`) → abstention when nothing relevant exists.
 """
 
 from __future__ import annotations
@@ -19,15 +19,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant import english, phrasing
+from assistant.compose import quote_score
 from assistant.evidence import EvidenceIndex, TermPresence
-from assistant.fusion import RRF_K, TOWN_PASSAGES, Ranking, SignalHit, decide_towns, fuse, relevance
+from assistant.fusion import RRF_K, TOWN_PASSAGES, Ranking, SignalHit, decide_ranked_towns, fuse, fuse_rows, relevances
 from assistant.judging import QUOTED_BAR, SupportJudge, comparable
 from assistant.kinds import kind_named, understand
 from assistant.lexicon import GENERIC, term_weight
 from assistant.query import QUESTION_WORDS, Query, strip_towns
 from assistant.signals import Bm25, Dense, Evidence, Exact, Scope, TopicQuery
 from assistant.support import SupportModel, default_model
-from assistant.text import fold
+from assistant.text import NUMBER, fold
 from assistant.units import strip_asked_units
 from assistant.views import INNER_PUNCT, PUNCT, IndexViews, pinyin_aliases  # noqa: F401 - pinyin_aliases: re-exported
 from ingest.parse import DOC_NUMBER, SIGNER_LINE
@@ -141,9 +142,12 @@ class TownMatch:
         """
         return tuple(self.build(pid) for pid in self.ids)
 
-    @property
+    @functools.cached_property
     def lead(self) -> Hit:
-        """The town's best paragraph (its evidence when matched)."""
+        """The town's best paragraph (its evidence when matched).
+
+        Built once: an answer naming 1,200 towns reads each town's lead three times.
+        """
         return self.hits[0] if "hits" in self.__dict__ else self.build(self.ids[0])
 
 
@@ -180,6 +184,9 @@ class Candidates:
         bm25: Paragraph id → BM25 score (only the BM25 candidates).
         lexical: Paragraph id → lexical evidence (coverage).
         exact: Paragraphs that quote the question verbatim.
+        rows: The index row of each of ``fused`` (None when fused over paragraph ids).
+        coverage: The lexical evidence of each of ``fused`` (as ``lexical``), when ``rows`` is set.
+        similarity: The dense similarity of each of ``fused`` (0 without one), when ``rows`` is set.
     """
 
     fused: dict[str, float]
@@ -187,6 +194,9 @@ class Candidates:
     bm25: dict[str, float]
     lexical: dict[str, float]
     exact: set[str]
+    rows: np.ndarray | None = None
+    coverage: np.ndarray | None = None
+    similarity: np.ndarray | None = None
 
 
 class HybridRetriever(SupportJudge):
@@ -410,6 +420,27 @@ class HybridRetriever(SupportJudge):
         self._prepare()
         return self._views.sentences.get(pid, [])
 
+    def quote_scores(self, pids: list[str], weights: dict[str, float], numeric: bool) -> dict[str, list[float]]:
+        """The :func:`assistant.compose.quote_score` of every sentence form of each paragraph, for many at once.
+
+        An answer quoting 1,200 towns scored ~4,000 sentences term by term in Python; here each
+        term is looked up once in the sentence index (:meth:`EvidenceIndex.sentence_coverage`).
+        Paragraphs outside the index or without sentence forms are left out (their sentences are
+        scored one by one, as before).
+        """
+        self._prepare()
+        views = self._views
+        evidence = views.evidence
+        known = [pid for pid in dict.fromkeys(pids) if pid in views.row and views.sentences.get(pid)]
+        rows = np.array([views.row[pid] for pid in known], dtype=np.int64)
+        sentences, owner = evidence.sentences_of(rows)
+        covered = evidence.sentence_coverage(weights, sentences).tolist()
+        texts = evidence.sentence_texts
+        figures = [bool(NUMBER.search(texts[j])) for j in sentences.tolist()] if numeric else [False] * len(covered)
+        scores = [quote_score(c, f, numeric) for c, f in zip(covered, figures)]
+        bounds = np.searchsorted(owner, np.arange(len(known) + 1)).tolist()
+        return {pid: scores[bounds[i] : bounds[i + 1]] for i, pid in enumerate(known)}
+
     def has_required(self, pid: str, topic: Topic, numeric: bool = False) -> bool:
         """Whether one sentence window of the paragraph holds every required term (and a figure).
 
@@ -473,6 +504,50 @@ class HybridRetriever(SupportJudge):
         bm25_hits = self.bm25_signal.search(asked, scope, per_town)
         dense_hits = self.dense_signal.search(asked, scope, dense_n)
         supporting = self.evidence_signal.search(asked, scope, EVIDENCE_PER_TOWN) if with_evidence else []
+        exact = self.exact_signal.found(query, scope)
+        dense = {h.id: h.score for h in dense_hits}
+        bm25 = {h.id: h.score for h in bm25_hits}
+        row = self._views.row
+        signal_rows = [np.array([row.get(h.id, -1) for h in hits], dtype=np.int64) for hits in (bm25_hits, dense_hits)]
+        signal_rows.append(np.array([row.get(h.id, -1) for h in supporting], dtype=np.int64))
+        if any((r < 0).any() for r in signal_rows):  # a paragraph outside the index views (stale views)
+            return self._fuse_by_id(topic, (bm25_hits, dense_hits, supporting), exact, dense, bm25)
+        # Fused over index rows (the same scores and order as fusion.fuse over paragraph ids).
+        appear = np.concatenate(signal_rows)
+        _, first = np.unique(appear, return_index=True)
+        candidates = appear[np.sort(first)]  # BM25's, then dense, then evidence's, each first seen
+        evidence = self.presence(topic.weights).lexical(self.min_coverage)
+        lexical_rows = evidence[candidates]
+        positive = np.flatnonzero(lexical_rows > 0)
+        by_evidence = candidates[positive[np.argsort(-lexical_rows[positive], kind="stable")]]
+        exact_rows = [row[pid] for pid in exact]
+        fused_rows, fused_scores = fuse_rows(
+            (signal_rows[0], signal_rows[1], by_evidence), exact_rows, len(self._views.order), self.rrf_k
+        )
+        order = self._views.order
+        fused = dict(zip([order[r] for r in fused_rows.tolist()], fused_scores.tolist()))
+        lexical = dict(zip([order[r] for r in candidates.tolist()], lexical_rows.tolist()))
+        for pid in exact:
+            lexical.setdefault(pid, 1.0)  # a verbatim quote is full evidence
+        # The fused rows' signals as arrays, for deciding towns without a look-up per paragraph.
+        coverage = np.where(np.isin(fused_rows, candidates), evidence[fused_rows], 1.0)
+        similarity = np.zeros(len(order))
+        similarity[signal_rows[1]] = [h.score for h in dense_hits]
+        return Candidates(
+            fused=fused, dense=dense, bm25=bm25, lexical=lexical, exact=exact,
+            rows=fused_rows, coverage=coverage, similarity=similarity[fused_rows],
+        )  # fmt: skip
+
+    def _fuse_by_id(
+        self,
+        topic: Topic,
+        signals: tuple[list[SignalHit], list[SignalHit], list[SignalHit]],
+        exact: set[str],
+        dense: dict[str, float],
+        bm25: dict[str, float],
+    ) -> Candidates:
+        """:meth:`_candidates`' fusion over paragraph ids, for hits outside the index views."""
+        bm25_hits, dense_hits, supporting = signals
         candidates = dict.fromkeys([h.id for h in bm25_hits] + [h.id for h in dense_hits])
         candidates.update(dict.fromkeys(h.id for h in supporting))
         lexical = self.evidence_signal.scores(candidates, topic)
@@ -480,12 +555,9 @@ class HybridRetriever(SupportJudge):
             SignalHit(pid, v, "evidence")
             for pid, v in sorted(((pid, v) for pid, v in lexical.items() if v > 0), key=lambda kv: -kv[1])
         ]
-        exact = self.exact_signal.found(query, scope)
-        dense = {h.id: h.score for h in dense_hits}
         for pid in exact:
             lexical.setdefault(pid, 1.0)  # a verbatim quote is full evidence
         fused = fuse((bm25_hits, dense_hits, lex_hits), exact, self.rrf_k)
-        bm25 = {h.id: h.score for h in bm25_hits}
         return Candidates(fused=fused, dense=dense, bm25=bm25, lexical=lexical, exact=exact)
 
     def _hit(self, found: Candidates, pid: str) -> Hit:
@@ -626,37 +698,54 @@ class HybridRetriever(SupportJudge):
         capped = n_chunks < max(1, self.town_chunks) * n_towns
         found = self._candidates(query, topic, towns, n_chunks, per_town=per_town, with_evidence=True)
         lexical, dense = found.lexical, found.dense
+        views = self._views
+        ids = list(found.fused)
+        # Every candidate's signals as arrays (row order of the index views), decided at once below.
+        if found.rows is not None:
+            rows, coverage, similarity = found.rows, found.coverage, found.similarity
+        else:
+            rows = np.array([views.row.get(pid, -1) for pid in ids], dtype=np.int64)
+            coverage = np.array([lexical.get(pid, 0.0) for pid in ids], dtype=np.float64)
+            similarity = np.array([dense.get(pid, 0.0) for pid in ids], dtype=np.float64)
+        # Beyond the dense fan-out a town's paragraphs have no similarity at all; judge them on
+        # lexical evidence alone rather than as if they were dissimilar.
+        scores = relevances(coverage, similarity)
+        if capped:
+            scores = np.where(similarity == 0, coverage, scores)
+        holds = self._holding(topic, False)
+        has_required = (rows >= 0) & holds[np.maximum(rows, 0)]
+        bar = self.min_coverage * (QUOTED_BAR if topic.quoted else 1.0)
+        # The lexical rule (:meth:`_supports`) of every candidate.
+        rules = (similarity >= self.dense_floor) if not topic.known else (coverage >= bar) & has_required
+        rule_list, coverage_list = rules.tolist(), coverage.tolist()
 
-        def rel(pid: str) -> float:
-            # Beyond the dense fan-out a town's paragraphs have no similarity at all; judge them on
-            # lexical evidence alone rather than as if they were dissimilar.
-            coverage, similarity = lexical.get(pid, 0.0), dense.get(pid, 0.0)
-            return coverage if capped and not similarity else relevance(coverage, similarity)
-
-        paragraphs = self.kb.paragraphs
         grams = self.bigram_weights(query)
         model = self.support_model
         same_scale = comparable(query)  # else the similarities weigh nothing
 
-        # Every candidate's features at once (support_features of each, computed in bulk).
-        features = self.support_feature_table(query, topic, list(found.fused), grams)
-
-        def supports(pid: str) -> bool:
+        def supports(at: list[int]) -> list[bool]:
             # The fitted decision (assistant/support.py) weighs the lexical rule's verdict with
-            # dense similarity, coverage and character-bigram evidence of the best sentence.
-            rule = self._supports(pid, lexical.get(pid, 0.0), dense.get(pid, 0.0), topic)
-            similarity = dense.get(pid) if same_scale else None
-            if pid not in features:  # not an index row (cannot happen while the views are current)
-                return model.supports(self.support_features(query, topic, pid, similarity, grams, rule))
-            return model.supports(features.values(pid, similarity, rule))
+            # dense similarity, coverage and character-bigram evidence of the best sentence; the
+            # features of all the candidates asked are computed at once (support_features of each).
+            features = self.support_feature_table(query, topic, [ids[i] for i in at], grams)
+            verdicts = []
+            for i in at:
+                pid, rule = ids[i], rule_list[i]
+                similarity = dense.get(pid) if same_scale else None
+                if pid not in features:  # not an index row (cannot happen while the views are current)
+                    rule = self._supports(pid, coverage_list[i], dense.get(pid, 0.0), topic)
+                    verdicts.append(model.supports(self.support_features(query, topic, pid, similarity, grams, rule)))
+                else:
+                    verdicts.append(model.supports(features.values(pid, similarity, rule)))
+            return verdicts
 
-        decisions = decide_towns(
-            found.fused,
-            town_of=lambda pid: paragraphs[pid].town,
-            relevance_of=rel,
-            supports=supports,
-            threshold=self.town_threshold,
-        )
+        if (rows >= 0).all():
+            town_names, town_codes = views.town_names, views.town_id[rows]
+        else:  # a candidate outside the index views (cannot happen while they are current): catalogue towns
+            code: dict[str, int] = {}
+            towns_of = [code.setdefault(self.kb.paragraphs[pid].town, len(code)) for pid in ids]
+            town_names, town_codes = list(code), np.array(towns_of, dtype=np.int64)
+        decisions = decide_ranked_towns(ids, town_codes, town_names, scores, supports, self.town_threshold)
         build = functools.partial(self._hit, found)
         decided = [
             TownMatch(town=d.town, matched=d.matched, relevance=d.relevance, ids=d.ids, build=build) for d in decisions

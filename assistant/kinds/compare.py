@@ -49,12 +49,14 @@ class Compare(QuestionKind):
         weights = topic_weights(retrieval)
         citations = []
         rows = []
+        # Every quoted paragraph's sentences scored at once, not term by term per town.
+        scores = ctx.retriever.quote_scores([m.lead.id for m in retrieval.towns if m.matched], weights, query.numeric)
         for m in retrieval.towns:
             if not m.matched or not quotable(m.lead):  # a paragraph giving orders is no evidence
                 rows.append(((m.town,), (phrasing.NOT_MENTIONED,), (phrasing.NO_CELL,)))
                 continue
             hit = m.lead
-            sentence = best_sentences(hit, weights, query.numeric, forms=forms(hit.id))[0]
+            sentence = best_sentences(hit, weights, query.numeric, forms=forms(hit.id), scores=scores.get(hit.id))[0]
             c = ctx.cite(hit.id, sentence)
             citations.append(c)
             rows.append(((m.town,), (sentence,), (c,)))

@@ -59,11 +59,13 @@ def town_lines(ctx: Context, retrieval: Retrieval, lead: str) -> Answer:
     matched = [m for m in retrieval.towns if m.matched and quotable(m.lead)]
     if not matched:
         return abstain(ctx, retrieval)
+    # Every quoted paragraph's sentences scored at once, not term by term per town.
+    scores = ctx.retriever.quote_scores([m.lead.id for m in matched], weights, query.numeric)
     citations = []
     blocks = [Line((lead,))]
     for m in matched:
         hit = m.lead
-        sentence = best_sentences(hit, weights, query.numeric, forms=forms(hit.id))[0]
+        sentence = best_sentences(hit, weights, query.numeric, forms=forms(hit.id), scores=scores.get(hit.id))[0]
         c = ctx.cite(hit.id, sentence)
         citations.append(c)
         blocks.append(Item((Bold(m.town), "：", sentence, c)))
