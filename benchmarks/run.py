@@ -236,7 +236,7 @@ def _measure_queries(assistant, corpus: Corpus, queries: int, seed: int, report:
     warmup, timed = mix[0], mix[1:]
     first_answer = first_answer_ms(assistant.settings, warmup[1])
     first_of = {kind: next((q for k, q in timed if k == kind), None) for kind in ("multi_town", "fact")}
-    cold = cold_start(assistant.settings, first_of["multi_town"], first_of["fact"])
+    cold_split = cold_start(assistant.settings, first_of["multi_town"], first_of["fact"])
     start = time.perf_counter()
     assistant.search(warmup[1], k=5)
     first_search_ms = (time.perf_counter() - start) * 1000
@@ -282,7 +282,7 @@ def _measure_queries(assistant, corpus: Corpus, queries: int, seed: int, report:
         "cold_ask_p50_ms": _round(_percentile(cold_ask_ms, 50)),
         "cold_ask_p95_ms": _round(_percentile(cold_ask_ms, 95)),
         "first_answer_ms": first_answer,
-        "cold_start": cold,
+        "cold_start": cold_split,
         "per_kind": per_kind,
         "quality": _answer_quality(corpus, timed, answers),
         "slowest": sorted(range(len(timed)), key=lambda i: -ask_ms[i])[:3],
