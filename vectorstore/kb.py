@@ -178,6 +178,7 @@ class KnowledgeBase(IndexUpkeep):
         self._chunk_paragraphs: Mapping[str, tuple[str, ...]] | None = None
         self._metas: dict[str, DocumentMeta] | None = None
         self._multi: set[str] | None = None
+        self._checked: dict | None = None  # the catalogue fingerprint the last check() compared with
 
     # --- ingest ----------------------------------------------------------
     @contextlib.contextmanager
@@ -440,8 +441,11 @@ class KnowledgeBase(IndexUpkeep):
             self.store.before_first_use(self._settle_chroma)
 
     def _settle_chroma(self) -> None:
-        """The deferred Chroma check of :meth:`ensure_indexes` (run before the store's first use)."""
-        self._settle(self._check_chroma(self.catalog.fingerprint(), False))
+        """The deferred Chroma check of :meth:`ensure_indexes` (run before the store's first use).
+
+        Against the catalogue as it was checked at open (what this process loaded).
+        """
+        self._settle(self._check_chroma(self._checked or self.catalog.fingerprint(), False))
 
     def _settle(self, problems: list[Problem]) -> None:
         if not problems:

@@ -235,6 +235,7 @@ class IndexUpkeep:
                     "lost",
                 )
             ]
+        self._checked = fp
         problems: list[Problem] = []
         manifest = self._manifest()
         if manifest is None or manifest.get("catalogue") != _core(fp):
