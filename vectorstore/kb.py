@@ -548,8 +548,8 @@ class KnowledgeBase(IndexUpkeep):
         """Towns with more than one report (their citations name the report year)."""
         if self._multi is None:
             counts: dict[str, int] = {}
-            for meta in self.metas.values():
-                counts[meta.town] = counts.get(meta.town, 0) + 1
+            for town in self._document_towns():
+                counts[town] = counts.get(town, 0) + 1
             self._multi = {town for town, n in counts.items() if n > 1}
         return self._multi
 

@@ -129,17 +129,17 @@ class ParagraphTable(Mapping):
             self._texts = unpack_strings(self._arrays["text_utf8"], self._arrays["text_offsets"])
             self._numbers = {n: self._arrays[n].tolist() for n in _NUMBERS}
             self._code_lists = {n: self._codes[n].tolist() for n in _CODED}
-        coded = {n: self._names[n][self._code_lists[n][i]] for n in _CODED}
-        numbers = {n: self._numbers[n][i] for n in _NUMBERS}
-        if numbers["year"] == _NO_YEAR:
-            numbers["year"] = None
-        path = self._paths.get(coded["section_path"])
+        names, codes, numbers = self._names, self._code_lists, self._numbers
+        path_json = names["section_path"][codes["section_path"][i]]
+        path = self._paths.get(path_json)
         if path is None:
-            path = self._paths[coded["section_path"]] = tuple(json.loads(coded["section_path"]))
+            path = self._paths[path_json] = tuple(json.loads(path_json))
+        year = numbers["year"][i]
         return Paragraph(
-            id=self.ids[i], doc_id=coded["doc_id"], town=coded["town"], section=coded["section"],
-            section_path=path, text=self._texts[i], role=coded["role"],
-            **numbers,
+            self.ids[i], names["doc_id"][codes["doc_id"][i]], names["town"][codes["town"][i]],
+            names["section"][codes["section"][i]], path, numbers["paragraph"][i], self._texts[i],
+            numbers["start"][i], numbers["end"][i], numbers["ordinal"][i], None if year == _NO_YEAR else year,
+            names["role"][codes["role"][i]],
         )  # fmt: skip
 
     def __iter__(self) -> Iterator[str]:
