@@ -34,7 +34,7 @@ print(json.dumps((time.perf_counter() - start) * 1000))
 """
 
 _WARM = """
-import json, resource, sys, time
+import json, sys, time
 start = time.perf_counter()
 from assistant.service import Assistant, warm_process
 from assistant.settings import Settings
@@ -49,9 +49,10 @@ answered = time.perf_counter()
 print(json.dumps({
     "import_ms": (imported - start) * 1000, "import_steps_ms": steps, "kb_open_ms": (opened - imported) * 1000,
     "answer_ms": (answered - opened) * 1000, "total_ms": (answered - imported) * 1000,
-    "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "rss_mb": next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM")) / 1024,
 }))
 """
+# (Peak RSS from /proc: a child's ru_maxrss starts at its parent's peak, inherited through fork.)
 
 
 def _child(script: str, settings, question: str) -> object | None:
@@ -130,7 +131,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("fact")
     args = parser.parse_args(argv)
     settings = Settings(db=args.db)
-    result = {"first_answer_ms": first_answer_ms(settings, args.fact), **cold_start(settings, args.cross_town, args.fact)}
+    result = {
+        "first_answer_ms": first_answer_ms(settings, args.fact),
+        **cold_start(settings, args.cross_town, args.fact),
+    }
     print(json.dumps(result, ensure_ascii=False, indent=1))
 
 
