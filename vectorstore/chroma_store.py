@@ -75,9 +75,9 @@ class ChromaStore:
 
         def run() -> None:
             try:
-                self._open()
-                self._collection.count()
-                self.stamp()
+                collection = self._open()  # not through .collection: the deferred check is the caller's
+                collection.count()
+                _ = collection.metadata
             except Exception:  # noqa: BLE001 - the first use opens again and reports it
                 log.debug("opening Chroma in the background failed", exc_info=True)
 
