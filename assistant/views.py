@@ -1,16 +1,19 @@
 """The query side's views of one state of the knowledge base: folded forms, rows, towns, the evidence index.
 
 Built once per index state (:meth:`assistant.retrieve.HybridRetriever.refresh` drops them after
-a change): the folded heading + text and sentences of every paragraph (``index-forms.json``),
+a change): the folded heading + text and sentences of every paragraph (``index-forms.npz``),
 town aliases (their pinyin spellings saved with the forms), the town and document of every catalogue
 row, and the sentence-level evidence index (:mod:`assistant.evidence`). The files are built at ingest
-by :func:`build_index_forms` (:mod:`vectorstore.derived`); here they are only read.
+by :func:`build_index_forms` (:mod:`vectorstore.derived`); here they are only read. The forms are
+memory-mapped string blocks (parsing the 34 MB ``index-forms.json`` of older knowledge bases took
+0.5-1.5 s of the first answer); that JSON file is still read when it is all there is.
 """
 
 from __future__ import annotations
 
-import gc
+import json
 import re
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -18,12 +21,24 @@ from assistant.evidence import EvidenceIndex
 from assistant.fusion import Ranking, SignalHit
 from assistant.text import fold, folded_sentences
 from ingest.records import Paragraph
-from vectorstore.derived import computed_in_memory, read_json, write_json
+from vectorstore.derived import (
+    LEGACY,
+    ArraysDamaged,
+    computed_in_memory,
+    load_arrays,
+    long_lived,
+    pack_strings,
+    read_json,
+    save_arrays,
+    tag_of,
+    unpack_strings,
+)
 from vectorstore.kb import KnowledgeBase, town_aliases
+from vectorstore.paragraph_table import ParagraphTable
 
 PUNCT = re.compile(r"[\s\W_]+")
 _PSEUDO_SECTIONS = {"文首", "前言", "落款"}
-FORMS_VERSION = "2"  # of the cached folded forms (index-forms.json); bump when folding changes
+FORMS_VERSION = "2"  # of the cached folded forms (index-forms.npz); bump when folding changes
 # Punctuation inside a sentence does not separate words ("谁执法，谁普法" = "谁执法谁普法").
 INNER_PUNCT = re.compile(r"[^\w。！？；!?;]+")
 
@@ -55,19 +70,26 @@ class IndexViews:
     """
 
     def __init__(self, kb: KnowledgeBase) -> None:
+        with long_lived():  # millions of long-lived objects: see vectorstore.derived.long_lived
+            self._load(kb)
+
+    def _load(self, kb: KnowledgeBase) -> None:
         paragraphs = kb.paragraphs
-        data = read_json(kb.dir / FORMS_FILE)
-        self.folded, self.headings, self.sentences = _index_forms(kb, paragraphs, data)
-        pinyin = _town_pinyin(kb.towns(), data)
-        self.aliases = {fold(a): t for t in kb.towns() for a in town_aliases(t) + pinyin[t]}
+        data = read_forms(kb.dir)
+        folded, headings, sentences = _index_forms(kb, paragraphs, data)
+        self.aliases = _aliases(kb, data)
         # Rows are the catalogue's paragraphs in its order; BM25 is one signal mapped onto them.
         self.order = kb.row_ids
+        self.folded = dict(zip(self.order, folded))
+        self.headings = dict(zip(self.order, headings))
+        self.sentences = dict(zip(self.order, sentences))
         self.row = {pid: i for i, pid in enumerate(self.order)}
-        towns_of = [paragraphs[pid].town for pid in self.order]
+        table = isinstance(paragraphs, ParagraphTable)  # its columns, without making every paragraph
+        towns_of = paragraphs.column("town") if table else [paragraphs[pid].town for pid in self.order]
         self.town_names = sorted(set(towns_of))
         town_ids = {t: i for i, t in enumerate(self.town_names)}
         self.town_id = np.array([town_ids[t] for t in towns_of], dtype=np.int64)
-        docs_of = [paragraphs[pid].doc_id for pid in self.order]
+        docs_of = paragraphs.column("doc_id") if table else [paragraphs[pid].doc_id for pid in self.order]
         self.doc_names = sorted(set(docs_of))
         doc_ids = {d: i for i, d in enumerate(self.doc_names)}
         self.doc_id = np.array([doc_ids[d] for d in docs_of], dtype=np.int64)
@@ -77,15 +99,14 @@ class IndexViews:
             None if self.bm25.ids == self.order else np.array([self.row.get(pid, -1) for pid in self.bm25.ids])
         )
         self.evidence = EvidenceIndex(
-            [self.folded.get(pid, "") for pid in self.order],
-            [self.headings.get(pid, "") for pid in self.order],
-            [self.sentences.get(pid, []) for pid in self.order],
+            folded,
+            headings,
+            sentences,
             cache_dir=kb.dir,
             tag=kb.catalog.get_state("generation", "0"),
         )
         # The index views are millions of long-lived objects; a full garbage collection
-        # walking them all paused a question for 100-300 ms at 2,000 reports.
-        gc.freeze()
+        # walking them all paused a question for 100-300 ms at 2,000 reports (frozen on return).
 
     def bm25_scores(self, terms: list[str]) -> np.ndarray:
         """BM25 score of every row for the terms."""
@@ -125,14 +146,15 @@ class IndexViews:
         return [SignalHit(order[i], score, signal) for i, score in zip(rows.tolist(), scores[rows].tolist())]
 
 
-FORMS_FILE = "index-forms.json"
+FORMS_FILE = "index-forms.npz"
+NGRAM_FILES = ("ngrams-paragraphs.npz", "ngrams-sentences.npz")  # written by assistant.evidence
 
 
 def _generation(kb: KnowledgeBase) -> str:
     return kb.catalog.get_state("generation", "0")
 
 
-def _fold_forms(paragraphs: dict[str, Paragraph], previous: dict | None) -> dict[str, list]:
+def _fold_forms(paragraphs: Mapping[str, Paragraph], previous: dict | None) -> dict[str, list]:
     """Folded heading + text, heading and sentences of every paragraph, reusing ``previous`` ones.
 
     Folding (OpenCC, NFKC) every paragraph takes ~1 ms each; after an ingest only new
@@ -154,7 +176,7 @@ def _fold_forms(paragraphs: dict[str, Paragraph], previous: dict | None) -> dict
 
 
 def _town_pinyin(towns: list[str], data: dict | None) -> dict[str, list[str]]:
-    """Each town's Latin spellings: saved in ``index-forms.json`` at ingest, else computed here.
+    """Each town's Latin spellings: saved in ``index-forms.npz`` at ingest, else computed here.
 
     Importing pypinyin and its phrase table takes 1-2 s, most of a fresh process's first answer.
     """
@@ -164,44 +186,119 @@ def _town_pinyin(towns: list[str], data: dict | None) -> dict[str, list[str]]:
     return {t: pinyin_aliases(t) for t in towns}
 
 
-def _index_forms(kb: KnowledgeBase, paragraphs: dict[str, Paragraph], data: dict | None) -> tuple[dict, dict, dict]:
-    """The folded forms of every paragraph: read from ``index-forms.json`` (``data``, built at ingest), never written here."""
-    path = kb.dir / FORMS_FILE
-    generation = _generation(kb)
-    if data and data.get("version") == FORMS_VERSION and data.get("generation") == generation:
-        forms = data.get("forms")
-        if isinstance(forms, dict) and forms.keys() == paragraphs.keys():
-            return _split_forms(forms)
-    computed_in_memory(path, generation, "缺失或不是本代" if data is None else "不是本代")
-    return _split_forms(_fold_forms(paragraphs, data))
+def _aliases(kb: KnowledgeBase, data: dict | None) -> dict[str, str]:
+    """Folded town alias (full name, short form, pinyin) → town: saved at ingest, else made here.
+
+    Folding the aliases of 2,000 towns (OpenCC) took ~0.1 s of the knowledge base's open.
+    """
+    towns = kb.towns()
+    if data and data.get("version") == FORMS_VERSION and data.get("generation") == _generation(kb):
+        saved = data.get("aliases")
+        if isinstance(saved, dict) and data.get("towns") == towns:
+            return saved
+    pinyin = _town_pinyin(towns, data)
+    return _fold_aliases(towns, pinyin)
 
 
-def build_index_forms(kb: KnowledgeBase) -> None:
-    """Derived-cache builder (:mod:`vectorstore.derived`): ``index-forms.json`` and the n-gram arrays.
+def _fold_aliases(towns: list[str], pinyin: dict[str, list[str]]) -> dict[str, str]:
+    return {fold(a): t for t in towns for a in town_aliases(t) + pinyin[t]}
 
-    Run by the knowledge base after every change of the catalogue and every repair.
+
+def _index_forms(kb: KnowledgeBase, paragraphs: Mapping[str, Paragraph], data: dict | None) -> tuple[list, list, list]:
+    """Folded forms, headings and sentences of every row (:attr:`KnowledgeBase.row_ids` order).
+
+    Read from ``index-forms.npz`` (``data``, built at ingest), never written here; computed in
+    memory when it is missing or of another generation.
     """
     path = kb.dir / FORMS_FILE
     generation = _generation(kb)
-    paragraphs = kb.paragraphs
-    forms = _fold_forms(paragraphs, read_json(path))
-    pinyin = {t: pinyin_aliases(t) for t in kb.towns()}
-    write_json(path, {"generation": generation, "version": FORMS_VERSION, "forms": forms, "pinyin": pinyin})
-    folded, headings, sentences = _split_forms(forms)
     order = kb.row_ids
+    if data and data.get("version") == FORMS_VERSION and data.get("generation") == generation:
+        if "ids" in data and data["ids"] == order:
+            return data["folded"], data["headings"], data["sentences"]
+        forms = data.get("forms")  # an older knowledge base's index-forms.json
+        if isinstance(forms, dict) and len(forms) == len(order) and all(pid in forms for pid in order):
+            return _rows(forms, order)
+    computed_in_memory(path, generation, "缺失或不是本代" if data is None else "不是本代")
+    return _rows(_fold_forms(paragraphs, _previous_forms(data)), order)
+
+
+def _rows(forms: dict, order: list[str]) -> tuple[list, list, list]:
+    rows = [forms[pid] for pid in order]
+    return [f[0] for f in rows], [f[1] for f in rows], [f[2] for f in rows]
+
+
+def read_forms(folder) -> dict | None:
+    """The saved forms: ``{"generation", "version", "ids", "folded", "headings", "sentences", "pinyin"}``
+    (row-aligned lists) from ``index-forms.npz``, memory-mapped string blocks; else the
+    ``{"generation", "version", "forms": {pid: [folded, heading, sentences]}, "pinyin"}`` of an older
+    knowledge base's ``index-forms.json``; None when neither can be read.
+    """
+    try:
+        arrays = load_arrays(folder / FORMS_FILE)
+    except (OSError, ArraysDamaged):
+        return read_json(folder / LEGACY[FORMS_FILE])
+    try:
+        ids = unpack_strings(arrays["ids_utf8"], arrays["ids_offsets"])
+        folded = unpack_strings(arrays["folded_utf8"], arrays["folded_offsets"])
+        headings = unpack_strings(arrays["headings_utf8"], arrays["headings_offsets"])
+        flat = unpack_strings(arrays["sentences_utf8"], arrays["sentences_offsets"])
+        bounds = arrays["sentence_starts"].tolist()
+        meta = json.loads(str(arrays["meta"][()]))
+    except (KeyError, ValueError):
+        return None
+    if not len(ids) == len(folded) == len(headings) == len(bounds) - 1 or bounds[-1] != len(flat):
+        return None
+    return {
+        "generation": tag_of(arrays), "version": meta.get("version"), "ids": ids, "folded": folded,
+        "headings": headings, "sentences": [flat[a:b] for a, b in zip(bounds, bounds[1:])],
+        "pinyin": meta.get("pinyin"), "towns": meta.get("towns"), "aliases": meta.get("aliases"),
+    }  # fmt: skip
+
+
+def _previous_forms(data: dict | None) -> dict | None:
+    """Saved forms (either file) in the ``{"version", "forms": {pid: ...}}`` shape :func:`_fold_forms` reuses."""
+    if data is None or "ids" not in data:
+        return data
+    forms = {pid: [f, h, s] for pid, f, h, s in zip(data["ids"], data["folded"], data["headings"], data["sentences"])}
+    return {"version": data.get("version"), "forms": forms}
+
+
+def build_index_forms(kb: KnowledgeBase) -> None:
+    """Derived-cache builder (:mod:`vectorstore.derived`): ``index-forms.npz`` and the n-gram arrays.
+
+    Run by the knowledge base after every change of the catalogue and every repair. The forms of
+    unchanged paragraphs are taken from the previous file (or an older knowledge base's
+    ``index-forms.json``, removed once its replacement is written).
+    """
+    generation = _generation(kb)
+    paragraphs = kb.paragraphs
+    legacy = kb.dir / LEGACY[FORMS_FILE]
+    if legacy.exists() and not (kb.dir / FORMS_FILE).exists():
+        # Converting an older knowledge base: its n-gram files were written unaligned (read, not mapped).
+        for name in NGRAM_FILES:
+            (kb.dir / name).unlink(missing_ok=True)
+    forms = _fold_forms(paragraphs, _previous_forms(read_forms(kb.dir)))
+    towns = kb.towns()
+    pinyin = {t: pinyin_aliases(t) for t in towns}
+    order = kb.row_ids
+    rows = [forms[pid] for pid in order]
+    arrays = {}
+    for name, values in (("ids", order), ("folded", [f[0] for f in rows]), ("headings", [f[1] for f in rows])):
+        packed = pack_strings(values)
+        arrays[f"{name}_utf8"], arrays[f"{name}_offsets"] = packed["utf8"], packed["offsets"]
+    packed = pack_strings([s for f in rows for s in f[2]])
+    arrays["sentences_utf8"], arrays["sentences_offsets"] = packed["utf8"], packed["offsets"]
+    arrays["sentence_starts"] = np.concatenate([[0], np.cumsum([len(f[2]) for f in rows], dtype=np.int64)])
+    meta = {"version": FORMS_VERSION, "pinyin": pinyin, "towns": towns, "aliases": _fold_aliases(towns, pinyin)}
+    arrays["meta"] = np.array(json.dumps(meta, ensure_ascii=False))
+    save_arrays(kb.dir / FORMS_FILE, generation, arrays)
+    legacy.unlink(missing_ok=True)
     EvidenceIndex(
-        [folded.get(pid, "") for pid in order],
-        [headings.get(pid, "") for pid in order],
-        [sentences.get(pid, []) for pid in order],
+        [f[0] for f in rows],
+        [f[1] for f in rows],
+        [list(f[2]) for f in rows],
         cache_dir=kb.dir,
         tag=generation,
         write=True,
-    )
-
-
-def _split_forms(forms: dict) -> tuple[dict, dict, dict]:
-    return (
-        {pid: f[0] for pid, f in forms.items()},
-        {pid: f[1] for pid, f in forms.items()},
-        {pid: f[2] for pid, f in forms.items()},
     )

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from benchmarks.baseline import run_baseline
+from benchmarks.cold import cold_start, first_answer_ms
 from benchmarks.corpus import KINDS, Corpus, _answer_quality, build_corpus, question_mix
 from benchmarks.load import DEFAULT_PER_USER, DEFAULT_USERS, serve_and_load
 from benchmarks.measure import (
@@ -225,13 +226,17 @@ def _measure_queries(assistant, corpus: Corpus, queries: int, seed: int, report:
 
     Three regimes: warm (in-process caches as a running app has them), caches cleared
     (every result cache of the query path emptied before each question: ``cold_search_ms``,
-    ``cold_ask_ms``) and the first answer of a fresh process, opening the knowledge base and
-    loading its indexes included (``first_answer_ms``, measured in a child process).
+    ``cold_ask_ms``) and the cold start, in child processes (:mod:`benchmarks.cold`): the first
+    answer of a fresh process (``first_answer_ms``), and split into the process's libraries
+    (``import_ms``) and one knowledge base's open and first cross-town and fact answers
+    (``kb_open_ms``, ``first_answer_warm_process_*``).
     """
     kb = assistant.kb
     mix = question_mix(corpus, queries + 1, seed=seed)
     warmup, timed = mix[0], mix[1:]
-    first_answer = _first_answer_ms(assistant.settings, warmup[1])
+    first_answer = first_answer_ms(assistant.settings, warmup[1])
+    first_of = {kind: next((q for k, q in timed if k == kind), None) for kind in ("multi_town", "fact")}
+    cold_split = cold_start(assistant.settings, first_of["multi_town"], first_of["fact"])
     start = time.perf_counter()
     assistant.search(warmup[1], k=5)
     first_search_ms = (time.perf_counter() - start) * 1000
@@ -277,50 +282,11 @@ def _measure_queries(assistant, corpus: Corpus, queries: int, seed: int, report:
         "cold_ask_p50_ms": _round(_percentile(cold_ask_ms, 50)),
         "cold_ask_p95_ms": _round(_percentile(cold_ask_ms, 95)),
         "first_answer_ms": first_answer,
+        "cold_start": cold_split,
         "per_kind": per_kind,
         "quality": _answer_quality(corpus, timed, answers),
         "slowest": sorted(range(len(timed)), key=lambda i: -ask_ms[i])[:3],
     }  # fmt: skip
-
-
-_FIRST_ANSWER = """
-import json, sys, time
-from assistant.service import Assistant
-from assistant.settings import Settings
-settings = Settings(**json.loads(sys.argv[1]))
-start = time.perf_counter()
-Assistant(settings).ask(sys.argv[2])
-print(json.dumps((time.perf_counter() - start) * 1000))
-"""
-# (The child's memory is the measurement's, not the workload's: it is kept out of the peak RSS.)
-
-
-def _first_answer_ms(settings, question: str) -> float | None:
-    """The first answer of a fresh process: opening the knowledge base, loading its indexes and models, answering.
-
-    Python's start and the import of the assistant's own modules are not counted; everything
-    they load on first use (jieba, Chroma, the embedder, the index views) is. None when the
-    child process fails.
-    """
-    import json
-    import resource
-    import subprocess
-    import sys
-
-    from benchmarks import measure
-
-    config = {"db": str(settings.db), "embedder": settings.embedder, "chroma_url": settings.chroma_url}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    done = subprocess.run(
-        [sys.executable, "-c", _FIRST_ANSWER, json.dumps(config), question],
-        capture_output=True, text=True, timeout=600, cwd=str(Path(__file__).resolve().parents[1]),
-    )  # fmt: skip
-    if before <= measure._children_before:  # no workload child counted so far: keep this one out too
-        measure._children_before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    try:
-        return _round(float(done.stdout.strip().splitlines()[-1]))
-    except (ValueError, IndexError):
-        return None
 
 
 def _per_kind(timed: list[tuple[str, str]], search_ms: list[float], ask_ms: list[float], answers: list) -> dict:
@@ -445,6 +411,8 @@ def _result(setup: dict, corpus: Corpus, ingest: dict, asked: dict, sample_rate:
         "query_embed_p95_ms": _stats(embed_ms)["p95_ms"],
         # Every query-path cache emptied before each question (issue 16's "caches cleared" figures).
         **{key: asked.get(key) for key in COLD_KEYS},
+        # The cold start split (benchmarks/cold.py): the process's libraries, then one knowledge base.
+        **asked["cold_start"],
         "per_kind": asked["per_kind"],
         "quality": asked["quality"],
         "slowest_asks": [

@@ -24,6 +24,8 @@ REQUIRED_KEYS = {
     "reports", "chunks", "paragraphs", "chars", "embedded_chunks", "ingest_s", "ingest_chars_per_s",
     "ingest_paragraphs_per_s", "baseline_ingest_chars_per_s", "baseline_sample_reports", "ingest_speedup",
     "reingest_s", "search_p50_ms", "search_p95_ms", "ask_p50_ms", "ask_p95_ms", "peak_rss_mb", "index_mb", "chroma",
+    "first_answer_ms", "import_ms", "import_steps_ms", "kb_open_ms", "first_answer_warm_process_ms",
+    "first_answer_warm_process_cross_town_ms", "first_answer_warm_process_fact_ms", "cold_start_rss_mb",
 }  # fmt: skip
 
 
@@ -148,8 +150,15 @@ def test_run_bench_tiny(tmp_path):
     assert result["load_errors"] == 0 and result["load_mismatches"] == 0
     assert 0 < result["load_p50_ms"] <= result["load_p95_ms"] <= result["load_max_ms"]
     assert result["distinct"] is False
+    # The cold start, split (benchmarks/cold.py): the process's libraries once, then one knowledge base.
+    assert result["first_answer_ms"] > 0 and result["import_ms"] > 0
+    assert {"numpy", "chromadb", "jieba", "jieba_pos"} <= set(result["import_steps_ms"])
+    cross_town, fact = result["first_answer_warm_process_cross_town_ms"], result["first_answer_warm_process_fact_ms"]
+    assert 0 < result["kb_open_ms"] < result["first_answer_warm_process_ms"]
+    assert result["first_answer_warm_process_ms"] == max(cross_town, fact)
+    assert 50 < result["cold_start_rss_mb"] < 4096
     table = format_table(result)
-    assert "基准测试：5 份合成报告" in table and "并发压测：4 用户 × 2 问" in table
+    assert "基准测试：5 份合成报告" in table and "并发压测：4 用户 × 2 问" in table and "打开知识库" in table
 
 
 def test_distinct_corpus_shares_no_chunk(tmp_path):

@@ -18,7 +18,7 @@ QUESTIONS = [
     "各镇在行政复议方面存在哪些问题？",
     "报告里提到火星基地了吗？",
 ]
-DERIVED_FILES = ("index-forms.json", "facts.json", "ngrams-paragraphs.npz", "ngrams-sentences.npz")
+DERIVED_FILES = ("paragraphs.npz", "index-forms.npz", "facts.npz", "ngrams-paragraphs.npz", "ngrams-sentences.npz")
 
 
 def _snapshot(folder: Path) -> dict[str, str]:
@@ -77,7 +77,9 @@ def test_asking_questions_writes_nothing_to_the_knowledge_base(fresh_copy):
         assistant.kb.close()
 
 
-@pytest.mark.parametrize("removed", [DERIVED_FILES, ("facts.json",), ("ngrams-sentences.npz",)])
+@pytest.mark.parametrize(
+    "removed", [DERIVED_FILES, ("facts.npz",), ("ngrams-sentences.npz",), ("paragraphs.npz", "index-forms.npz")]
+)
 def test_missing_caches_are_computed_in_memory_not_written(fresh_copy, caplog, removed):
     assistant = _opened(fresh_copy)
     expected = _ask_all(assistant)
@@ -94,7 +96,8 @@ def test_missing_caches_are_computed_in_memory_not_written(fresh_copy, caplog, r
     finally:
         assistant.kb.close()
     logged = " ".join(r.getMessage() for r in caplog.records)
-    assert all(name in logged for name in removed) and "不写入" in logged
+    # The paragraph table is not computed: the catalogue itself is read instead.
+    assert all(name in logged for name in removed if name != "paragraphs.npz") and "不写入" in logged
 
 
 def test_doctor_repair_builds_missing_caches(fresh_copy):
@@ -121,3 +124,89 @@ def test_clearing_the_query_caches_changes_no_answer(demo):
     assert cleared == warm
     demo.retriever.clear_caches()
     assert not demo.retriever.evidence_index._cache  # emptied
+
+
+def test_caches_are_memory_mapped_arrays(fresh_copy):
+    """Every derived cache is an aligned .npz whose arrays are memory-mapped, not read or parsed."""
+    import numpy as np
+
+    from vectorstore.derived import load_arrays
+    from vectorstore.paragraph_table import ParagraphTable
+
+    for name in DERIVED_FILES:
+        arrays = load_arrays(fresh_copy / name)
+        big = [a for a in arrays.values() if a.size >= 64]
+        assert big and all(isinstance(a.base, np.memmap) for a in big), name
+        assert dict(np.load(fresh_copy / name)).keys() == arrays.keys()  # and an ordinary .npz
+    assert not (fresh_copy / "index-forms.json").exists() and not (fresh_copy / "facts.json").exists()
+    assistant = _opened(fresh_copy)
+    try:
+        assistant.open()
+        kb = assistant.kb
+        assert isinstance(kb.paragraphs, ParagraphTable)
+        evidence = assistant.retriever.evidence_index
+        assert isinstance(evidence.paragraphs.rows.base, np.memmap)
+        assert isinstance(evidence.sentences.keys.base, np.memmap)
+        # The table gives the catalogue's paragraphs, in its order, equal field by field.
+        from_catalogue = {p.id: p for p in kb.catalog.paragraphs()}
+        assert list(kb.paragraphs) == list(from_catalogue)
+        assert all(kb.paragraphs[pid] == p for pid, p in from_catalogue.items())
+        assert dict(kb.chunk_paragraphs) == kb.catalog.chunk_paragraphs()
+        assert kb.towns() == sorted({m.town for m in kb.catalog.metas().values()})
+    finally:
+        assistant.kb.close()
+
+
+def _as_legacy(db: Path) -> None:
+    """Turn a knowledge base into one written before the array caches: JSON forms and facts, np.savez n-grams."""
+    import json
+
+    import numpy as np
+
+    from assistant.kinds.figures import read_facts
+    from assistant.views import read_forms
+    from vectorstore.derived import load_arrays
+
+    forms, facts = read_forms(db), read_facts(db)
+    legacy_forms = {
+        "generation": forms["generation"], "version": forms["version"], "pinyin": forms["pinyin"],
+        "forms": {pid: [f, h, s] for pid, f, h, s in zip(forms["ids"], forms["folded"], forms["headings"], forms["sentences"])},
+    }  # fmt: skip
+    (db / "index-forms.json").write_text(json.dumps(legacy_forms, ensure_ascii=False), encoding="utf-8")
+    (db / "facts.json").write_text(json.dumps(facts, ensure_ascii=False), encoding="utf-8")
+    for name in ("ngrams-paragraphs.npz", "ngrams-sentences.npz"):
+        arrays = {k: np.array(v) for k, v in load_arrays(db / name).items()}
+        np.savez(db / name, **arrays)  # as the old writer did: unaligned members
+    for name in ("index-forms.npz", "facts.npz", "paragraphs.npz"):
+        (db / name).unlink()
+
+
+def test_knowledge_base_with_json_caches_answers_the_same_and_is_converted(fresh_copy, tmp_path):
+    expected_db = tmp_path / "expected"
+    shutil.copytree(fresh_copy, expected_db)
+    assistant = _opened(expected_db)
+    expected = _ask_all(assistant)
+    assistant.kb.close()
+    _as_legacy(fresh_copy)
+    assert (fresh_copy / "index-forms.json").exists()
+    # Read while another process holds the ingest lock: answered from the JSON files, nothing written.
+    import fcntl
+
+    with open(fresh_copy / ".ingest.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assistant = _opened(fresh_copy)
+        before = _snapshot(fresh_copy)
+        try:
+            assert _ask_all(assistant) == expected
+            assert _snapshot(fresh_copy) == before
+        finally:
+            assistant.kb.close()
+    # The next open converts the caches to arrays, once, and answers the same.
+    assistant = _opened(fresh_copy)
+    try:
+        assert _ask_all(assistant) == expected
+        assert all((fresh_copy / name).exists() for name in DERIVED_FILES)
+        assert not (fresh_copy / "index-forms.json").exists() and not (fresh_copy / "facts.json").exists()
+        assert not assistant.kb.doctor()["problems"]
+    finally:
+        assistant.kb.close()

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from assistant.views import FORMS_FILE, _town_pinyin, pinyin_aliases
-from vectorstore.derived import read_json
+from assistant.views import _town_pinyin, pinyin_aliases, read_forms
 
 
 def test_pinyin_saved_at_ingest_and_equal_to_computed(demo):
     kb = demo.kb
-    data = read_json(kb.dir / FORMS_FILE)
+    data = read_forms(kb.dir)
     towns = kb.towns()
     assert data is not None and set(data["pinyin"]) == set(towns)
     assert _town_pinyin(towns, data) == {t: pinyin_aliases(t) for t in towns}

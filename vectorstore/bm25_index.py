@@ -135,7 +135,8 @@ class BM25Index:
         import bm25s
 
         try:
-            retriever = bm25s.BM25.load(str(path / "bm25s"), show_progress=False, verbosity=0)
+            # Memory-mapped: a question reads only its terms' columns (the knowledge base opens faster).
+            retriever = bm25s.BM25.load(str(path / "bm25s"), mmap=True, show_progress=False, verbosity=0)
             size = retriever.scores["num_docs"]
         except Exception as err:  # bm25s raises whatever numpy/json raise for a damaged file
             raise BM25Damaged(f"索引文件无法读取（{type(err).__name__}）") from None

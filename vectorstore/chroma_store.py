@@ -7,7 +7,10 @@ and :meth:`ChromaStore.ids` lets the knowledge base reconcile the two.
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
@@ -33,6 +36,7 @@ def collection_name(embedder_name: str) -> str:
     return f"chunks-{slug}"
 
 
+log = logging.getLogger(__name__)
 EXACT_LIMIT = 5000  # filtered searches over at most this many chunks are ranked exactly
 
 
@@ -55,9 +59,57 @@ class ChromaStore:
         self.path, self.url, self.collection_name = path, url, collection
         self._client = None
         self._collection = None
+        self._opening: threading.Thread | None = None
+        self._guard = threading.Lock()  # one opener at a time (the background thread or a caller)
+        self._before_use: Callable[[], None] | None = None
+
+    def open_in_background(self) -> None:
+        """Open the store, count its chunks and read its stamp in a thread, while the caller loads the rest.
+
+        Opening the embedded store (its Rust bindings, the collection's segments) took ~0.3-1 s of
+        a knowledge base's first answer. The first use of the store from another thread waits for it;
+        should the thread fail, that use opens the store itself and reports the error as always.
+        """
+        if self._collection is not None or self._opening is not None:
+            return
+
+        def run() -> None:
+            try:
+                collection = self._open()  # not through .collection: the deferred check is the caller's
+                collection.count()
+                _ = collection.metadata
+            except Exception:  # noqa: BLE001 - the first use opens again and reports it
+                log.debug("opening Chroma in the background failed", exc_info=True)
+
+        self._opening = threading.Thread(target=run, name="chroma-open", daemon=True)
+        self._opening.start()
+
+    def before_first_use(self, check: Callable[[], None]) -> None:
+        """Run ``check`` (once, in the caller's thread) before the store is next used, e.g. its deferred integrity check."""
+        self._before_use = check
+
+    def _ready(self) -> None:
+        """Wait for a background open (unless called from the opening thread itself)."""
+        opening = self._opening
+        if opening is None or threading.current_thread() is opening:
+            return
+        opening.join()
+        self._opening = None
+
+    def _open(self):
+        with self._guard:
+            if self._collection is None:
+                self._collection = self._make_client().get_or_create_collection(
+                    self.collection_name, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
+                )
+        return self._collection
 
     @property
     def client(self):
+        self._ready()
+        return self._make_client()
+
+    def _make_client(self):
         if self._client is None:
             import chromadb
             from chromadb.config import Settings
@@ -77,11 +129,11 @@ class ChromaStore:
 
     @property
     def collection(self):
-        if self._collection is None:
-            self._collection = self.client.get_or_create_collection(
-                self.collection_name, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
-            )
-        return self._collection
+        self._ready()
+        check, self._before_use = self._before_use, None
+        if check is not None:
+            check()
+        return self._open()
 
     def add(self, ids: list[str], embeddings, metadatas: list[dict]) -> None:
         """Upsert chunks in batches no larger than the server accepts.

@@ -17,7 +17,7 @@ import contextlib
 import fcntl
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
@@ -31,9 +31,10 @@ from ingest.pipeline import PARSER_VERSION, doc_id_for, parse_file
 from ingest.records import DocumentMeta, Paragraph, ParsedDocument
 from vectorstore.bm25_index import BM25Damaged, BM25Index
 from vectorstore.chroma_store import ChromaStore, collection_name
-from vectorstore.derived import Derived
+from vectorstore.derived import ArraysDamaged, Derived
 from vectorstore.embedders import Embedder
 from vectorstore.files import _error, find_files
+from vectorstore.paragraph_table import TABLE_FILE, ParagraphTable, save_table
 from vectorstore.sentences import chunk_key, chunk_units, document_units, pool, unit_key
 from vectorstore.tokenize import Tokenizer
 from vectorstore.upkeep import IndexDamaged, IndexUpkeep, Problem  # noqa: F401 - re-exported
@@ -119,6 +120,14 @@ def town_aliases(town: str) -> list[str]:
     return forms
 
 
+def _build_paragraph_table(kb: KnowledgeBase) -> None:
+    """Derived-cache builder (:mod:`vectorstore.derived`): ``paragraphs.npz`` for the current generation."""
+    catalog = kb.catalog
+    towns = [meta.town for meta in catalog.metas().values()]
+    generation = catalog.get_state("generation", "0")
+    save_table(kb.dir / TABLE_FILE, catalog.paragraphs(), catalog.chunk_paragraphs(), towns, generation)
+
+
 class KnowledgeBase(IndexUpkeep):
     """A knowledge base directory (``--db``).
 
@@ -160,14 +169,16 @@ class KnowledgeBase(IndexUpkeep):
         )
         self.max_bytes = max_bytes
         self.workers = workers
-        self.derived = tuple(derived)
+        # The paragraph table first: the assistant's builders read the paragraphs through it.
+        self.derived = (Derived((TABLE_FILE,), _build_paragraph_table), *derived)
         self._tokenizer: Tokenizer | None = None
         self._row_ids: list[str] | None = None
         self._bm25: BM25Index | None = None
-        self._paragraphs: dict[str, Paragraph] | None = None
-        self._chunk_paragraphs: dict[str, tuple[str, ...]] | None = None
+        self._paragraphs: Mapping[str, Paragraph] | None = None
+        self._chunk_paragraphs: Mapping[str, tuple[str, ...]] | None = None
         self._metas: dict[str, DocumentMeta] | None = None
         self._multi: set[str] | None = None
+        self._checked: dict | None = None  # the catalogue fingerprint the last check() compared with
 
     # --- ingest ----------------------------------------------------------
     @contextlib.contextmanager
@@ -390,31 +401,63 @@ class KnowledgeBase(IndexUpkeep):
         """This knowledge base's own tokenizer (jieba + domain terms + its town names), made on first use."""
         if self._tokenizer is None:
             self._tokenizer = Tokenizer()
-            self._teach_tokenizer({m.town for m in self.metas.values()})
+            self._teach_tokenizer(set(self._document_towns()))
         return self._tokenizer
+
+    def _document_towns(self) -> list[str]:
+        """Every document's town: from the paragraph table when it is loaded (2,000 metadata records
+        are not parsed at open), else from the catalogue's metadata."""
+        if isinstance(self._paragraphs, ParagraphTable):
+            with contextlib.suppress(KeyError, ArraysDamaged):
+                return self._paragraphs.document_towns()
+        return [m.town for m in self.metas.values()]
 
     def _teach_tokenizer(self, towns: set[str]) -> None:
         # Town names are cut as one word in reports and questions; taught to this knowledge
         # base's tokenizer only, never to jieba's global dictionary.
         self.tokenizer.add_terms(sorted({alias for town in towns for alias in town_aliases(town)}))
 
-    def ensure_indexes(self) -> None:
+    def ensure_indexes(self, defer_chroma: bool = False) -> None:
         """Check the derived indexes and rebuild damaged or stale ones (cheap when all is well).
 
         While another process is ingesting, queries go on with indexes that are merely
         behind (that ingest brings them up to date when it finishes); a damaged one stops
-        the query with a reason instead.
+        the query with a reason instead. Caches of a knowledge base written before the array
+        files (``index-forms.json``) are converted here, once.
+
+        Args:
+            defer_chroma: Open Chroma in a background thread and check it at its first use
+                (the first question's dense search), not now: the rest of the knowledge base
+                loads meanwhile. A damaged store is then repaired, or the question stopped,
+                exactly as here.
 
         Raises:
             IndexDamaged: The catalogue is lost, or an index is damaged and cannot be rebuilt now.
         """
-        problems = self.check()
+        if defer_chroma:
+            self.store.open_in_background()
+        self._settle(self.check(chroma=not defer_chroma))
+        if defer_chroma:
+            self.store.before_first_use(self._settle_chroma)
+
+    def _settle_chroma(self) -> None:
+        """The deferred Chroma check of :meth:`ensure_indexes` (run before the store's first use).
+
+        Against the catalogue as it was checked at open (what this process loaded).
+        """
+        self._settle(self._check_chroma(self._checked or self.catalog.fingerprint(), False))
+
+    def _settle(self, problems: list[Problem]) -> None:
         if not problems:
             return
         if any(p.kind == "lost" for p in problems):
             raise IndexDamaged(self._lost_message())
+        derived = {name for d in self.derived for name in d.files}
         try:
             with self._lock():
+                if all(p.kind == "stale" and p.store in derived for p in problems):
+                    self.build_derived()  # only caches to convert: the indexes are fine
+                    return
                 self.repair(problems)
         except IngestLocked:
             damaged = [p for p in problems if p.kind == "damaged"]
@@ -428,26 +471,51 @@ class KnowledgeBase(IndexUpkeep):
         if left:
             raise IndexDamaged(f"{left[0].reason}；自动修复未成功，请运行 {self._command('doctor --repair')}")
 
+    def build_derived(self) -> None:
+        """Run every derived-cache builder for the current generation (call under the ingest lock)."""
+        self._invalidate()
+        for derived in self.derived:
+            derived.build(self)
+        self._invalidate()
+
     @property
-    def paragraphs(self) -> dict[str, Paragraph]:
-        """All paragraphs by id (loaded once)."""
+    def paragraphs(self) -> Mapping[str, Paragraph]:
+        """All paragraphs by id, in the catalogue's order (loaded once).
+
+        From the memory-mapped paragraph table when it is of the catalogue's generation
+        (:mod:`vectorstore.paragraph_table`: a :class:`Paragraph` is made when asked for),
+        else read from the catalogue.
+        """
         if self._paragraphs is None:
-            self._paragraphs = {p.id: p for p in self.catalog.paragraphs()}
-            self._teach_tokenizer({p.town for p in self._paragraphs.values()})
+            generation = self.catalog.get_state("generation", "0")
+            table = ParagraphTable.load(self.dir / TABLE_FILE, generation)
+            if table is not None:
+                self._paragraphs = table
+                towns = set(table.distinct("town"))
+            else:
+                self._paragraphs = {p.id: p for p in self.catalog.paragraphs()}
+                towns = {p.town for p in self._paragraphs.values()}
+            self._teach_tokenizer(towns)
         return self._paragraphs
 
     @property
-    def chunk_paragraphs(self) -> dict[str, tuple[str, ...]]:
-        """Chunk id → paragraph ids."""
+    def chunk_paragraphs(self) -> Mapping[str, tuple[str, ...]]:
+        """Chunk id → paragraph ids (from the paragraph table when it is current, else the catalogue)."""
         if self._chunk_paragraphs is None:
-            self._chunk_paragraphs = self.catalog.chunk_paragraphs()
+            paragraphs = self.paragraphs
+            chunks = None
+            if isinstance(paragraphs, ParagraphTable):
+                with contextlib.suppress(KeyError, ArraysDamaged):
+                    chunks = paragraphs.chunk_paragraphs()
+            self._chunk_paragraphs = chunks if chunks is not None else self.catalog.chunk_paragraphs()
         return self._chunk_paragraphs
 
     @property
     def row_ids(self) -> list[str]:
         """Paragraph id of every index row: the catalogue's order, which every signal maps onto."""
         if self._row_ids is None:
-            self._row_ids = list(self.paragraphs)
+            paragraphs = self.paragraphs
+            self._row_ids = list(paragraphs.ids if isinstance(paragraphs, ParagraphTable) else paragraphs)
         return self._row_ids
 
     def term_frequencies(self, terms: list[str]) -> dict[str, int]:
@@ -480,14 +548,14 @@ class KnowledgeBase(IndexUpkeep):
         """Towns with more than one report (their citations name the report year)."""
         if self._multi is None:
             counts: dict[str, int] = {}
-            for meta in self.metas.values():
-                counts[meta.town] = counts.get(meta.town, 0) + 1
+            for town in self._document_towns():
+                counts[town] = counts.get(town, 0) + 1
             self._multi = {town for town, n in counts.items() if n > 1}
         return self._multi
 
     def towns(self) -> list[str]:
         """Towns in the knowledge base, sorted."""
-        return sorted({m.town for m in self.metas.values()})
+        return sorted(set(self._document_towns()))
 
     def close(self) -> None:
         """Release the catalogue connection."""

@@ -7,15 +7,18 @@ cross-town question checks a few dozen terms and synonyms. This index keeps, for
 character and character bigram, the sorted rows that contain it (built with numpy in
 about a second for 5 M characters); a term's rows are the intersection of its bigrams'
 rows, verified with ``in`` only where a longer term could straddle them.
+
+Saved as an aligned ``.npz`` (:func:`vectorstore.derived.save_arrays`) and memory-mapped when
+loaded: a question reads only the postings of its terms' n-grams, not the 30 MB of arrays.
 """
 
 from __future__ import annotations
 
 import os
-import zipfile
-from pathlib import Path
 
 import numpy as np
+
+from vectorstore.derived import ArraysDamaged, load_arrays, save_arrays
 
 _SEPARATOR = 0  # code point between texts; never part of a term
 
@@ -116,38 +119,40 @@ class NgramIndex:
 
     def save(self, path: str | os.PathLike, tag: str = "") -> None:
         """Write the arrays (not the texts) to ``path`` atomically, labelled with ``tag``."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(
-            tmp, alphabet=self.alphabet, keys=self.keys, starts=self.starts, rows=self.rows,
-            tag=np.array(tag), n=np.array(len(self.texts)),
-        )  # fmt: skip
-        os.replace(tmp, path)
+        arrays = {"alphabet": self.alphabet, "keys": self.keys, "starts": self.starts, "rows": self.rows}
+        save_arrays(path, tag, {**arrays, "n": np.array(len(self.texts))})
 
     @classmethod
     def load(cls, path: str | os.PathLike, texts: list[str], tag: str = "") -> NgramIndex | None:
         """The index saved at ``path`` if it carries ``tag``, covers ``len(texts)`` rows and is whole, else None.
 
-        A missing, truncated (``BadZipFile``), empty or inconsistent file is reported as None,
-        so the caller rebuilds it instead of answering from broken postings.
+        The arrays are memory-mapped. A missing, truncated, empty or misshapen file is reported
+        as None, so the caller rebuilds it instead of answering from broken postings; the
+        element-wise checks (sorted keys, rows in range) read every page and are left to
+        ``doctor`` (:func:`verify_file`).
         """
         try:
-            with np.load(path) as data:
-                if str(data["tag"]) != tag or int(data["n"]) != len(texts):
-                    return None
-                arrays = {name: data[name] for name in ("alphabet", "keys", "starts", "rows")}
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            data = load_arrays(path)
+            if str(data["tag"][()]) != tag or int(data["n"][()]) != len(texts):
+                return None
+            arrays = {name: data[name] for name in ("alphabet", "keys", "starts", "rows")}
+        except (OSError, KeyError, ArraysDamaged):
             return None
-        if not _consistent(len(texts), **arrays):
+        if not _shaped(**arrays):
             return None
         return cls(list(texts), arrays["alphabet"], arrays["keys"], arrays["starts"], arrays["rows"])
 
 
-def _consistent(n: int, alphabet: np.ndarray, keys: np.ndarray, starts: np.ndarray, rows: np.ndarray) -> bool:
-    """Whether saved arrays have the shape :meth:`NgramIndex.build` gives (a few vector checks)."""
+def _shaped(alphabet: np.ndarray, keys: np.ndarray, starts: np.ndarray, rows: np.ndarray) -> bool:
+    """Whether saved arrays have the shapes and end points :meth:`NgramIndex.build` gives (no full scan)."""
     if any(a.ndim != 1 or a.dtype.kind not in "iu" for a in (alphabet, keys, starts, rows)):
         return False
-    if len(starts) != len(keys) + 1 or starts[0] != 0 or starts[-1] != len(rows):
+    return len(starts) == len(keys) + 1 and starts[0] == 0 and starts[-1] == len(rows)
+
+
+def _consistent(n: int, alphabet: np.ndarray, keys: np.ndarray, starts: np.ndarray, rows: np.ndarray) -> bool:
+    """Whether saved arrays have the shape :meth:`NgramIndex.build` gives (a few vector checks)."""
+    if not _shaped(alphabet, keys, starts, rows):
         return False
     if len(starts) > 1 and (np.diff(starts) <= 0).any():
         return False
@@ -159,11 +164,11 @@ def _consistent(n: int, alphabet: np.ndarray, keys: np.ndarray, starts: np.ndarr
 def verify_file(path: str | os.PathLike) -> str | None:
     """Why a saved index cannot be used (None when it is whole), whatever texts it was built for."""
     try:
-        with np.load(path) as data:
-            n = int(data["n"])
-            arrays = {name: data[name] for name in ("alphabet", "keys", "starts", "rows")}
-            str(data["tag"])
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        data = load_arrays(path)
+        n = int(data["n"][()])
+        arrays = {name: data[name] for name in ("alphabet", "keys", "starts", "rows")}
+        str(data["tag"][()])
+    except (OSError, KeyError, ArraysDamaged) as err:
         return f"n-gram 索引文件损坏（{type(err).__name__}）"
     return None if _consistent(n, **arrays) else "n-gram 索引数组不一致"
 

@@ -29,10 +29,11 @@ from ingest.records import Paragraph
 from vectorstore.bm25_index import BM25Damaged, BM25Index
 
 MANIFEST = "indexes.json"
-# Caches the assistant's builders write beside the indexes at ingest and repair (vectorstore/derived.py):
-# JSON objects and n-gram arrays tagged with the generation. A damaged one is removed and rebuilt.
+# Caches written beside the indexes at ingest and repair (vectorstore/derived.py): array files tagged
+# with the generation, and the JSON caches of knowledge bases written before them. A damaged one is
+# removed and rebuilt.
 JSON_CACHES = ("index-forms.json", "facts.json")
-NGRAM_CACHES = "ngrams-*.npz"
+ARRAY_CACHES = "*.npz"
 EMBED_BATCH = 32  # texts per embedder call (a batch is also the unit kept in the cache at once)
 
 
@@ -202,12 +203,13 @@ class IndexUpkeep:
         built = (self._manifest() or {}).get("generation", "0")
         return str(max(current, int(built) if str(built).isdigit() else 0) + 1)
 
-    def check(self, deep: bool = False) -> list[Problem]:
+    def check(self, deep: bool = False, chroma: bool = True) -> list[Problem]:
         """Find derived stores that do not match the catalogue (nothing is changed).
 
         Args:
             deep: Also run SQLite's page check, compare every chunk id with Chroma and read
                 every cache in full (``doctor``); the default is cheap enough for every open.
+            chroma: Check the Chroma collection too (the knowledge base may defer that to its first use).
 
         Returns:
             Problems, empty when everything is consistent.
@@ -233,6 +235,7 @@ class IndexUpkeep:
                     "lost",
                 )
             ]
+        self._checked = fp
         problems: list[Problem] = []
         manifest = self._manifest()
         if manifest is None or manifest.get("catalogue") != _core(fp):
@@ -240,7 +243,8 @@ class IndexUpkeep:
         problems += self._check_bm25(fp, deep)
         if fp["paragraphs"] and catalog.get_state("term_frequencies") != fp["generation"]:
             problems.append(Problem("term_frequencies", "词频表缺失或不是本代（索引建于旧版本）", "stale"))
-        problems += self._check_chroma(fp, deep)
+        if chroma:
+            problems += self._check_chroma(fp, deep)
         problems += self._check_caches(deep, fp["generation"])
         return problems
 
@@ -311,7 +315,7 @@ class IndexUpkeep:
         return []
 
     def _check_caches(self, deep: bool, generation: str = "") -> list[Problem]:
-        from vectorstore.derived import generation_of, zip_problem
+        from vectorstore.derived import LEGACY, ArraysDamaged, generation_of, load_arrays, zip_problem
         from vectorstore.ngram_index import verify_file
 
         problems = []
@@ -319,11 +323,24 @@ class IndexUpkeep:
             reason = _json_cache_problem(self.dir / name, deep)
             if reason:
                 problems.append(Problem(name, reason))
-        for path in sorted(self.dir.glob(NGRAM_CACHES)):
+        for path in sorted(self.dir.glob(ARRAY_CACHES)):
             # The zip directory is cheap to read on every open; the arrays themselves only by doctor.
-            reason = verify_file(path) if deep else zip_problem(path)
+            reason = zip_problem(path)
+            if deep and not reason:
+                try:
+                    reason = verify_file(path) if path.name.startswith("ngrams-") else load_arrays(path) and None
+                except (OSError, ArraysDamaged) as err:
+                    reason = str(err)
             if reason:
                 problems.append(Problem(path.name, reason))
+        for name, legacy in LEGACY.items():
+            # A knowledge base from before the array files: converted at the next open (a few seconds, once).
+            if (
+                (self.dir / legacy).exists()
+                and not (self.dir / name).exists()
+                and legacy not in {p.store for p in problems}
+            ):
+                problems.append(Problem(name, f"缓存为旧格式（{legacy}），需转换为数组文件", "stale"))
         if deep:  # a missing or older cache costs each process its computation: doctor --repair builds it
             found = {p.store for p in problems}
             for name in (n for d in self.derived for n in d.files if n not in found):

@@ -21,7 +21,7 @@ from assistant.app.i18n import LOCALE_JS
 from assistant.app.kb_tab import KnowledgeBaseTab
 from assistant.app.query_cache import share_query_vectors
 from assistant.app.stats_tab import StatsTab
-from assistant.service import Assistant
+from assistant.service import Assistant, warm_process
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,9 @@ class AssistantApp(ChatTab, KnowledgeBaseTab, StatsTab):
             Seconds spent.
         """
         start = time.perf_counter()
+        # The process's libraries and jieba's tables first, once per server (assistant.service.warm_process).
+        with contextlib.suppress(Exception):
+            warm_process(chroma=not self.assistant.settings.chroma_url)
         with self._lock.write():
             self._generation = self._read_generation()
             self._warm()
@@ -113,6 +116,7 @@ class AssistantApp(ChatTab, KnowledgeBaseTab, StatsTab):
     def _warm(self) -> None:
         a = self.assistant
         try:
+            a.open()  # the knowledge base's views; Chroma opens meanwhile in the background
             if a.kb.metas:
                 a.search("执法力量薄弱", k=3)
                 a.ask(EXAMPLES[0])

@@ -97,7 +97,13 @@ class Figures(QuestionKind):
         ))  # fmt: skip
 
 
-FACTS_FILE = "facts.json"
+FACTS_FILE = "facts.npz"
+# Fact field → how its column is stored (:func:`vectorstore.derived.pack_column`).
+_COLUMNS = {
+    "town": "coded", "year": "int", "metric": "coded", "label": "coded", "value": "float", "unit": "coded",
+    "qualifier": "coded", "quote": "str", "paragraph_id": "str", "section": "coded", "paragraph": "int",
+    "text": "coded", "doc_id": "coded",
+}  # fmt: skip
 
 
 def _facts_version() -> str:
@@ -137,14 +143,45 @@ def _facts_by_doc(kb, previous: dict | None) -> tuple[dict, list]:
     return docs, facts
 
 
+def read_facts(folder) -> dict | None:
+    """The saved statistics table as ``{"generation", "version", "docs": {doc_id: {"town", "facts": [row]}}}``.
+
+    From ``facts.npz`` (memory-mapped columns), else from the ``facts.json`` of a knowledge base
+    written before it; None when neither can be read.
+    """
+    import json
+
+    import numpy as np
+
+    from vectorstore.derived import LEGACY, ArraysDamaged, load_arrays, read_json, tag_of, unpack_column
+
+    try:
+        arrays = load_arrays(folder / FACTS_FILE)
+    except (OSError, ArraysDamaged):
+        return read_json(folder / LEGACY[FACTS_FILE])
+    try:
+        meta = json.loads(str(arrays["meta"][()]))
+        columns = {name: unpack_column(arrays, name, kind) for name, kind in _COLUMNS.items()}
+        rows = [dict(zip(columns, values)) for values in zip(*columns.values())]
+        bounds = np.concatenate([[0], np.cumsum(meta["counts"], dtype=np.int64)]).tolist()
+        if bounds[-1] != len(rows) or len(meta["docs"]) != len(meta["towns"]) or len(bounds) != len(meta["docs"]) + 1:
+            return None
+        docs = {
+            d: {"town": t, "facts": rows[a:b]} for d, t, a, b in zip(meta["docs"], meta["towns"], bounds, bounds[1:])
+        }
+    except (KeyError, ValueError, TypeError):
+        return None
+    return {"generation": tag_of(arrays), "version": meta.get("version"), "docs": docs}
+
+
 def load_facts(kb) -> list:
-    """The statistics table: read from ``facts.json`` (built at ingest by :func:`build_facts`), never written here."""
+    """The statistics table: read from ``facts.npz`` (built at ingest by :func:`build_facts`), never written here."""
     from assistant.stats import Fact
-    from vectorstore.derived import computed_in_memory, read_json
+    from vectorstore.derived import computed_in_memory
 
     path = kb.dir / FACTS_FILE
     generation = kb.catalog.get_state("generation", "0")
-    data = read_json(path)
+    data = read_facts(kb.dir)
     if data and data.get("version") == _facts_version() and data.get("generation") == generation:
         try:
             return [Fact(**row) for entry in data["docs"].values() for row in entry["facts"]]
@@ -155,10 +192,25 @@ def load_facts(kb) -> list:
 
 
 def build_facts(kb) -> None:
-    """Derived-cache builder (:mod:`vectorstore.derived`): ``facts.json`` for the current generation."""
-    from vectorstore.derived import read_json, write_json
+    """Derived-cache builder (:mod:`vectorstore.derived`): ``facts.npz`` for the current generation.
 
-    path = kb.dir / FACTS_FILE
-    docs, _ = _facts_by_doc(kb, read_json(path))
-    generation = kb.catalog.get_state("generation", "0")
-    write_json(path, {"generation": generation, "version": _facts_version(), "docs": docs})
+    An older knowledge base's ``facts.json`` is read for its unchanged documents and removed.
+    """
+    import json
+
+    import numpy as np
+
+    from vectorstore.derived import LEGACY, pack_column, save_arrays
+
+    docs, _ = _facts_by_doc(kb, read_facts(kb.dir))
+    rows = [row for entry in docs.values() for row in entry["facts"]]
+    arrays = {}
+    for name, kind in _COLUMNS.items():
+        arrays.update(pack_column(name, [row[name] for row in rows], kind))
+    meta = {
+        "version": _facts_version(), "docs": list(docs), "towns": [e["town"] for e in docs.values()],
+        "counts": [len(e["facts"]) for e in docs.values()],
+    }  # fmt: skip
+    arrays["meta"] = np.array(json.dumps(meta, ensure_ascii=False))
+    save_arrays(kb.dir / FACTS_FILE, kb.catalog.get_state("generation", "0"), arrays)
+    (kb.dir / LEGACY[FACTS_FILE]).unlink(missing_ok=True)

@@ -81,8 +81,9 @@ REPAIRABLE = {
     "chroma.sqlite3 0 bytes": lambda db: (db / "chroma" / "chroma.sqlite3").write_bytes(b""),
     "chroma.sqlite3 garbage": lambda db: _garbage(db / "chroma" / "chroma.sqlite3"),
     "chroma folder deleted": lambda db: shutil.rmtree(db / "chroma"),
-    "index-forms.json holds []": lambda db: (db / "index-forms.json").write_text("[]"),
-    "facts.json holds []": lambda db: (db / "facts.json").write_text("[]"),
+    "index-forms.npz holds []": lambda db: (db / "index-forms.npz").write_text("[]"),
+    "facts.npz truncated": lambda db: os.truncate(db / "facts.npz", 2000),
+    "paragraph table garbage": lambda db: _garbage(db / "paragraphs.npz"),
     "n-gram arrays truncated": lambda db: os.truncate(db / "ngrams-paragraphs.npz", 1000),
     "n-gram sentences 0 bytes": lambda db: os.truncate(db / "ngrams-sentences.npz", 0),
     "indexes.json deleted": lambda db: (db / "indexes.json").unlink(),
@@ -108,7 +109,7 @@ def copy_of(demo_db, tmp_path):
 @pytest.mark.parametrize("damage", sorted(REPAIRABLE))
 def test_damaged_index_is_rebuilt_on_open(copy_of, damage):
     db = copy_of()
-    assert (db / "index-forms.json").exists() and (db / "ngrams-paragraphs.npz").exists()
+    assert (db / "index-forms.npz").exists() and (db / "ngrams-paragraphs.npz").exists()
     REPAIRABLE[damage](db)
     assert_correct(db)
     code, out, err = run("doctor", "--json", "--db", db)
@@ -180,12 +181,12 @@ def test_doctor_reports_and_repairs(copy_of):
     code, out, err = run("doctor", "--db", db)
     assert code == 0 and "知识库完好：5 篇文档" in out, out + err
     shutil.rmtree(db / "bm25")
-    (db / "index-forms.json").write_text("[]")
+    (db / "index-forms.npz").write_text("[]")
     os.truncate(db / "ngrams-sentences.npz", 10)
     code, out, err = run("doctor", "--json", "--db", db)
     result = json.loads(out)
     assert code == 1 and not result["ok"]
-    assert {p["store"] for p in result["problems"]} >= {"bm25", "index-forms.json", "ngrams-sentences.npz"}
+    assert {p["store"] for p in result["problems"]} >= {"bm25", "index-forms.npz", "ngrams-sentences.npz"}
     assert "doctor --repair" in result["advice"]
     code, out, err = run("doctor", "--repair", "--db", db)
     assert code == 0 and "已修复" in out and "知识库完好" in out, out + err
