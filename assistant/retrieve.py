@@ -21,7 +21,7 @@ import numpy as np
 from assistant import phrasing
 from assistant.evidence import EvidenceIndex, TermPresence
 from assistant.fusion import RRF_K, TOWN_PASSAGES, Ranking, SignalHit, decide_towns, fuse, relevance
-from assistant.judging import QUOTED_BAR, SupportJudge, comparable
+from assistant.judging import QUOTED_BAR, SupportJudge
 from assistant.kinds import kind_named, understand
 from assistant.lexicon import GENERIC, term_weight
 from assistant.query import QUESTION_WORDS, Query, strip_towns
@@ -277,6 +277,7 @@ class HybridRetriever(SupportJudge):
         if self._views is not None:
             self._views.evidence.clear_caches()
         self._holding_key = None
+        self.forget_query_vectors()
         lexicon.expand.cache_clear()
         lexicon._plan.cache_clear()
         injection.is_instruction.cache_clear()
@@ -564,7 +565,7 @@ class HybridRetriever(SupportJudge):
         abstain, reason = False, ""
         # The lexical rule's verdict first (cheap); the fitted decision only when it finds nothing.
         by_rule = [h for h in top if self.supports(h, topic)]
-        by_model = [] if by_rule or not top else self.model_supported(query, topic, top)
+        by_model = [] if by_rule or not top else self.model_supported(query, topic, top, nearest=hits)
         if not top:
             abstain, reason = True, phrasing.NO_PASSAGES
         elif top[0].source != "exact" and not by_rule and not by_model:
@@ -633,21 +634,8 @@ class HybridRetriever(SupportJudge):
             return coverage if capped and not similarity else relevance(coverage, similarity)
 
         paragraphs = self.kb.paragraphs
-        grams = self.bigram_weights(query)
-        model = self.support_model
-        same_scale = comparable(query)  # else the similarities weigh nothing
-
-        # Every candidate's features at once (support_features of each, computed in bulk).
-        features = self.support_feature_table(query, topic, list(found.fused), grams)
-
-        def supports(pid: str) -> bool:
-            # The fitted decision (assistant/support.py) weighs the lexical rule's verdict with
-            # dense similarity, coverage and character-bigram evidence of the best sentence.
-            rule = self._supports(pid, lexical.get(pid, 0.0), dense.get(pid, 0.0), topic)
-            similarity = dense.get(pid) if same_scale else None
-            if pid not in features:  # not an index row (cannot happen while the views are current)
-                return model.supports(self.support_features(query, topic, pid, similarity, grams, rule))
-            return model.supports(features.values(pid, similarity, rule))
+        # The fitted decision (assistant/support.py, features in assistant/judging.py) of each candidate.
+        supports = self.town_judge(query, topic, towns, list(found.fused), lexical, dense)
 
         decisions = decide_towns(
             found.fused,
