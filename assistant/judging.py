@@ -5,6 +5,15 @@ retriever's index views (``_prepare``, ``_views``, ``kb``, ``sentence_forms``), 
 (``min_coverage``, ``dense_floor``, ``support_model``) and its lexical rule (``supports``). One
 paragraph is judged by :meth:`SupportJudge.support_features`, thousands at once (a cross-town
 question) by :meth:`SupportJudge.support_feature_table`, value for value the same.
+
+Meaning is read relative to the question: a paragraph's best sentence window
+(:class:`vectorstore.sentences.SentenceVectors`) is set against the same question's similarities to
+an even sample of the reports' windows (:func:`vectorstore.sentences.standing`), since the
+embedder's absolute cosines of every pair crowd into one narrow band. Coverage counts only the
+question's words some report uses: a word only the question uses ("人手", "本事", "这块") can be no
+sentence's evidence, yet as the rarest word it would hold every paragraph's coverage down alike.
+A paragraph that reads as an instruction to the assistant (:mod:`assistant.injection`) supports
+nothing, however well it matches.
 """
 
 from __future__ import annotations
@@ -16,18 +25,23 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from assistant.injection import is_instruction
 from assistant.lexicon import SYNONYM_WEIGHT, expand
 from assistant.lexicon import contains as lexical_contains
 from assistant.lexicon import coverage as lexical_coverage
 from assistant.query import QUESTION_WORDS, Query
+from assistant.signals import dense_text
 from assistant.support import bigram_coverage, bigram_weights, question_bigrams
 from assistant.text import fold, to_simplified
 from assistant.views import INNER_PUNCT, PUNCT
+from vectorstore.sentences import SentenceVectors, standing
 
 if TYPE_CHECKING:
     from assistant.retrieve import Hit, Topic
 
 QUOTED_BAR = 0.5  # share of min_coverage evidence needs when the question quotes its topic
+QUERY_MEMO = 8  # question vectors kept: the dense signal and the support decision embed each question once
+PEAK_PARAGRAPHS = 20  # a question's peak is the best window of its nearest paragraphs (by the dense query)
 
 
 def comparable(query: Query) -> bool:
@@ -44,12 +58,12 @@ class SupportFeatureTable:
     """The support model's features of many paragraphs (:meth:`SupportJudge.support_feature_table`).
 
     Attributes:
-        lexical: Paragraph id → (best sentence coverage, best sentence bigram coverage).
+        lexical: Paragraph id → (best sentence coverage, bigram coverage, coverage of the known words).
         numeric: The question asks for a figure (then a paragraph's sentences are checked for a digit).
         forms: Paragraph id → its sentence forms.
     """
 
-    lexical: dict[str, tuple[float, float]]
+    lexical: dict[str, tuple[float, float, float]]
     numeric: bool
     forms: Callable[[str], list[str]] = field(repr=False)
 
@@ -58,13 +72,142 @@ class SupportFeatureTable:
 
     def values(self, pid: str, dense: float | None, rule: bool) -> dict[str, float | None]:
         """The features of one paragraph, as :meth:`SupportJudge.support_features` gives them."""
-        coverage, bigram = self.lexical[pid]
+        coverage, bigram, coverage_known = self.lexical[pid]
         numeric = float(self.numeric and any(re.search(r"\d", form) for form in self.forms(pid) or [""]))
-        return {"dense": dense, "coverage": coverage, "bigram": bigram, "numeric": numeric, "rule": float(rule)}
+        return {
+            "dense": dense, "standing": None, "gap": None, "coverage": coverage, "coverage_known": coverage_known,
+            "bigram": bigram, "numeric": numeric, "rule": float(rule),
+        }  # fmt: skip
+
+
+@dataclass
+class WindowMeaning:
+    """A paragraph's best sentence window set against the same question's other similarities.
+
+    Attributes:
+        vectors: The knowledge base's window vectors.
+        vector: The question's vector.
+        background: The question's similarities to the background sample (None: no sample).
+        peak: The best window similarity among the question's nearest paragraphs (None: unknown).
+        paragraphs: Paragraph id → paragraph.
+    """
+
+    vectors: SentenceVectors
+    vector: np.ndarray
+    background: np.ndarray | None
+    peak: float | None
+    paragraphs: dict = field(repr=False)
+
+    def __call__(self, pid: str, sentence: str | None = None) -> dict[str, float | None]:
+        """``standing`` and ``gap`` of the paragraph's best window (of the best window holding ``sentence``).
+
+        ``standing``: standard deviations above the background (:func:`standing`); ``gap``: how far
+        below the question's peak — the best window among its nearest paragraphs — it lies.
+        """
+        paragraph = self.paragraphs.get(pid)
+        if paragraph is None:
+            return {"standing": None, "gap": None}
+        if sentence is None:
+            similarity = self.vectors.best(paragraph, self.vector)
+        else:
+            similarity = self.vectors.holding(paragraph, sentence, self.vector)
+        gap = None if similarity is None or self.peak is None else round(similarity - self.peak, 6)
+        return {"standing": standing(similarity, self.background), "gap": gap}
 
 
 class SupportJudge:
     """The support decision's features and verdict, for :class:`assistant.retrieve.HybridRetriever`."""
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """The question's vector (the dense signal's; kept for the support decision of the same question)."""
+        memo: dict[str, np.ndarray] = self.__dict__.setdefault("_query_vectors", {})
+        if text not in memo:
+            if len(memo) >= QUERY_MEMO:
+                memo.clear()
+            memo[text] = np.asarray(self.kb.embedder.embed([text], "query")[0], dtype=np.float32)
+        return memo[text]
+
+    def forget_query_vectors(self) -> None:
+        """Drop the kept question vectors (a caches-cleared benchmark embeds every question anew)."""
+        self.__dict__.pop("_query_vectors", None)
+
+    def sentence_vectors(self) -> tuple[SentenceVectors, np.ndarray | None]:
+        """The window vectors of the knowledge base and the background sample, once per index state."""
+        self._prepare()
+        state = self.__dict__.get("_window_state")
+        if state is None or state[0] is not self._views:
+            vectors = SentenceVectors(self.kb.embedder.name, self.kb.catalog.cached_vectors)
+            paragraphs = self.kb.paragraphs
+            sample = [paragraphs[pid] for pid in self._views.order if pid in paragraphs]
+            state = (self._views, vectors, vectors.background(sample))
+            self.__dict__["_window_state"] = state
+        return state[1], state[2]
+
+    def window_meaning(self, query: Query, towns: list[str] | None, dense: dict[str, float]) -> WindowMeaning:
+        """The question's background and peak, to set paragraphs' best windows against (see the module doc).
+
+        Args:
+            query: The question.
+            towns: The towns it is searched over (the dense query's text depends on them).
+            dense: Paragraph → dense similarity of the paragraphs the dense query reached; the
+                best windows of the :data:`PEAK_PARAGRAPHS` nearest give the question's peak.
+        """
+        vectors, background = self.sentence_vectors()
+        vector = self.embed_query(dense_text(query, towns, self.aliases))
+        norm = max(float(np.linalg.norm(vector)), 1e-12)
+        sims = background @ vector / norm if background is not None else None
+        paragraphs = self.kb.paragraphs
+        nearest = [paragraphs[pid] for pid in sorted(dense, key=dense.__getitem__, reverse=True) if pid in paragraphs]
+        peaks = [v for v in vectors.best_many(nearest[:PEAK_PARAGRAPHS], vector) if v is not None]
+        return WindowMeaning(vectors, vector, sims, max(peaks) if peaks else None, paragraphs)
+
+    def town_judge(
+        self, query: Query, topic: Topic, towns: list[str] | None, lexical: dict, dense: dict
+    ) -> Callable[[list[str], list[bool]], list[bool]]:
+        """The fitted decision whether candidate paragraphs support a which-towns answer for their towns.
+
+        Args:
+            query: The question.
+            topic: Its topic.
+            towns: The towns searched (None: all).
+            lexical: Candidate → its lexical evidence (the rule's coverage).
+            dense: Candidate → its dense similarity, for those the dense query reached.
+
+        Returns:
+            A function of (paragraph ids, the lexical rule's verdict of each) → the decision of each; the
+            features of the paragraphs asked in one call are computed at once.
+        """
+        grams = self.bigram_weights(query)
+        model = self.support_model
+        same_scale = comparable(query)  # else the similarities weigh nothing
+        windows = self.window_meaning(query, towns, dense) if same_scale else None
+        paragraphs = self.kb.paragraphs
+
+        def decide(pid: str, rule: bool, features) -> bool:
+            if is_instruction(paragraphs[pid].text):  # orders planted in a report are no evidence of anything
+                return False
+            similarity = dense.get(pid) if same_scale else None
+            if pid in features:
+                values = features.values(pid, similarity, rule)
+            else:  # not an index row (cannot happen while the views are current)
+                rule = self._supports(pid, lexical.get(pid, 0.0), dense.get(pid, 0.0), topic)
+                values = self.support_features(query, topic, pid, similarity, grams, rule)
+            if windows is None or similarity is None:  # beyond the dense query's reach: no similarity at all
+                return model.supports(values)
+            return model.supports_lazily(values, lambda: windows(pid))
+
+        def supports(pids: list[str], rules: list[bool]) -> list[bool]:
+            features = self.support_feature_table(query, topic, pids, grams)
+            return [decide(pid, rule, features) for pid, rule in zip(pids, rules)]
+
+        return supports
+
+    def known_weights(self, topic: Topic) -> dict[str, float]:
+        """The topic's terms that occur somewhere in the reports (all of them if none does)."""
+        self._prepare()
+        occurs = self._views.evidence.occurs
+        known = {t: w for t, w in topic.weights.items() if occurs(t)}
+        return known or dict(topic.weights)
 
     def bigram_weights(self, query: Query) -> dict[str, float]:
         """IDF of the question's content character bigrams (see :mod:`assistant.support`)."""
@@ -83,6 +226,7 @@ class SupportJudge:
         grams: dict[str, float],
         rule: bool | None = None,
         sentence: str | None = None,
+        window: dict[str, float | None] | None = None,
     ) -> dict[str, float | None]:
         """The support model's features of a paragraph (its best sentence), or of one given sentence of it.
 
@@ -95,18 +239,28 @@ class SupportJudge:
             rule: The lexical rule's verdict on the paragraph (the retriever has it at hand when
                 deciding towns); computed for ``sentence`` when a single sentence is judged.
             sentence: Judge this sentence of the paragraph instead of its best one.
+            window: The ``standing`` and ``gap`` of its best window (of the window holding
+                ``sentence``), see :class:`WindowMeaning` (None: unknown).
         """
         heading = PUNCT.sub("", fold(self.kb.paragraphs[pid].section))
         forms = [INNER_PUNCT.sub("", fold(sentence))] if sentence is not None else self.sentence_forms(pid) or [""]
         coverage = max(lexical_coverage(heading + form, topic.weights) for form in forms)
+        known = self.known_weights(topic)
+        # Computed where the packaged model reads it, or for a labelled sentence (the fit reads every feature).
+        wanted = sentence is not None or "coverage_known" in self.support_model.features
+        same = not wanted or known == topic.weights
+        coverage_known = coverage if same else max(lexical_coverage(heading + f, known) for f in forms)
         bigram = max(bigram_coverage(grams, heading + form) for form in forms)
         numeric = float(query.numeric and any(re.search(r"\d", form) for form in forms))
         if sentence is not None:
-            window = heading + forms[0]
+            sentence_text = heading + forms[0]
             bar = self.min_coverage * (QUOTED_BAR if topic.quoted else 1.0)
-            known = coverage >= bar and all(lexical_contains(window, t) for t in topic.required)
-            rule = known if topic.known else (dense or 0.0) >= self.dense_floor
-        return {"dense": dense, "coverage": coverage, "bigram": bigram, "numeric": numeric, "rule": float(rule)}
+            found = coverage >= bar and all(lexical_contains(sentence_text, t) for t in topic.required)
+            rule = found if topic.known else (dense or 0.0) >= self.dense_floor
+        return {
+            "dense": dense, "standing": None, "gap": None, "coverage": coverage, "coverage_known": coverage_known,
+            "bigram": bigram, "numeric": numeric, "rule": float(rule), **(window or {}),
+        }  # fmt: skip
 
     def support_feature_table(
         self, query: Query, topic: Topic, pids: list[str], grams: dict[str, float]
@@ -136,39 +290,58 @@ class SupportJudge:
         def has(needle: str) -> np.ndarray:
             return evidence.contains_joined(needle, sentences, prefixes, prefix_of)
 
-        got = np.zeros(len(sentences))
-        total = sum(topic.weights.values())
-        for term, weight in topic.weights.items():
-            exact = has(term)
-            near = np.zeros(len(sentences), dtype=bool)
-            for alt in expand(term):
-                near |= has(alt)
-            got = got + np.where(exact, weight, np.where(near, weight * SYNONYM_WEIGHT, 0.0))
-        coverage = got / total if total else np.zeros(len(sentences))
+        def covered(weights: dict[str, float]) -> np.ndarray:
+            got, total = np.zeros(len(sentences)), sum(weights.values())
+            for term, weight in weights.items():
+                exact = has(term)
+                near = np.zeros(len(sentences), dtype=bool)
+                for alt in expand(term):
+                    near |= has(alt)
+                got = got + np.where(exact, weight, np.where(near, weight * SYNONYM_WEIGHT, 0.0))
+            return got / total if total else np.zeros(len(sentences))
+
+        coverage = covered(topic.weights)
+        known = self.known_weights(topic)
+        wanted = "coverage_known" in self.support_model.features and known != topic.weights
+        coverage_known = covered(known) if wanted else coverage
         gram_total = sum(grams.values())
         got = np.zeros(len(sentences))
         for gram, weight in grams.items():
             got = got + np.where(has(gram), weight, 0.0)
         bigram = got / gram_total if gram_total else np.zeros(len(sentences))
-        best_coverage, best_bigram = np.zeros(len(pids)), np.zeros(len(pids))
+        best = [np.zeros(len(pids))] * 3
         if len(sentences):
-            best_coverage = np.maximum.reduceat(coverage, np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]))
-            best_bigram = np.maximum.reduceat(bigram, np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]))
-        lexical = dict(zip(pids, zip(best_coverage.tolist(), best_bigram.tolist())))
+            starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+            best = [np.maximum.reduceat(column, starts) for column in (coverage, bigram, coverage_known)]
+        lexical = dict(zip(pids, zip(*(column.tolist() for column in best))))
         return SupportFeatureTable(lexical, query.numeric, self.sentence_forms)
 
-    def model_supported(self, query: Query, topic: Topic, hits: list[Hit]) -> list[Hit]:
+    def model_supported(
+        self, query: Query, topic: Topic, hits: list[Hit], nearest: list[Hit] | None = None
+    ) -> list[Hit]:
         """The hits the fitted support decision (:mod:`assistant.support`) accepts on their best sentence.
 
         The same decision that judges every town of a which-towns question: a question in the
         official's own words ("跟监狱连线让服刑人员家属视频见面") shares few terms with the report
         ("远程视频会见"), so the lexical rule alone abstains while meaning and bigrams agree.
+
+        Args:
+            query: The question.
+            topic: Its topic.
+            hits: The hits to judge.
+            nearest: Every candidate of the question (their dense similarities give its peak; default ``hits``).
         """
         same_scale, grams = comparable(query), self.bigram_weights(query)  # once per question, not per hit
+        dense = {h.id: h.dense for h in (nearest or hits) if h.dense}
+        windows = self.window_meaning(query, list(query.towns) or None, dense) if same_scale else None
 
         def accepted(hit: Hit) -> bool:
+            if is_instruction(hit.text):
+                return False
             similarity = hit.dense if same_scale and hit.dense else None
             features = self.support_features(query, topic, hit.id, similarity, grams, self.supports(hit, topic))
-            return self.support_model.supports(features)
+            if windows is None or similarity is None:
+                return self.support_model.supports(features)
+            return self.support_model.supports_lazily(features, lambda: windows(hit.id))
 
         return [hit for hit in hits if accepted(hit)]

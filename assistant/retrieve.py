@@ -22,7 +22,7 @@ from assistant import english, phrasing
 from assistant.compose import quote_score
 from assistant.evidence import EvidenceIndex, TermPresence
 from assistant.fusion import RRF_K, TOWN_PASSAGES, Ranking, SignalHit, decide_ranked_towns, fuse, fuse_rows, relevances
-from assistant.judging import QUOTED_BAR, SupportJudge, comparable
+from assistant.judging import QUOTED_BAR, SupportJudge
 from assistant.kinds import kind_named, understand
 from assistant.lexicon import GENERIC, term_weight
 from assistant.query import QUESTION_WORDS, Query, strip_towns
@@ -287,6 +287,7 @@ class HybridRetriever(SupportJudge):
         if self._views is not None:
             self._views.evidence.clear_caches()
         self._holding_key = None
+        self.forget_query_vectors()
         lexicon.expand.cache_clear()
         lexicon._plan.cache_clear()
         injection.is_instruction.cache_clear()
@@ -637,7 +638,7 @@ class HybridRetriever(SupportJudge):
         abstain, reason = False, ""
         # The lexical rule's verdict first (cheap); the fitted decision only when it finds nothing.
         by_rule = [h for h in top if self.supports(h, topic)]
-        by_model = [] if by_rule or not top else self.model_supported(query, topic, top)
+        by_model = [] if by_rule or not top else self.model_supported(query, topic, top, nearest=hits)
         if not top:
             abstain, reason = True, phrasing.NO_PASSAGES
         elif top[0].source != "exact" and not by_rule and not by_model:
@@ -717,27 +718,14 @@ class HybridRetriever(SupportJudge):
         bar = self.min_coverage * (QUOTED_BAR if topic.quoted else 1.0)
         # The lexical rule (:meth:`_supports`) of every candidate.
         rules = (similarity >= self.dense_floor) if not topic.known else (coverage >= bar) & has_required
-        rule_list, coverage_list = rules.tolist(), coverage.tolist()
+        rule_list = rules.tolist()
 
-        grams = self.bigram_weights(query)
-        model = self.support_model
-        same_scale = comparable(query)  # else the similarities weigh nothing
+        # The fitted decision (assistant/support.py, features in assistant/judging.py), asked only for
+        # the candidates decide_ranked_towns needs (every town's best first, then the next of those refused).
+        judge = self.town_judge(query, topic, towns, lexical, dense)
 
         def supports(at: list[int]) -> list[bool]:
-            # The fitted decision (assistant/support.py) weighs the lexical rule's verdict with
-            # dense similarity, coverage and character-bigram evidence of the best sentence; the
-            # features of all the candidates asked are computed at once (support_features of each).
-            features = self.support_feature_table(query, topic, [ids[i] for i in at], grams)
-            verdicts = []
-            for i in at:
-                pid, rule = ids[i], rule_list[i]
-                similarity = dense.get(pid) if same_scale else None
-                if pid not in features:  # not an index row (cannot happen while the views are current)
-                    rule = self._supports(pid, coverage_list[i], dense.get(pid, 0.0), topic)
-                    verdicts.append(model.supports(self.support_features(query, topic, pid, similarity, grams, rule)))
-                else:
-                    verdicts.append(model.supports(features.values(pid, similarity, rule)))
-            return verdicts
+            return judge([ids[i] for i in at], [rule_list[i] for i in at])
 
         if (rows >= 0).all():
             town_names, town_codes = views.town_names, views.town_id[rows]

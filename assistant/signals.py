@@ -85,17 +85,23 @@ class Bm25(_OnIndex):
         return self.index.per_town_best(self.index.bm25_scores(terms), scope.rows, k, "bm25")
 
 
+def dense_text(asked: Query, towns: list[str] | None, aliases: dict[str, str]) -> str:
+    """The text the dense query embeds for a question searched over ``towns`` (None: all)."""
+    # The town filter already scopes the search; the town's name in the query
+    # would only pull mastheads and sign-offs up.
+    text = asked.search_text if asked.search_text != asked.folded else asked.text
+    if towns:
+        text = strip_towns(asked.search_text or asked.folded, aliases)
+    return text or asked.text
+
+
 class Dense(_OnIndex):
     """One Chroma query (town and document filter); a paragraph scores its best covering chunk's similarity."""
 
     def search(self, query: TopicQuery, scope: Scope, k: int) -> list[SignalHit]:
-        kb, asked = self.index.kb, query.query
-        # The town filter already scopes the search; the town's name in the query
-        # would only pull mastheads and sign-offs up.
-        text = asked.search_text if asked.search_text != asked.folded else asked.text
-        if scope.towns:
-            text = strip_towns(asked.search_text or asked.folded, self.index.aliases)
-        vector = kb.embedder.embed([text or asked.text], "query")[0]
+        kb = self.index.kb
+        # One embedding per question: the support decision reads the same vector (judging.embed_query).
+        vector = self.index.embed_query(dense_text(query.query, scope.towns, self.index.aliases))
         sims: dict[str, float] = {}
         for hit in kb.store.query(vector, k, towns=scope.towns, doc_ids=scope.docs):
             for pid in kb.chunk_paragraphs.get(hit.chunk_id, ()):

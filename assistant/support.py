@@ -13,8 +13,16 @@ Features of a candidate passage:
   labelled (simplified Chinese) questions: a question in traditional characters or English
   is less similar to every passage alike, and a town beyond the dense query's reach has no
   similarity at all;
+- ``standing``: how many standard deviations the passage's best sentence window's similarity
+  lies above the same question's similarities to an even sample of the reports' windows
+  (:func:`vectorstore.sentences.standing`) — meaning relative to the question, where absolute
+  cosines of every pair crowd into one narrow band; unknown where ``dense`` is;
+- ``gap``: how far that window's similarity lies below the question's peak, the best window
+  among the paragraphs nearest to the question (0 for the best-matching sentence itself);
 - ``coverage``: the IDF-weighted share of the question's terms (and near-synonyms) in the
   passage's best sentence window (:mod:`assistant.lexicon`);
+- ``coverage_known``: the same, counting only the terms some report uses (a word only the
+  question uses can be no sentence's evidence, yet as the rarest word holds every coverage down);
 - ``bigram``: the IDF-weighted share of the question's character bigrams in its best sentence
   (with its heading) — word-segmentation free, so a rare term the tokenizer splits ("述法")
   still counts as itself;
@@ -30,11 +38,12 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 MODEL_FILE = Path(__file__).with_name("data") / "support_model.json"
-FEATURES = ("dense", "coverage", "bigram", "numeric", "rule")
+FEATURES = ("dense", "standing", "gap", "coverage", "coverage_known", "bigram", "numeric", "rule")
+LAZY = ("standing", "gap")  # read from sentence vectors: computed only where the verdict depends on them
 _NOT_CONTENT = re.compile(r"[\W\d_a-z]")
 
 
@@ -73,6 +82,24 @@ def bigram_coverage(weights: dict[str, float], text: str) -> float:
     return sum(w for g, w in weights.items() if g in text) / total if total else 0.0
 
 
+UNRULED = "_unruled"  # suffix of a feature counted only where the lexical rule is silent
+
+
+def with_unruled(values: dict[str, float | None]) -> dict[str, float | None]:
+    """``values`` with ``<name>_unruled`` = the feature where the lexical rule rejects, 0 where it accepts.
+
+    Meaning relative to the question (``standing``, ``gap``) is what a paraphrased question has
+    left when its words are not the report's; where the rule already found the words, the fit
+    keeps trusting them as before instead of letting a meaning-only score overrule them.
+    """
+    rule = values.get("rule")
+    out = dict(values)
+    for name in LAZY:
+        value = values.get(name)
+        out[name + UNRULED] = None if value is None or rule is None else value * (1.0 - rule)
+    return out
+
+
 @dataclass(frozen=True)
 class SupportModel:
     """Logistic regression over standardised features, with its decision threshold.
@@ -85,6 +112,8 @@ class SupportModel:
         bias: Intercept.
         threshold: Probability at and above which a passage supports an answer.
         provenance: How the model was fitted (data, held-out figures).
+        bounds: Feature → (lowest, highest) value seen in training; a value is read clipped into
+            them (a standing far beyond anything labelled must not outweigh everything else).
     """
 
     features: tuple[str, ...]
@@ -94,6 +123,7 @@ class SupportModel:
     bias: float
     threshold: float
     provenance: dict
+    bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n = len(self.features)
@@ -112,20 +142,49 @@ class SupportModel:
             bias=float(data["bias"]),
             threshold=float(data["threshold"]),
             provenance=data.get("provenance", {}),
+            bounds={name: (float(lo), float(hi)) for name, (lo, hi) in data.get("bounds", {}).items()},
         )
+
+    def _logit(self, values: dict[str, float | None]) -> float:
+        values = with_unruled(values)
+        z = self.bias
+        for f, m, s, w in zip(self.features, self.mean, self.scale, self.weights):
+            value = values.get(f)
+            if value is not None:
+                lo, hi = self.bounds.get(f, (value, value))
+                z += w * (min(max(value, lo), hi) - m) / s
+        return z
 
     def probability(self, values: dict[str, float | None]) -> float:
         """Probability that a passage with these feature values supports an answer (None: unknown)."""
-        z = self.bias + sum(
-            w * (values[f] - m) / s
-            for f, m, s, w in zip(self.features, self.mean, self.scale, self.weights)
-            if values[f] is not None
-        )
-        return 1.0 / (1.0 + math.exp(-z))
+        return 1.0 / (1.0 + math.exp(-self._logit(values)))
 
     def supports(self, values: dict[str, float | None]) -> bool:
         """The decision at the fitted threshold."""
         return self.probability(values) >= self.threshold
+
+    def supports_lazily(self, values: dict[str, float | None], compute: Callable[[], dict[str, float | None]]) -> bool:
+        """:meth:`supports` with the :data:`LAZY` features computed only when the verdict depends on them.
+
+        Each feature's reach is bounded (:attr:`bounds`): when even their lowest or highest values
+        cannot move the passage across the threshold, they are not computed — the same verdict,
+        without reading sentence vectors for the many candidates that are clearly in or out.
+        """
+        lazy = [f for f in self.features if f.split(UNRULED)[0] in LAZY]
+        if any(f not in self.bounds for f in lazy):
+            return self.supports({**values, **compute()})
+        base = self._logit({**values, **dict.fromkeys(LAZY)})
+        low = high = 0.0
+        for name in lazy:
+            i = self.features.index(name)
+            reach = sorted(self.weights[i] * (bound - self.mean[i]) / self.scale[i] for bound in self.bounds[name])
+            low, high = low + reach[0], high + reach[1]
+        cut = math.log(self.threshold / (1 - self.threshold))
+        if base + low >= cut:
+            return True
+        if base + high < cut:
+            return False
+        return self.supports({**values, **compute()})
 
 
 @functools.lru_cache(maxsize=1)

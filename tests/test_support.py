@@ -9,6 +9,7 @@ import pytest
 
 from assistant.support import FEATURES, SupportModel, bigram_coverage, default_model, question_bigrams
 from tests.conftest import ROOT
+from vectorstore.sentences import standing
 
 
 def _fit_script():
@@ -20,7 +21,7 @@ def _fit_script():
 
 def test_packaged_model_states_its_provenance():
     model = default_model()
-    assert model.features == FEATURES
+    assert set(model.features) <= set(FEATURES)  # the fit picks among the features the judge computes
     assert model.provenance["n_pairs"] >= 300 and 0 < model.threshold < 1
     assert {"precision", "recall", "f1", "auc"} <= set(model.provenance["held_out"])
 
@@ -61,3 +62,68 @@ def test_a_fact_question_in_the_officials_own_words_is_judged_by_the_fitted_deci
 def test_the_fitted_decision_still_abstains_when_the_reports_do_not_say(demo):
     for question in ("北留镇2024年的财政收入是多少？", "东方红镇一共有多少座水库？"):
         assert demo.ask(question).abstained, question
+
+
+def test_coverage_of_known_words_ignores_words_only_the_question_uses(demo):
+    # 这块/人手/本事 occur in no report: they cannot be any sentence's evidence, so coverage_known
+    # weighs only the question's words that the reports use; coverage keeps every word (the rule's).
+    retriever = demo.retriever
+    query = retriever.understand("哪些镇自己承认执法这块人手不够、执法的人本事也跟不上？")
+    topic = retriever.topic(query)
+    known = retriever.known_weights(topic)
+    assert "执法" in known and not {"这块", "人手", "本事"} & set(known)
+    assert {"这块", "人手"} <= set(topic.weights)
+    pid = next(p.id for p in demo.kb.paragraphs.values() if "执法力量还有欠缺" in p.text)
+    grams = retriever.bigram_weights(query)
+    values = retriever.support_features(
+        query, topic, pid, None, grams, sentence="三是执法力量还有欠缺,执法队伍还不能够很好完成当下的需求。"
+    )
+    assert values["coverage_known"] > values["coverage"]
+    # Where every word of the question occurs in some report the two are one number.
+    plain = retriever.understand("哪些镇执法力量有欠缺？")
+    same = retriever.support_features(
+        plain, retriever.topic(plain), pid, None, retriever.bigram_weights(plain), sentence="三是执法力量还有欠缺。"
+    )
+    assert same["coverage_known"] == same["coverage"] > 0.5
+
+
+def test_standing_is_measured_against_the_questions_background():
+    assert standing(0.9, np.array([0.8, 0.82, 0.84])) == 4.899
+    assert standing(None, np.array([0.8, 0.9])) is None and standing(0.9, None) is None
+
+
+def test_window_meaning_sets_a_paragraph_against_the_questions_peak(demo):
+    retriever = demo.retriever
+    query = retriever.understand("哪些镇建立了法律顾问制度？")
+    found = retriever._candidates(query, retriever.topic(query), None, 120, with_evidence=True)
+    meaning = retriever.window_meaning(query, None, found.dense)
+    gaps = {pid: meaning(pid)["gap"] for pid in found.dense}
+    assert max(gaps.values()) == 0.0  # the question's best window is its own peak
+    # Both read one similarity: against the background (standing) and against the peak (gap).
+    pids = sorted(gaps, key=gaps.__getitem__)
+    standings = [meaning(pid)["standing"] for pid in pids]
+    assert standings == sorted(standings)
+    peak = pids[-1]
+    assert "法律顾问" in demo.kb.paragraphs[peak].text
+
+
+def test_lazy_verdict_is_the_full_verdict_and_skips_what_cannot_matter():
+    model = SupportModel(
+        features=("dense", "standing", "gap", "rule"), mean=(0.88, 1.0, -0.05, 0.4), scale=(0.02, 1.0, 0.03, 0.5),
+        weights=(0.6, 0.3, 0.9, 0.6), bias=-1.0, threshold=0.5, provenance={},
+        bounds={"standing": (-2.0, 5.0), "gap": (-0.2, 0.0), "dense": (0.8, 0.95), "rule": (0.0, 1.0)},
+    )  # fmt: skip
+    rng = np.random.default_rng(0)
+    computed = 0
+    for _ in range(500):
+        values = {"dense": float(rng.uniform(0.8, 0.95)), "rule": float(rng.integers(0, 2))}
+        lazy = {"standing": float(rng.uniform(-3, 6)), "gap": float(rng.uniform(-0.3, 0.0))}
+        calls = []
+
+        def compute(lazy=lazy, calls=calls):
+            calls.append(1)
+            return lazy
+
+        assert model.supports_lazily(dict(values), compute) == model.supports({**values, **lazy})
+        computed += len(calls)
+    assert 0 < computed < 500  # read only where the verdict depends on it
