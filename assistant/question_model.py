@@ -10,7 +10,8 @@ question time):
   "哪几个乡镇", "各街道" and "舊院鎮的文號" need no alternation of their own;
 * the *token* head labels each precise-mode jieba word of the question (towns and years removed) as
   scaffolding (哪些, 镇, 提到, 了, 分别, 多少 …) or topic from the word itself, its part of speech,
-  its characters, its neighbours and its place in the question.
+  its characters, its neighbours and its place in the question. Scaffolding is a closed class: a word
+  the corpus never showed is topic.
 """
 
 from __future__ import annotations
@@ -126,6 +127,11 @@ class QuestionModel:
                 out.append(True)  # punctuation frames the question too
                 continue
             if any(c.isascii() for c in word):  # a figure, a name in pinyin, an English word: not read here
+                out.append(False)
+                continue
+            if f"w={word}" not in self.token_weights:
+                # Scaffolding is a closed class (question words, particles, the verbs of asking): a word
+                # the corpus never showed is a topic word (嘎查, 律师事务所, 市里), however it is tagged.
                 out.append(False)
                 continue
             z = self.token_intercept + sum(self.token_weights.get(f, 0.0) for f in token_features(words, i, freq(word)))

@@ -77,6 +77,8 @@ TEMPLATES: list[tuple[str, bool, tuple[str, ...], str, tuple[str, ...]]] = [
         "{Y}年哪些{U}[开展]了{T}？", "哪一个{U}提到{T}？", "提到{T}的有哪些{U}？", "哪些{U}写到了{T}",
         "哪些{U}的报告里有{T}？", "请列出提到{T}的{U}", "哪些{U}[存在]{T}的情况？", "哪些{U}在年度报告中提到了{T}？",
         "哪些{U}已经[开展]{T}", "哪些{U}也在搞{T}？", "which towns mention {T}?", "哪些鄉鎮提到了{T}？",
+        "哪些{U}提到{T}这套[制度]？", "哪些{U}搞了{T}这类[活动]？", "哪些{U}用{T}这种[方式][普法]？",
+        "哪些{U}[通过]{T}来[学法]？", "哪些{U}把{T}这些[做法]写进了报告？",
     )),
     ("compare", False, (), "", (
         "各{U}在{T}[方面]分别做了什么？", "各{U}分别是如何[开展]{T}的？", "对比一下各{U}的{T}", "比较{Z}和{Z2}的{T}",
@@ -151,6 +153,8 @@ TEMPLATES: list[tuple[str, bool, tuple[str, ...], str, tuple[str, ...]]] = [
         "{Z}[开展]了几[次]{T}？", "{Z}[建成]了几[个]{O}？", "{Z}[聘请]了几[名]{O}？", "{Z}{Y}年[办]了几[起]{O}？",
         "{Z}[组织]了几[场]{T}？", "{Z}[全年][举办]{T}几[期]？", "{Z}[上半年][新增]了几[名]{O}？",
         "{Z}[为][每个村][安排]了几[名]{O}？", "{Z}[各村]共有多少{O}？", "{Z}[全年][发放]了多少{M}？",
+        # A figure asked of two named towns, without 分别/各/对比, is a fact asked of each (not a comparison).
+        "{Z}和{Z2}{M}多少？", "{Z}和{Z2}的{M}是多少？",
         "{Z}[今年][接待]了多少[人次]？",
     )),
     ("fact", False, (), "", (
@@ -161,7 +165,7 @@ TEMPLATES: list[tuple[str, bool, tuple[str, ...], str, tuple[str, ...]]] = [
         "{Z}{T}[工作]由[哪位][领导][分管]？", "{Z}谁[分管]{T}？", "{Z}{T}的[联系人]是谁？",
         "{Z}{T}是[哪年][开始]的？", "{Z}[哪家][单位][承担]了{T}？", "{Z}{T}[列入]了[哪项][考核]？",
         "{Z}{T}的[牵头单位]是哪个？", "{Z}{T}是哪个[部门][负责]的？", "{Z}的{O}是谁？", "{Z}[起草]了哪些[文件]？", "{Z}{Y}年[撰写]了什么[材料]？",
-        "{Z}{T}[方案]是谁[起草]的？", "{Z}有没有[草拟]{T}[制度]？",
+        "{Z}{T}[方案]是谁[起草]的？", "{Z}、{Z2}有没有{T}？", "{Z}和{Z2}是否[开展]了{T}？", "{Z}有没有[草拟]{T}[制度]？",
     )),
     ("followup", False, (), "", (
         "那{Z}呢？", "{Z}呢", "那么{Z}怎么样？", "换成{Z}呢", "还有{Z}呢？", "那{Z}和{Z2}呢？", "再看看{Z}",
@@ -211,10 +215,25 @@ def fill(template: str, rng: random.Random) -> dict:
     return {"question": text, "spans": spans}
 
 
+# A filled template may by chance spell a question of an evaluation set; such a fill is dropped.
+EVAL_SETS = ("dev", "holdout", "blind2", "blind3", "forms", "realworld_gold")
+
+
+def eval_questions() -> set[str]:
+    """The questions of the readable evaluation sets (every form), so that none enters the corpus."""
+    out = set()
+    for name in EVAL_SETS:
+        path = ROOT / "tests" / "data" / f"{name}.jsonl"
+        for line in path.read_text(encoding="utf-8").splitlines() if path.exists() else ():
+            row = json.loads(line) if line.strip() else {}
+            out |= {row[k] for k in ("question", "simplified", "traditional", "english") if row.get(k)}
+    return out
+
+
 def build(seed: int = 15) -> list[dict]:
     """Every template filled ``PER_TEMPLATE`` times (once when it has no slot), deduplicated."""
     rng = random.Random(seed)
-    rows, seen = [], set()
+    rows, seen = [], eval_questions()
     for kind, numeric, fields, group, templates in TEMPLATES:
         for template in templates:
             times = PER_TEMPLATE if re.search(r"\{(T|M|O|Z|U)\}", template) else 1

@@ -167,7 +167,8 @@ def held_out(rows: list[dict]) -> dict:
             group.append(int(reading.group == r["group"]))
             for features, label, word in token_rows(r):
                 z = m.token_intercept + sum(m.token_weights.get(f, 0.0) for f in features)
-                ok = int((z > 0) == bool(label))
+                scaffold = z > 0 and f"w={word}" in m.token_weights  # the closed-class rule of the app
+                ok = int(scaffold == bool(label))
                 tokens.append(ok)
                 if not ok:
                     token_errors[(word, "scaffolding" if label else "topic")] += 1
