@@ -1,6 +1,6 @@
 """Multi-turn conversations: resolve follow-ups ("那北留镇呢？", "它的文号是？") from the previous turn.
 
-Resolution is rule-based and visible: the resolved question is returned with the
+Resolution is visible: the resolved question is returned with the
 answer so the user sees what was actually asked.
 """
 
@@ -10,10 +10,9 @@ import re
 from dataclasses import dataclass, field
 
 from assistant.query import detect_towns, normalise, strip_towns
+from assistant.question_model import topic_span
 from assistant.units import EACH, UNITS, WHICH
 
-# What may surround the town names in an elliptical follow-up ("那旧院镇呢？", "东方红和北留呢").
-_PARTICLES = re.compile(r"那么|那|还有|再看看|再看|换成|以及|和|与|及|、|的|呢|怎么样|如何|情况|[\s，,？?。!！]")
 _PRONOUN = re.compile(r"它们?|该镇|这个镇|此镇|那个镇|这些镇|其")
 # Where a question over all towns names its set of towns ("哪些镇提到…", "各镇分别…"): a follow-up
 # naming towns puts them in that place, so the rewrite reads as a sentence ("北留镇是否提到…"),
@@ -59,8 +58,9 @@ def resolve_followup(question: str, previous: Turn | None, aliases: dict[str, st
     prev_towns = detect_towns(normalise(previous.resolved), aliases)
     answer_towns = tuple(getattr(previous.answer, "towns", ()) or ())
     rest = strip_towns(folded, aliases)
-    # "那旧院镇呢？": the whole question is towns plus particles: ask the previous question of them.
-    if towns and not _PARTICLES.sub("", rest):
+    # "那旧院镇呢？": the whole question is towns plus scaffolding (那, 呢, 还有, 换成 — no topic word, as
+    # the fitted token model reads it): ask the previous question of them.
+    if towns and not topic_span(rest):
         return _ask_of(previous.resolved, prev_towns, towns)
     # "它的文号是？": a pronoun stands for the previous turn's town(s).
     if not towns and _PRONOUN.search(question):

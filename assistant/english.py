@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.query import QUESTION_WORDS, Query
+from assistant.query import ENGLISH_QUESTION_WORDS, Query
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ FUNCTION_WORDS = frozenset(
         "also too very just only still yet own "
         "give gave given get got make made take took set put go went people person persons"
     ).split()
-) | {w for w in QUESTION_WORDS if w.isascii()}
+) | ENGLISH_QUESTION_WORDS
 
 # Gloss senses that are not translations (classifiers, cross-references, names).
 _NOT_A_GLOSS = re.compile(r"^(?:cl:|abbr\.|abbr |variant of|old variant|see |surname |used in |also written|also pr\.)")

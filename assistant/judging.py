@@ -29,7 +29,7 @@ from assistant.injection import is_instruction
 from assistant.lexicon import SYNONYM_WEIGHT, expand
 from assistant.lexicon import contains as lexical_contains
 from assistant.lexicon import coverage as lexical_coverage
-from assistant.query import QUESTION_WORDS, Query
+from assistant.query import Query
 from assistant.signals import dense_text
 from assistant.support import bigram_coverage, bigram_weights, question_bigrams
 from assistant.text import fold, to_simplified
@@ -215,7 +215,7 @@ class SupportJudge:
         text = self._content_text(query)
         evidence = self._views.evidence
         n = max(1, len(self.kb.paragraphs))
-        return bigram_weights(question_bigrams(text, QUESTION_WORDS), evidence.document_frequency, n)
+        return bigram_weights(question_bigrams(text, query.scaffolding), evidence.document_frequency, n)
 
     def support_features(
         self,

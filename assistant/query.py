@@ -12,43 +12,36 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assistant import question_model
 from assistant.text import fold
-from assistant.units import EACH, UNITS, WHICH, asked_units
+from assistant.units import asked_units
 
 # The labels a question can carry (``Query.kind``, also the answer's ``kind`` in the JSON contract);
 # each is owned by one kind in :mod:`assistant.kinds`.
 FACT, MULTI_TOWN, COMPARE, SUMMARY, META = "fact", "multi_town", "compare", "summary", "meta"
 
-_META_FIELDS = {
-    "doc_number": re.compile(r"文号|发文字号|发文号|document number|reference number"),
-    "signer": re.compile(r"签发|签批|signed|signer|issued by"),
+# English questions are read by these patterns (the fitted models read Chinese questions; see
+# :mod:`assistant.question_model`).
+_META_FIELDS_EN = {
+    "doc_number": re.compile(r"document number|reference number"),
+    "signer": re.compile(r"signed|signer|issued by"),
     "date": re.compile(
-        r"落款|成文日期|印发日期|发文日期|什么时候(?:印发|发布|签发)|哪天(?:印发|发布)|date of issue"
-        r"|(?:when|what date|which date|which day) (?:was|is|did) .*(?:issued|signed|dated)"
+        r"date of issue|(?:when|what date|which date|which day) (?:was|is|did) .*(?:issued|signed|dated)"
     ),
-    "title": re.compile(r"标题|题目|title of"),
-    "issuer": re.compile(r"发文机关|落款单位|谁发的|issuing body"),
+    "title": re.compile(r"title of"),
+    "issuer": re.compile(r"issuing body"),
 }
-_NUMERIC = re.compile(
-    r"多少|几[次个名人件起项条份场期户本]|几次|数量|金额|比例|比率|百分之|how many|how much|number of|amount"
-)
+_NUMERIC_EN = re.compile(r"how many|how much|number of|amount")
+# "the document number of" asks for the report's number, not a quantity.
+_FIELD_QUANTITY_EN = re.compile(r"(?:document|reference) number of")
 _YEAR = re.compile(r"((?:19|20)\d{2})\s*年?")
-# "文号是多少" asks for the report's number, not a quantity ("the document number of" neither).
-_FIELD_QUANTITY = re.compile(r"(?:文号|发文字号|发文号|编号)(?:是|为)?多少|(?:document|reference) number of")
-# A question about a document the report cites ("依据的是哪个文件（文号）") is about the content.
-_CITED_DOCUMENT = re.compile(
-    r"依据|根据|按照|照着|参照|(?:哪|哪一|哪份|哪一份)个?(?:文件|通知|意见|方案|规定|办法)|什么(?:文件|通知|意见|方案|规定)"
-)
 # "第八个五年规划" is written "八五" in the reports (likewise 十四五).
 _FIVE_YEAR = re.compile(r"第([一二三四五六七八九十]+)个五年")
-# Words that shape a question but name no topic; removed before lexical matching.
-QUESTION_WORDS = frozenset(
-    "哪些 哪个 哪几个 哪一个 什么 多少 几 几次 是否 有没有 有无 吗 呢 请问 请 提到 提及 说到 谈到 "
-    "分别 各 各镇 每个 全部 所有 一共 共 总共 是 为 有 了 的 在 中 镇 乡 乡镇 报告 情况 "
-    "这份 这个 该 由 谁 哪 哪里 何时 怎么 如何 怎样 请列出 列出 做 干 搞 来 这类 这套 这种 这些 此类 类 套 种 "
+ENGLISH_QUESTION_WORDS = frozenset(
     "which town towns what how many much the a an of in on at to for by with from did does do is are was were "
     "has have had mention mentioned mentions any there their its it this that these those".split()
 )
+"""English words that shape a question but name no topic (a Chinese question's are found by the token model)."""
 
 
 GLOSSARY_FILE = Path(__file__).with_name("data") / "en_zh.tsv"
@@ -134,6 +127,12 @@ class Query:
         unknown_towns: Town names in the question that no indexed report belongs to.
         units: Township-level units a which-towns question is limited to ("哪些街道…" →
             ``("街道",)``); () for all.
+        asked: The kind the fitted question model reads (:mod:`assistant.question_model`): what the
+            kinds' recognition is decided on.
+        group: The part of a report the question asks about (``problems``, ``practice``, ``plans``,
+            ``suggestions``; "" for none).
+        scaffolding: The question's words that shape it but name no topic (哪些, 镇, 提到, 多少 …),
+            dropped before lexical matching.
     """
 
     text: str
@@ -146,6 +145,9 @@ class Query:
     numeric: bool = False
     unknown_towns: tuple[str, ...] = field(default_factory=tuple)
     units: tuple[str, ...] = ()
+    asked: str = ""
+    group: str = ""
+    scaffolding: frozenset[str] = frozenset()
 
 
 def normalise(text: str) -> str:
@@ -263,29 +265,26 @@ def analyse(question: str, aliases: dict[str, str] | None = None) -> Query:
     towns = detect_towns(folded, aliases or {})
     missing = unknown_towns(folded, aliases or {}, question) if aliases else ()
     years = tuple(int(y) for y in _YEAR.findall(folded))
-    fields_asked = tuple(name for name, pattern in _META_FIELDS.items() if pattern.search(folded))
-    if _CITED_DOCUMENT.search(folded):
-        fields_asked = ()
-    numeric = bool(_NUMERIC.search(_FIELD_QUANTITY.sub("", folded)))
+    reading = question_model.read(folded)
+    fields_asked = tuple(f for f in _META_FIELDS_EN if f in reading.fields or _META_FIELDS_EN[f].search(folded))
+    numeric = reading.numeric or bool(_NUMERIC_EN.search(_FIELD_QUANTITY_EN.sub("", folded)))
+    search_text = translate_english(abbreviate(folded))
+    content = _YEAR.sub(" ", strip_towns(search_text, aliases or {}))
     return Query(
         text=question,
         folded=folded,
         kind="",
-        search_text=translate_english(abbreviate(folded)),
+        search_text=search_text,
         towns=towns,
         years=years,
         fields=fields_asked,
         numeric=numeric,
         unknown_towns=missing,
         units=asked_units(folded),
+        asked=reading.kind,
+        group=reading.group,
+        scaffolding=question_model.scaffolding_words(content) | ENGLISH_QUESTION_WORDS,
     )
-
-
-_TOPIC_STRIP = re.compile(
-    rf"^(?:请问|请|在)?(?:{WHICH}|{EACH})(?:{UNITS})\s*"
-    r"(?:的报告)?(?:都|分别|还|也)?(?:在(?:报告|年度报告)(?:里|中))?"
-    r"(?:提到了?|提及了?|谈到了?|说到了?|讲到了?|写到了?|存在|有|在搞|在|搞|是|已经|已)?"
-)
 
 
 def topic_phrase(question: str, search_text: str = "") -> str:
@@ -303,8 +302,10 @@ def topic_phrase(question: str, search_text: str = "") -> str:
         terms = re.findall(r"[\u4e00-\u9fff]+", search_text)
         if terms:
             return "、".join(dict.fromkeys(terms))
-    text = _TOPIC_STRIP.sub("", question.strip())
-    text = re.sub(r"[？?。！!]+$", "", text)
-    text = re.sub(r"^(?:了|过)", "", text)
-    text = re.sub(r"的(?:问题|情况)$", "", text)
-    return text or question.strip()
+    text = question.strip()
+    folded = fold(text)
+    topic = question_model.topic_span(folded)
+    if topic and len(folded) == len(text):  # the words as typed (traditional stays traditional)
+        start = folded.find(topic)
+        topic = text[start : start + len(topic)]
+    return topic or text

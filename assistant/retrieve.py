@@ -25,7 +25,7 @@ from assistant.fusion import RRF_K, TOWN_PASSAGES, Ranking, SignalHit, decide_ra
 from assistant.judging import QUOTED_BAR, SupportJudge
 from assistant.kinds import kind_named, understand
 from assistant.lexicon import GENERIC, term_weight
-from assistant.query import QUESTION_WORDS, Query, strip_towns
+from assistant.query import Query, strip_towns
 from assistant.signals import Bm25, Dense, Evidence, Exact, Scope, TopicQuery
 from assistant.support import SupportModel, default_model
 from assistant.text import NUMBER, fold
@@ -317,7 +317,7 @@ class HybridRetriever(SupportJudge):
         text = self._content_text(query)
 
         def keep(token: str) -> bool:
-            return not (token in QUESTION_WORDS or token in town_tokens or re.fullmatch(r"(19|20)\d{2}", token))
+            return not (token in query.scaffolding or token in town_tokens or re.fullmatch(r"(19|20)\d{2}", token))
 
         tagged = [(t, flag) for t, flag in tokenize_precise(text, tokenizer=self.kb.tokenizer) if keep(t)]
         core = list(dict.fromkeys(t for t, _ in tagged))

@@ -1,7 +1,10 @@
 """Which part of a report a section belongs to: problems, achievements and practice, plans, or
 the report's suggestions to higher levels (意见建议).
 
-Chat summaries and drafted 汇总 both group quoted points this way; the rule lives here once.
+Chat summaries and drafted 汇总 both group quoted points this way; the rule lives here once. The
+patterns below read *section headings* — how reports are written (三、存在的问题, 五、下一步工作打算,
+六、对全县…的意见、建议) — and stay hand-written; which group a *question* asks for is read by the
+fitted question model (:func:`asked_group`).
 """
 
 from __future__ import annotations
@@ -28,22 +31,20 @@ _PATTERNS = (
 )
 
 
-# What a question asks for, when it names a group ("有哪些打算" wants the plans).
-_ASKED = (
-    (PROBLEMS, re.compile(r"问题|不足|短板|差距|薄弱")),
-    (SUGGESTIONS, re.compile(r"意见建议|(?:什么|哪些|提出了?(?:哪些)?)(?:意见|建议)|意见、建议")),
-    (PLANS, re.compile(r"下一步|计划|打算|安排|思路")),
-    (PRACTICE, re.compile(r"成效|做法|举措|经验|亮点")),
-)
+# The model's name of each group (:class:`assistant.question_model.Reading`).
+_READ = {"problems": PROBLEMS, "practice": PRACTICE, "plans": PLANS, "suggestions": SUGGESTIONS}
 
 
 def asked_group(question: str) -> str | None:
-    """The group a question asks about, if it names one.
+    """The group a question asks about, if it names one (read by the fitted question model).
 
     >>> asked_group("北留镇2025年推进法治政府建设有哪些打算？")
     '下一步'
     """
-    return next((name for name, pattern in _ASKED if pattern.search(question)), None)
+    from assistant.question_model import read
+    from assistant.text import fold
+
+    return _READ.get(read(fold(question)).group)
 
 
 def section_group(section_path: Sequence[str]) -> str:

@@ -16,14 +16,11 @@ from assistant.cite import Citation, citation_for
 from assistant.compose import best_sentences, quotable
 from assistant.parts import Block, Gap, Heading, Item, Line
 from assistant.query import SUMMARY, Query, normalise
+from assistant.question_model import scaffolding_words
 from assistant.render import markdown
 from assistant.sections import PLANS, PRACTICE, PROBLEMS, SUGGESTIONS, asked_group, section_group
-from assistant.text import split_sentences
-
-_REQUEST = re.compile(
-    r"请|帮我|帮忙|起草|撰写|写一份|写个|生成|形成|拟写|一份|一个|汇总|综述|材料|报告|各镇|所有镇|全部|的$"
-)
-
+from assistant.text import fold, split_sentences
+from vectorstore.kb import town_aliases
 
 # A connective that ties a sentence to the one before ("同时，", "此外，", "为此，"): one word of a
 # function class (jieba's conjunctions c, adverbs d, pronouns r, localisers f: 同时, 再次, 其中, 最后)
@@ -113,13 +110,18 @@ class Draft:
 
 
 def request_topic(text: str, towns: tuple[str, ...] = ()) -> str:
-    """The topic of a drafting request: "起草一份各镇普法工作的汇总" → "普法工作"."""
-    from assistant.query import topic_phrase
+    """The topic of a drafting request: "起草一份各镇普法工作的汇总" → "普法工作".
 
-    topic = topic_phrase(text)
+    The request's scaffolding (起草, 一份, 各镇, 汇总 …) is told from its topic by the fitted token
+    model (:mod:`assistant.question_model`), with the towns taken out first.
+    """
+    from assistant.question_model import topic_span
+
+    folded = normalise(text)
     for town in towns:
-        topic = topic.replace(town, "")
-    topic = _REQUEST.sub("", re.sub(r"[？?。！!，,]", "", topic)).strip("的 ")
+        for alias in sorted(town_aliases(town), key=len, reverse=True):
+            folded = folded.replace(fold(alias), " ")
+    topic = topic_span(folded).strip("的 ")
     return topic or "法治建设"
 
 
@@ -144,7 +146,11 @@ def draft_summary(source, topic: str, towns: list[str] | None = None, per_town: 
     blocks: list[Block] = []
     citations: list[Citation] = []
     covered: list[str] = []
-    probe = Query(text=topic, folded=normalise(topic), kind=SUMMARY, search_text=normalise(topic))
+    # The topic's own scaffolding ("…方面的", "…情况") is no term to search for.
+    scaffolding = scaffolding_words(normalise(topic))
+    probe = Query(
+        text=topic, folded=normalise(topic), kind=SUMMARY, search_text=normalise(topic), scaffolding=scaffolding
+    )
     topic_info = retriever.topic(probe)
     weights = {t: w for t, w in topic_info.weights.items() if w > 0}
     missing: list[str] = []
@@ -152,7 +158,7 @@ def draft_summary(source, topic: str, towns: list[str] | None = None, per_town: 
     for town in towns:
         query = Query(
             text=f"{town}{topic}", folded=normalise(f"{town}{topic}"), kind=SUMMARY,
-            search_text=normalise(topic), towns=(town,),
+            search_text=normalise(topic), towns=(town,), scaffolding=scaffolding,
         )  # fmt: skip
         retrieval = retriever.retrieve(query, k=per_town * 4)
         # Title, 文号 and 落款 are no points of a 汇总 (the heading already names the town);

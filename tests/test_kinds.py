@@ -36,7 +36,7 @@ def test_registry_order_and_labels():
         ("哪个镇调解矛盾纠纷最多？", "multi_town", Figures),
         ("北留镇报告的文号是什么？", "meta", DocumentFields),
         ("北留镇存在哪些问题短板？", "summary", Summary),
-        ("起草一份各镇普法工作的汇总", "compare", Draft),
+        ("起草一份各镇普法工作的汇总", "summary", Draft),  # a drafting request is labelled a summary
         ("北留镇和旧院镇罚款多少？", "fact", Figures),
         ("北留镇罚款多少？", "fact", Fact),
     ],

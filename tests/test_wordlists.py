@@ -3,7 +3,11 @@
 Counts come from ``scripts/count_wordlists.py`` (scope and rules in its docstring). At commit
 2943ae9 the answering code held 31 Chinese-alternative regexes (311 branches) and 8 inline word
 lists (124 words); the issue's target is half of that. The ceilings below are what the code holds
-now; lowering one is progress, raising one fails.
+now; lowering one is progress, raising one fails. Since the question grammar moved into fitted models
+(``assistant/question_model.py``: kind, figure, document fields, report part, scaffolding vs topic), branches
+(147 <= 155) and words (56 <= 62) are halved; regexes (21 > 15) and lists (7 > 4) are not: what is left
+describes how *documents* are written (section headings, report sentences, figures, town names) or is
+owned by other modules (statistics, retrieval).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ count_wordlists = sys.modules["count_wordlists"] = importlib.util.module_from_sp
 _spec.loader.exec_module(count_wordlists)
 
 AT_2943AE9 = {"regexes": 31, "branches": 311, "lists": 8, "words": 124}
-CEILING = {"regexes": 43, "branches": 383, "lists": 8, "words": 121}
+CEILING = {"regexes": 21, "branches": 147, "lists": 7, "words": 56}
 HALVED = {k: v // 2 for k, v in AT_2943AE9.items()}
 
 
@@ -35,7 +39,8 @@ def test_code_vocabulary_does_not_grow(counts):
 
 
 @pytest.mark.xfail(
-    strict=True, reason="issue 15.3 target not reached: the question grammar (哪些/各/多少, kinds) still in regexes"
+    strict=True,
+    reason="issue 15.3 target not reached for regexes and lists: document-side patterns (sections, statistics) remain",
 )
 def test_code_vocabulary_is_halved(counts):
     now = {k: getattr(counts, k) for k in HALVED}

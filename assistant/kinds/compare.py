@@ -14,7 +14,7 @@ from assistant.compose import Answer, best_sentences, quotable, topic_weights
 from assistant.kinds.base import QuestionKind
 from assistant.parts import Gap, Line, Table
 from assistant.query import COMPARE
-from assistant.units import EACH, UNIT, unit_word
+from assistant.units import unit_word
 
 if TYPE_CHECKING:
     from assistant.kinds.base import Context
@@ -23,9 +23,8 @@ if TYPE_CHECKING:
 
 RANKING = "最多|最少|最高|最低"
 """Superlatives that make a question a comparison (:mod:`assistant.kinds.figures` adds 最大/最小 for figures)."""
-_COMPARE = re.compile(
-    rf"(?:{EACH})(?:{UNIT})|分别|对比|比较|{RANKING}|排名|排序|\beach town\b|compare|\bmost\b|\bleast\b|per town"
-)
+# English comparisons (a Chinese question's kind is read by the fitted question model).
+_COMPARE_EN = re.compile(r"\beach town\b|compare|\bmost\b|\bleast\b|per town")
 
 
 class Compare(QuestionKind):
@@ -35,7 +34,8 @@ class Compare(QuestionKind):
     generative = False  # a table: an LLM rewrite would lose the towns that do not mention it
 
     def names(self, query: Query) -> bool:
-        return bool(_COMPARE.search(query.folded)) and len(query.towns) != 1
+        asked = query.asked == COMPARE or bool(_COMPARE_EN.search(query.folded))
+        return asked and len(query.towns) != 1
 
     def town_by_town(self, query: Query) -> bool:
         return len(query.towns) != 1

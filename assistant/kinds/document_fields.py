@@ -33,8 +33,18 @@ class DocumentFields(QuestionKind):
         return bool(query.fields) and not query.numeric
 
     def retrieve(self, retriever: HybridRetriever, query: Query, topic: Topic, k: int) -> Retrieval:
-        # A search shows the paragraphs stating the fields; when none does, ordinary passages.
-        return retriever.document_fields(query, topic, k) or super().retrieve(retriever, query, topic, k)
+        # A search shows the paragraphs the answer cites (each holds a field value of the metadata), then
+        # the front-matter/sign-off paragraphs stating such fields; when none does, ordinary passages.
+        from assistant.retrieve import Retrieval
+
+        found = retriever.document_fields(query, topic, k)
+        holding = _holding_hits(retriever, query)
+        if holding:
+            seen = {h.id for h in holding}
+            rest = [h for h in (found.hits if found else ()) if h.id not in seen]
+            hits = tuple([*holding, *rest][:k])
+            return Retrieval(query=query, hits=hits, topic_terms=tuple(topic.weights), topic=topic)
+        return found or super().retrieve(retriever, query, topic, k)
 
     def answer(self, ctx: Context, query: Query) -> Answered:
         kb = ctx.retriever.kb
@@ -66,6 +76,23 @@ class DocumentFields(QuestionKind):
             question=query.text, blocks=tuple(blocks), towns=tuple(dict.fromkeys(c.town for c in citations)),
             abstained=False, citations=tuple(citations), kind=META,
         ))  # fmt: skip
+
+
+def _holding_hits(retriever: HybridRetriever, query: Query) -> list:
+    """Hits of the paragraphs stating the asked fields' values, for the question's towns (none named: no hits)."""
+    from assistant.retrieve import _hit
+
+    kb = retriever.kb
+    out, seen = [], set()
+    for town in query.towns:
+        for meta in (m for m in kb.metas.values() if m.town == town):
+            for name in query.fields or DEFAULT_FIELDS:
+                value = getattr(meta, name)
+                para = _holding_paragraph(kb, meta.doc_id, name, value) if value else None
+                if para is not None and para.id not in seen:
+                    seen.add(para.id)
+                    out.append(_hit(para, 1.0, 0.0, 0.0, 1.0, "meta"))
+    return out
 
 
 def _holding_paragraph(kb, doc_id: str, field_name: str, value: str):

@@ -1,44 +1,51 @@
 """Drafting requests: "起草一份各镇普法工作的汇总" — a cited 汇总 across towns (:mod:`assistant.summarize`).
 
-Two ways in, both owned here: a drafting request anywhere in a question (:data:`REQUEST`, any
-interface), and the app's drafting command at the start of the chat input (:func:`is_command`,
+Two ways in, both owned here: a drafting request anywhere in a question (read by the fitted
+question model, any interface), and the app's drafting command at the start of the chat input (:func:`is_command`,
 which also takes 草拟 and then drafts for the towns selected in the app's filter).
 """
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
+from assistant import question_model
 from assistant.compose import Answer
 from assistant.kinds.base import Answered, QuestionKind
 from assistant.parts import Gap, Strong
 from assistant.query import SUMMARY
 from assistant.summarize import draft_summary, request_topic
+from assistant.text import fold
 
 if TYPE_CHECKING:
     from assistant.kinds.base import Context
     from assistant.query import Query
 
-REQUEST = re.compile(r"起草|撰写|拟写|写一份|形成.*(?:汇总|材料)|汇总材料|汇总一下")
-"""A request to draft, in a folded question."""
-_COMMAND = re.compile(r"^\s*(请|帮我|帮忙)?\s*(起草|草拟|撰写)")
+DRAFT = "draft"
+"""The question model's kind of a drafting request (:mod:`assistant.question_model`)."""
 
 
 def is_command(question: str) -> bool:
     """Whether chat input starts with a drafting command ("请起草…", "草拟…").
 
+    The question model reads a drafting request, and the input opens with scaffolding (请, 帮我,
+    起草 …), not with a town or a topic ("北留镇起草了哪些文件？" asks about a town).
+
     >>> is_command("帮我草拟一份普法工作汇总"), is_command("北留镇起草了哪些文件？")
     (True, False)
     """
-    return bool(_COMMAND.match(question))
+    folded = fold(question).strip()
+    if not folded or question_model.read(folded).kind != DRAFT:
+        return False
+    spans = question_model.scaffolding_spans(folded)
+    return bool(spans) and spans[0][0] == 0 and spans[0][2]
 
 
 class Draft(QuestionKind):
     """A drafting request (not asking for a figure); labelled a summary, answered with a draft."""
 
     def recognise(self, query: Query) -> bool:
-        return bool(REQUEST.search(query.folded)) and not query.numeric
+        return query.asked == DRAFT and not query.numeric
 
     def answer(self, ctx: Context, query: Query) -> Answered:
         topic = request_topic(query.text, query.towns)

@@ -26,22 +26,21 @@ if TYPE_CHECKING:
     from assistant.retrieve import Retrieval
 
 POINTS = 6  # paragraphs quoted at most
-_SUMMARY = re.compile(
-    r"汇总|总结|概括|梳理|起草|归纳|综述|有哪些问题|存在哪些|存在什么|存在的问题|问题短板|哪些不足|不足|短板|"
-    r"(?:做|干|开展|采取|提)了?(?:哪些|什么|些什么)|哪些工作|意见建议|哪些(?:意见|建议)|"
-    r"下一步|打算|计划|安排|举措|措施|做法|成效|情况如何|怎么样|summar|overview|problems|plans?\b|next steps"
-)
+# English summary requests (a Chinese question's kind is read by the fitted question model).
+_SUMMARY_EN = re.compile(r"summar|overview|problems|plans?\b|next steps")
 
 
 class Summary(QuestionKind):
-    """"…存在哪些问题", "…有什么打算", "…做了哪些工作" (not asking for a figure)."""
+    """ "…存在哪些问题", "…有什么打算", "…做了哪些工作" (not asking for a figure; read by the question model)."""
 
     name = SUMMARY
     generative = True
     expand_sections = True
 
     def names(self, query: Query) -> bool:
-        return bool(_SUMMARY.search(query.folded)) and not query.numeric
+        # A drafting request is labelled a summary too (Draft answers it, naming no label of its own).
+        asked = query.asked in (SUMMARY, "draft") or bool(_SUMMARY_EN.search(query.folded))
+        return asked and not query.numeric
 
     def compose(self, ctx: Context, retrieval: Retrieval) -> Answer:
         query = retrieval.query
