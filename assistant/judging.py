@@ -121,11 +121,14 @@ class SupportJudge:
     def embed_query(self, text: str) -> np.ndarray:
         """The question's vector (the dense signal's; kept for the support decision of the same question)."""
         memo: dict[str, np.ndarray] = self.__dict__.setdefault("_query_vectors", {})
-        if text not in memo:
+        # Sessions share the retriever: another thread may clear the memo between a check and a read.
+        vector = memo.get(text)
+        if vector is None:
+            vector = np.asarray(self.kb.embedder.embed([text], "query")[0], dtype=np.float32)
             if len(memo) >= QUERY_MEMO:
                 memo.clear()
-            memo[text] = np.asarray(self.kb.embedder.embed([text], "query")[0], dtype=np.float32)
-        return memo[text]
+            memo[text] = vector
+        return vector
 
     def forget_query_vectors(self) -> None:
         """Drop the kept question vectors (a caches-cleared benchmark embeds every question anew)."""

@@ -127,3 +127,21 @@ def test_lazy_verdict_is_the_full_verdict_and_skips_what_cannot_matter():
         assert model.supports_lazily(dict(values), compute) == model.supports({**values, **lazy})
         computed += len(calls)
     assert 0 < computed < 500  # read only where the verdict depends on it
+
+
+def test_question_vectors_are_safe_to_share_between_sessions(demo):
+    """The app's sessions share one retriever: many threads asking more questions than the memo keeps
+    (so it is cleared under them) each get the question's own vector, never an error."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from assistant.judging import QUERY_MEMO
+
+    retriever = demo.retriever
+    texts = [f"第{i}个问题：执法力量" for i in range(QUERY_MEMO + 4)]
+    retriever.forget_query_vectors()
+    expected = {t: retriever.embed_query(t) for t in texts}
+    retriever.forget_query_vectors()
+    asked = texts * 4
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        got = list(pool.map(retriever.embed_query, asked))
+    assert all(np.allclose(v, expected[t], atol=1e-5) for t, v in zip(asked, got))
