@@ -16,6 +16,7 @@ two of them).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,14 +176,7 @@ class EvidenceIndex:
                 return np.ones(len(sentences), dtype=bool)
             return self._mask("sentences", [word], n)[sentences]
 
-        got = np.zeros(len(sentences))
-        for term, weight in weights.items():
-            exact = found(term)
-            near = np.zeros(len(sentences), dtype=bool)
-            for alt in expand(term):
-                near |= found(alt)
-            got = got + np.where(exact, weight, np.where(near, weight * SYNONYM_WEIGHT, 0.0))
-        return got / total
+        return weighted_hits(weights, found, len(sentences)) / total
 
     def _mask(self, index: str, words: list[str], size: int) -> np.ndarray:
         mask = np.zeros(size, dtype=bool)
@@ -277,6 +271,25 @@ class EvidenceIndex:
         if not len(ok):
             return np.zeros(self.rows, dtype=bool)
         return np.logical_or.reduceat(ok, self.starts[:-1])
+
+
+def weighted_hits(weights: dict[str, float], found: Callable[[str], np.ndarray], size: int) -> np.ndarray:
+    """Each row's sum of term weights: a term found counts whole, one found only as a near-synonym
+    (:func:`assistant.lexicon.expand`) counts :data:`SYNONYM_WEIGHT` of it — :func:`assistant.lexicon.coverage`'s
+    arithmetic, added in its order, over ``size`` rows at once.
+
+    Args:
+        weights: Term → weight.
+        found: Word → boolean mask of the rows holding it.
+        size: Number of rows.
+    """
+    got = np.zeros(size)
+    for term, weight in weights.items():
+        near = np.zeros(size, dtype=bool)
+        for alt in expand(term):
+            near |= found(alt)
+        got = got + np.where(found(term), weight, np.where(near, weight * SYNONYM_WEIGHT, 0.0))
+    return got
 
 
 def _halves(term: str, words: tuple[str, ...]) -> list[tuple[str, str]]:

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from assistant.evidence import weighted_hits
 from assistant.injection import is_instruction
-from assistant.lexicon import SYNONYM_WEIGHT, expand
 from assistant.lexicon import contains as lexical_contains
 from assistant.lexicon import coverage as lexical_coverage
 from assistant.query import Query
@@ -183,7 +183,8 @@ class SupportJudge:
         grams = self.bigram_weights(query)
         model = self.support_model
         same_scale = comparable(query)  # else the similarities weigh nothing
-        windows = self.window_meaning(query, towns, dense) if same_scale else None
+        # The question's background and peak cost a matrix product per question: only for a model that reads them.
+        windows = self.window_meaning(query, towns, dense) if same_scale and model.lazy_features else None
         paragraphs = self.kb.paragraphs
 
         def decide(pid: str, rule: bool, features) -> bool:
@@ -294,14 +295,8 @@ class SupportJudge:
             return evidence.contains_joined(needle, sentences, prefixes, prefix_of)
 
         def covered(weights: dict[str, float]) -> np.ndarray:
-            got, total = np.zeros(len(sentences)), sum(weights.values())
-            for term, weight in weights.items():
-                exact = has(term)
-                near = np.zeros(len(sentences), dtype=bool)
-                for alt in expand(term):
-                    near |= has(alt)
-                got = got + np.where(exact, weight, np.where(near, weight * SYNONYM_WEIGHT, 0.0))
-            return got / total if total else np.zeros(len(sentences))
+            total = sum(weights.values())
+            return weighted_hits(weights, has, len(sentences)) / total if total else np.zeros(len(sentences))
 
         coverage = covered(topic.weights)
         known = self.known_weights(topic)
@@ -336,7 +331,8 @@ class SupportJudge:
         """
         same_scale, grams = comparable(query), self.bigram_weights(query)  # once per question, not per hit
         dense = {h.id: h.dense for h in (nearest or hits) if h.dense}
-        windows = self.window_meaning(query, list(query.towns) or None, dense) if same_scale else None
+        reads_windows = same_scale and self.support_model.lazy_features
+        windows = self.window_meaning(query, list(query.towns) or None, dense) if reads_windows else None
 
         def accepted(hit: Hit) -> bool:
             if is_instruction(hit.text):

@@ -163,6 +163,11 @@ class SupportModel:
         """The decision at the fitted threshold."""
         return self.probability(values) >= self.threshold
 
+    @property
+    def lazy_features(self) -> list[str]:
+        """The model's features read from sentence vectors (:data:`LAZY`); none: no question needs them."""
+        return [f for f in self.features if f.split(UNRULED)[0] in LAZY]
+
     def supports_lazily(self, values: dict[str, float | None], compute: Callable[[], dict[str, float | None]]) -> bool:
         """:meth:`supports` with the :data:`LAZY` features computed only when the verdict depends on them.
 
@@ -170,7 +175,7 @@ class SupportModel:
         cannot move the passage across the threshold, they are not computed — the same verdict,
         without reading sentence vectors for the many candidates that are clearly in or out.
         """
-        lazy = [f for f in self.features if f.split(UNRULED)[0] in LAZY]
+        lazy = self.lazy_features
         if any(f not in self.bounds for f in lazy):
             return self.supports({**values, **compute()})
         base = self._logit({**values, **dict.fromkeys(LAZY)})
