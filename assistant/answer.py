@@ -17,6 +17,8 @@ from dataclasses import replace
 from assistant import kinds, phrasing
 from assistant.cite import Citation, citation_for, cite, validate
 from assistant.compose import Answer, best_sentences
+from assistant.kinds.abstain import abstain
+from assistant.kinds.base import ANSWER_PASSAGES, Answered
 from assistant.kinds.figures import load_facts
 from assistant.parts import Text
 from assistant.retrieve import HybridRetriever, Retrieval
@@ -65,7 +67,13 @@ class Answerer:
             :class:`Answer` (always last; citations validated).
         """
         query = self.retriever.understand(question)
-        kind, answered = kinds.answer(self, query)
+        if self.retriever.report_years.gap(query) is not None:
+            # No report of the year asked: no kind answers from another year's report (the retrieval abstains).
+            kind = kinds.kind_named(query.kind)
+            retrieval = self.retriever.retrieve(query, k=ANSWER_PASSAGES)
+            answered = Answered(abstain(self, retrieval), retrieval)
+        else:
+            kind, answered = kinds.answer(self, query)
         answer, retrieval = answered.answer, answered.retrieval
         if self.llm is not None and retrieval is not None and kind.generative and not answer.abstained:
             generated = None

@@ -120,6 +120,22 @@ def unknown_towns(names: str) -> str:
     return f"知识库中没有{names}的报告"
 
 
+def no_report_of_year(asked: tuple[int, ...], loaded: tuple[tuple[str, tuple[int, ...]], ...]) -> str:
+    """Reason: the named towns have no report of (nor a word about) the years asked; says which years are loaded.
+
+    >>> no_report_of_year((2023,), (("北留镇", (2024,)),))
+    '知识库中没有北留镇2023年的报告（仅有2024年的报告）'
+    """
+    years = "、".join(f"{y}年" for y in asked)
+    towns = TOWN_SEPARATOR.join(t for t, _ in loaded)
+    held = {ys for _, ys in loaded}
+    if len(held) == 1:
+        have = "仅有" + "、".join(f"{y}年" for y in next(iter(held))) + "的报告"
+    else:
+        have = "；".join(f"{t}仅有" + "、".join(f"{y}年" for y in ys) + "的报告" for t, ys in loaded)
+    return f"知识库中没有{towns}{years}的报告（{have}）"
+
+
 def towns_scope(towns: tuple[str, ...]) -> str:
     """The towns a question is limited to, as an abstention names them ("北留镇、旧院镇的"; "" for none)."""
     return TOWN_SEPARATOR.join(towns) + "的" if towns else ""

@@ -31,6 +31,7 @@ from assistant.support import SupportModel, default_model
 from assistant.text import NUMBER, fold
 from assistant.units import strip_asked_units
 from assistant.views import INNER_PUNCT, PUNCT, IndexViews, pinyin_aliases  # noqa: F401 - pinyin_aliases: re-exported
+from assistant.years import ReportYears
 from ingest.parse import DOC_NUMBER, SIGNER_LINE
 from ingest.records import Paragraph
 from vectorstore.kb import KnowledgeBase, town_aliases
@@ -264,6 +265,7 @@ class HybridRetriever(SupportJudge):
         self._holding_rows = np.zeros(0, dtype=bool)
         self.bm25_signal, self.dense_signal = Bm25(self), Dense(self)
         self.evidence_signal, self.exact_signal = Evidence(self), Exact(self)
+        self.report_years = ReportYears(kb)
 
     # --- views of the knowledge base -----------------------------------------
     def _prepare(self) -> None:
@@ -617,6 +619,13 @@ class HybridRetriever(SupportJudge):
             hits = self._score(query, topic, None, max(self.dense_candidates, k * DENSE_PER_HIT))[:k]
             return Retrieval(
                 query=query, hits=tuple(hits), abstain=True, reason=phrasing.unknown_towns(names),
+                topic_terms=tuple(topic.weights), topic=topic,
+            )  # fmt: skip
+        gap = self.report_years.gap(query)
+        if gap is not None:  # the named towns have no report of the year asked: the loaded ones are only related
+            hits = self._score(query, topic, list(query.towns), max(self.dense_candidates, k * DENSE_PER_HIT))[:k]
+            return Retrieval(
+                query=query, hits=tuple(hits), abstain=True, reason=phrasing.no_report_of_year(gap.asked, gap.loaded),
                 topic_terms=tuple(topic.weights), topic=topic,
             )  # fmt: skip
         # What to retrieve is the question kind's decision: passages, town by town, document fields.

@@ -35,7 +35,8 @@ _TITLE_TOWN = re.compile(
 # A line that names an issuing body and nothing else ("重庆市江北区石马河街道" above "关于…的报告").
 _BODY_END = re.compile(r"(?:人民政府|委员会|党工委|党委|办事处|政府|街道|镇|乡|苏木)$")
 _TITLE_WORDS = re.compile(r"报告|总结|情况|汇报|要点|计划|自查")
-_YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
+# The end year of a period ("纲要(2023—2027年)") is not the report's year.
+_YEAR = re.compile(r"(?<![\d—–~\-])((?:19|20)\d{2})\s*年")
 _DATE = re.compile(r"((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
 # Words that end in 镇/乡/市 but name no place.
 _NOT_PLACES = {"城镇", "乡镇", "全镇", "本镇", "我镇", "该镇", "各镇", "城乡", "下乡", "全乡", "本乡",
