@@ -17,7 +17,7 @@ _PRONOUN = re.compile(r"它们?|该镇|这个镇|此镇|那个镇|这些镇|其"
 # Where a question over all towns names its set of towns ("哪些镇提到…", "各镇分别…"): a follow-up
 # naming towns puts them in that place, so the rewrite reads as a sentence ("北留镇是否提到…"),
 # not as a town glued before the question ("北留镇哪些镇提到…").
-_WHICH = re.compile(rf"(?:{WHICH})(?:{UNITS})(?:的报告)?(?:中|里)?")
+_WHICH = re.compile(rf"(?:{WHICH})(?:{UNITS})(?:的报告)?[中里]?")
 _EACH = re.compile(rf"(?:{EACH})(?:{UNITS})(?:分别)?")
 
 

@@ -34,14 +34,21 @@ StrPath = str | Path
 
 # Characters that carry no content and would break a match ("2\u200b000").
 _INVISIBLE = set("\u200b\u200c\u200d\u2060\ufeff\u00ad")
-_CN_DIGITS = dict(zip("零〇一二两三四五六七八九", (0, 0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9), strict=True))
-_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
-_CN_BIG = {"万": 10_000, "亿": 100_000_000}
-_CN_CHARS = "".join(_CN_DIGITS) + "".join(_CN_UNITS) + "".join(_CN_BIG)
-# Number words placed before the number that change its meaning ("近千份" = nearly 1000).
-_PREFIXES = ("超过", "近", "约", "逾", "超")
-# ... and after it ("500人次以上").
-_SUFFIXES = ("以上", "左右", "以内", "以下")
+# Chinese numerals as reports write figures ("近千份", "一百二十件", "1.2万份"); their values come from the
+# Unicode database, except 两 (a colloquial 2 that Unicode gives no value).
+_CN_CHARS = "零〇一二两三四五六七八九十百千万亿"
+_CN_VALUE = {c: 2 if c == "两" else int(unicodedata.numeric(c)) for c in _CN_CHARS}
+_CN_DIGITS = {c: v for c, v in _CN_VALUE.items() if v < 10}
+_CN_UNITS = {c: v for c, v in _CN_VALUE.items() if 10 <= v < 10_000}  # 十 百 千
+_CN_BIG = {c: v for c, v in _CN_VALUE.items() if v >= 10_000}  # 万 亿
+# How reports qualify an approximate figure (document convention): a word before the number ("近千份" =
+# nearly 1000, "超过"/"约"/"逾") or after number and unit ("500人次以上", "左右"), each with its place.
+_QUALIFIERS = {
+    "超过": "before", "近": "before", "约": "before", "逾": "before", "超": "before",
+    "以上": "after", "左右": "after", "以内": "after", "以下": "after",
+}  # fmt: skip
+_PREFIXES = tuple(q for q, place in _QUALIFIERS.items() if place == "before")
+_SUFFIXES = tuple(q for q, place in _QUALIFIERS.items() if place == "after")
 # Clause ends in the normalised text (NFKC turns "，；：！？" into ASCII).
 _CLAUSE_END = re.compile(r"[,:](?![0-9])|(?<![0-9])[,:]|[。;!?…]")
 _YEAR = re.compile(r"((?:19|20)\d{2})年")
@@ -220,10 +227,10 @@ def _load_lexicon(path: str) -> _Lexicon:
     mention = re.compile(
         r"(?P<pre>" + "|".join(_PREFIXES) + r")?"
         r"(?P<num>(?<![0-9.])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[" + _CN_CHARS + r"]+)"
-        r"(?P<mult>万(?!元)|千)?"
-        r"(?P<yu>余|多)?"
+        r"(?P<mult>(?!万元)[万千])?"
+        r"(?P<yu>[余多])?"
         r"(?P<unit>" + unit_alt + r")"
-        r"(?P<suf>" + "|".join(_SUFFIXES) + r"|余)?"
+        r"(?P<suf>" + "|".join((*_SUFFIXES, "余")) + r")?"
     )
     return _Lexicon(
         metrics=tuple(metrics),

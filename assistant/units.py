@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import re
 
+# The township-level units of the administrative divisions (GB/T 2260: 镇, 乡, 街道办事处, 苏木), as
+# reports and questions name them. The one place they are written: the kinds, the follow-up rewriter
+# and the answer phrasing build their patterns from these.
 TOWNSHIP_UNITS = ("镇", "乡", "街道", "苏木")
-# The one place the question grammar of township units is written: the kinds, the follow-up
-# rewriter and the answer phrasing build their patterns from these.
-UNIT = r"乡镇|镇街|街镇|街道|苏木|镇|乡"
-"""A unit word: one of TOWNSHIP_UNITS or a pair of them written as one word."""
+# Two units written as one word take their first characters (乡镇, 镇街, 街镇); 苏木 is never shortened.
+_PAIRS = tuple(a[0] + b[0] for a in TOWNSHIP_UNITS[:3] for b in TOWNSHIP_UNITS[:3] if a != b)
+UNIT = "|".join(sorted(_PAIRS + TOWNSHIP_UNITS, key=len, reverse=True))
+"""A unit word: one of TOWNSHIP_UNITS or a pair of them written as one word (longest first)."""
 _PLACE = r"地方|单位|地区"
 WHICH = r"哪些|哪几个|哪一个|哪个|有几个|有哪些"
 """Words that ask which towns ("哪些镇…")."""
-EACH = r"各个|各|每个"
-"""Words that ask about every town ("各镇…")."""
+EACH = r"[各每]个?"
+"""Words that ask about every town: 各, 各个, 每个 ("各镇…")."""
 UNITS = rf"(?:{UNIT}|{_PLACE})(?:\s*[（(、/和及与或]?\s*(?:{UNIT}|{_PLACE})\s*[）)]?)*"
 """One or more unit words as a question writes them: 乡镇（街道）, 镇、乡, 乡镇街道."""
 # The wh-phrase and the unit words after it: 哪些乡镇（街道）, 哪几个镇、乡, 各乡镇街道.

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 from assistant import phrasing
 from assistant.compose import Answer
 from assistant.kinds.base import Answered, QuestionKind
-from assistant.kinds.compare import RANKING
 from assistant.parts import Gap, Line, Table
 from assistant.query import COMPARE, MULTI_TOWN
 from assistant.units import unit_word
@@ -25,7 +24,9 @@ if TYPE_CHECKING:
     from assistant.kinds.base import Context
     from assistant.query import Query
 
-SUPERLATIVE = re.compile(rf"{RANKING}|最大|最小")
+# A superlative is 最 and an adjective of size (最多, 最少, 最高, 最低, 最大, 最小); the first three ask for the largest.
+SUPERLATIVE = re.compile(r"最[多少高低大小]")
+_LARGEST = "多高大"
 
 
 class Figures(QuestionKind):
@@ -82,7 +83,7 @@ class Figures(QuestionKind):
         unit = unit_word(order)
         head: tuple = (phrasing.figures(label, len(by_town), unit),)
         if superlative:
-            most = superlative.group(0) in ("最多", "最高", "最大")
+            most = superlative.group(0)[1] in _LARGEST
             best = (max if most else min)(rows, key=lambda f: normalized_value(f)[0])
             value, unit = normalized_value(best)
             head = (
