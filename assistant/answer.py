@@ -67,11 +67,18 @@ class Answerer:
             :class:`Answer` (always last; citations validated).
         """
         query = self.retriever.understand(question)
-        if self.retriever.report_years.gap(query) is not None:
+        missing = self.retriever.report_years.missing(query)
+        if missing is not None and len(missing.loaded) == len(query.towns):
             # No report of the year asked: no kind answers from another year's report (the retrieval abstains).
             kind = kinds.kind_named(query.kind)
             retrieval = self.retriever.retrieve(query, k=ANSWER_PASSAGES)
             answered = Answered(abstain(self, retrieval), retrieval)
+        elif missing is not None:
+            # Some named towns lack the year: the others are answered, the missing ones are named.
+            lacking = {t for t, _ in missing.loaded}
+            kind, answered = kinds.answer(self, replace(query, towns=tuple(t for t in query.towns if t not in lacking)))
+            notice = phrasing.no_report_of_year(missing.asked, missing.loaded)
+            answered = replace(answered, answer=replace(answered.answer, notice=notice))
         else:
             kind, answered = kinds.answer(self, query)
         answer, retrieval = answered.answer, answered.retrieval

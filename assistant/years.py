@@ -21,7 +21,8 @@ themselves say "今年" of their own year). Resolving them against the clock wou
 the day it is asked; they stay words of the question's topic.
 
 Only questions that name a town are judged: a question over all towns ("2023年哪些镇…") is answered
-from every report that speaks of it.
+from every report that speaks of it. When only some of the named towns lack the year, the others are
+answered and the answer notes the missing ones.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from assistant.query import Query
-    from ingest.records import DocumentMeta, Paragraph
+    from ingest.records import DocumentMeta
 
 # A year as a question or a report writes it: four digits before 年 ("2023年", "2023年度").
 _YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
@@ -106,7 +107,7 @@ class ReportYears:
     """The report years of a knowledge base's towns, and the years their reports' text speaks of.
 
     Args:
-        kb: The knowledge base (``metas`` by document id, ``paragraphs`` by id ``{doc_id}:{ordinal}``).
+        kb: The knowledge base (``metas`` by document id, ``paragraphs`` by id, ``row_ids``).
     """
 
     def __init__(self, kb) -> None:
@@ -114,22 +115,28 @@ class ReportYears:
         # Document id → years its body states. A document id is a prefix of the content hash, so an
         # entry stays true whatever is ingested later.
         self._stated: dict[str, frozenset[int]] = {}
+        self._rows: list[str] | None = None  # the row ids the grouping below was made from
+        self._by_doc: dict[str, list[str]] = {}
 
     def reports(self, town: str) -> list[DocumentMeta]:
         """The town's documents."""
         return [m for m in self.kb.metas.values() if m.town == town]
 
+    def _paragraph_ids(self, doc_id: str) -> list[str]:
+        """The ids of a document's paragraphs (grouped once per index state, in one pass over its rows)."""
+        rows = self.kb.row_ids
+        if rows is not self._rows:
+            by_doc: dict[str, list[str]] = {}
+            for pid in rows:  # a paragraph id is "{doc_id}:…" (ingest.records.Paragraph)
+                by_doc.setdefault(pid.rpartition(":")[0], []).append(pid)
+            self._rows, self._by_doc = rows, by_doc
+        return self._by_doc.get(doc_id, [])
+
     def stated(self, doc_id: str) -> frozenset[int]:
         """Years the body of a document states (read once per document)."""
         if doc_id not in self._stated:
             paragraphs = self.kb.paragraphs
-            texts = []
-            ordinal = 0
-            while (pid := f"{doc_id}:{ordinal}") in paragraphs:
-                para: Paragraph = paragraphs[pid]
-                if para.role == "body":
-                    texts.append(para.text)
-                ordinal += 1
+            texts = [p.text for p in (paragraphs[pid] for pid in self._paragraph_ids(doc_id)) if p.role == "body"]
             self._stated[doc_id] = stated_years(texts)
         return self._stated[doc_id]
 
@@ -143,8 +150,8 @@ class ReportYears:
             plans and meta.year is not None and asked.year == meta.year + 1
         )
 
-    def gap(self, query: Query) -> YearGap | None:
-        """The named towns none of whose reports covers any year the question asks about (None: no gap).
+    def missing(self, query: Query) -> YearGap | None:
+        """The named towns none of whose reports covers any year the question asks about (None: none).
 
         A town whose report years are unknown (no year in its title nor a date) is not judged.
         """
@@ -161,6 +168,9 @@ class ReportYears:
                 continue
             if not any(self.covers(m, a, plans) for m in metas for a in asked):
                 missing.append((town, tuple(sorted({m.year for m in metas}))))
-        if len(missing) < len(query.towns):
-            return None
-        return YearGap(asked=tuple(a.year for a in asked), loaded=tuple(missing))
+        return YearGap(asked=tuple(a.year for a in asked), loaded=tuple(missing)) if missing else None
+
+    def gap(self, query: Query) -> YearGap | None:
+        """:meth:`missing` when it holds every town the question names (the question is not answered)."""
+        missing = self.missing(query)
+        return missing if missing is not None and len(missing.loaded) == len(query.towns) else None

@@ -49,16 +49,24 @@ def _gap_cases(kb):
         yield town, sorted(own), sorted(stated - own), absent
 
 
-def _check_knowledge_base(assistant):
+def _check_knowledge_base(assistant) -> bool:
+    """Check the year rule on every town of a knowledge base; True when a pair of towns differing in years was asked."""
     kb = assistant.retriever.kb
     cases = list(_gap_cases(kb))
     assert cases
+    # The body of a report states its own year somewhere ("2024年，我镇…"): the years are read from its paragraphs.
+    assert any(m.year in assistant.retriever.report_years.stated(m.doc_id) for m in kb.metas.values())
     for town, own, stated, absent in cases:
-        for question in (f"{town}{absent}年的法治政府建设报告里写了什么？", f"{absent}年{town}开展了多少次普法宣传活动？"):
+        for question in (
+            f"{town}{absent}年的法治政府建设报告里写了什么？",
+            f"{absent}年{town}开展了多少次普法宣传活动？",
+        ):
             answer = assistant.ask(question)
             assert answer.abstained and not answer.towns and not answer.citations, question
             loaded = "、".join(f"{y}年" for y in own)
-            assert f"没有{town}{absent}年的报告" in answer.answer and f"仅有{loaded}的报告" in answer.answer, answer.answer
+            assert f"没有{town}{absent}年的报告" in answer.answer and f"仅有{loaded}的报告" in answer.answer, (
+                answer.answer
+            )
         # Its own year, a year its text speaks of, and the next year's plans are answered from it.
         for question in (
             f"{town}{own[-1]}年开展了哪些普法宣传活动？",
@@ -80,10 +88,20 @@ def _check_knowledge_base(assistant):
         assert answer.abstained and not answer.towns, answer.answer
     query = assistant.retriever.understand(f"{a}和{b}{own_b[-1]}年分别发放了多少份普法资料？")
     assert assistant.retriever.report_years.gap(query) is None
+    # One named town lacks the year, the other has it: the other is answered, the lacking one only named.
+    for (a, own_a, stated_a, _), (b, own_b, _, _) in zip(cases, cases[1:]):
+        year = own_b[-1]
+        if year in own_a or year in stated_a:
+            continue
+        answer = assistant.ask(f"{a}和{b}{year}年开展了哪些法治宣传活动？")
+        assert a not in answer.towns and all(c.town != a for c in answer.citations), answer.answer
+        assert f"没有{a}{year}年的报告" in answer.notice, answer.notice
+        return True
+    return False
 
 
 def test_demo_towns_abstain_for_a_year_not_loaded(demo):
-    _check_knowledge_base(demo)
+    _check_knowledge_base(demo)  # every demo report is of 2024: no pair of towns differs in its years
 
 
 def test_a_question_over_all_towns_is_not_judged_by_year():
@@ -118,4 +136,4 @@ def test_real_world_towns_abstain_for_a_year_not_loaded(realworld_sample):
     metas = {m.town: m.year for m in assistant.retriever.kb.metas.values()}
     # The report years the rule reads are the years the reports are of (truth.jsonl).
     assert {r["town"]: r["year"] for r in chosen} == metas
-    _check_knowledge_base(assistant)
+    assert _check_knowledge_base(assistant), "no two towns of different years were asked together"
