@@ -12,8 +12,10 @@ answered from it. A question year is therefore *covered* by a town's report when
 * the report's year,
 * a year the report's body states ("2023年…"), unless the question asks for the report *of* that
   year ("2023年的报告", "2023年度报告": the year is then the report's, and only a report of it answers),
-* or the year after the report's when the question asks about plans (the report's own 下一步 part,
-  which may name no year).
+* the year after the report's when the question asks about plans (the report's own 下一步 part,
+  which may name no year),
+* or, when the year begins a date ("2025年1月印发的报告"), the year of the report's date (a 2024
+  report is signed early in 2025).
 
 Relative years (今年, 去年, 前年) are not resolved: they are relative to the day the question is asked,
 which the reports' metadata does not give (a report's date is when *it* was signed, and the reports
@@ -37,6 +39,8 @@ if TYPE_CHECKING:
 
 # A year as a question or a report writes it: four digits before 年 ("2023年", "2023年度").
 _YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
+# A year that begins a date ("2025年1月20日印发的报告"): a report is dated after the year it covers.
+_MONTH = re.compile(r"\s*\d{1,2}\s*月")
 # An English question writes the bare year ("in 2023"); a number among Chinese words ("2000份") is no year.
 _BARE_YEAR = re.compile(r"(?<![\d.])((?:19|20)\d{2})(?![\d.\u4e00-\u9fff%])")
 # Where the clause a year stands in ends (a year "of the report" is followed by 报告 in its own clause).
@@ -52,10 +56,12 @@ class AskedYear:
     Attributes:
         year: The year.
         of_report: The question asks for the report of that year ("2023年的报告", "2023年度报告").
+        dated: The year begins a date ("2025年1月"): a report signed then answers (its date's year).
     """
 
     year: int
     of_report: bool
+    dated: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,23 +81,29 @@ def asked_years(folded: str) -> tuple[AskedYear, ...]:
     """The years a folded question names, and whether it asks for the report of each.
 
     >>> asked_years("北留镇2023年的法治建设报告里写了什么")
-    (AskedYear(year=2023, of_report=True),)
+    (AskedYear(year=2023, of_report=True, dated=False),)
     >>> asked_years("2022年北留镇办了几场普法讲座？")
-    (AskedYear(year=2022, of_report=False),)
+    (AskedYear(year=2022, of_report=False, dated=False),)
+    >>> asked_years("北留镇2025年1月印发的报告有文号吗")[0].dated
+    True
     >>> asked_years("北留镇发放了2000份资料"), asked_years("how many cases in 2024?")[0].year
     ((), 2024)
     """
-    found: dict[int, bool] = {}
+    found: dict[int, AskedYear] = {}
     spans = []
     for m in _YEAR.finditer(folded):
         clause = _CLAUSE_END.split(folded[m.end() :], maxsplit=1)[0]
-        year = int(m.group(1))
-        found[year] = found.get(year, False) or REPORT_WORD in clause
+        year, seen = int(m.group(1)), found.get(int(m.group(1)))
+        found[year] = AskedYear(
+            year,
+            of_report=(seen is not None and seen.of_report) or REPORT_WORD in clause,
+            dated=(seen is not None and seen.dated) or bool(_MONTH.match(folded, m.end())),
+        )
         spans.append(m.span())
     for m in _BARE_YEAR.finditer(folded):
         if not any(a <= m.start() < b for a, b in spans):
-            found.setdefault(int(m.group(1)), False)
-    return tuple(AskedYear(y, of_report) for y, of_report in found.items())
+            found.setdefault(int(m.group(1)), AskedYear(int(m.group(1)), of_report=False))
+    return tuple(found.values())
 
 
 def stated_years(texts: list[str]) -> frozenset[int]:
@@ -142,7 +154,7 @@ class ReportYears:
 
     def covers(self, meta: DocumentMeta, asked: AskedYear, plans: bool) -> bool:
         """Whether a report answers a question about an asked year (see the module docstring)."""
-        if meta.year == asked.year:
+        if meta.year == asked.year or (asked.dated and (meta.date or "")[:4] == str(asked.year)):
             return True
         if asked.of_report:
             return False

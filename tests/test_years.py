@@ -74,6 +74,13 @@ def _check_knowledge_base(assistant) -> bool:
         ):
             query = assistant.retriever.understand(question)
             assert assistant.retriever.report_years.gap(query) is None, question
+        for m in assistant.retriever.report_years.reports(town):
+            if m.date and int(m.date[:4]) not in (*own, *stated):
+                month = int(m.date[5:7])
+                dated = assistant.retriever.understand(f"{town}{m.date[:4]}年{month}月印发的报告文号是什么？")
+                assert assistant.retriever.report_years.gap(dated) is None
+                undated = assistant.retriever.understand(f"{m.date[:4]}年{town}开展了多少次普法宣传活动？")
+                assert assistant.retriever.report_years.gap(undated) is not None
         plans = assistant.retriever.understand(f"{town}{own[-1] + 1}年法治建设有哪些工作计划？")
         if plans.group == "plans":
             assert assistant.retriever.report_years.gap(plans) is None
