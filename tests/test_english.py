@@ -1,0 +1,147 @@
+"""The English reader (assistant/english.py) against small sets of report paragraphs.
+
+The first tests give the reader a hand-written dictionary, so each shows one rule by itself; the
+last ones read with the real CC-CEDICT index (built into the cache folder on first use).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from assistant import english
+from assistant.english import Reader, read_text
+
+
+def reader_for(
+    paragraphs: list[str],
+    index_words: set[str],
+    glosses: dict[str, tuple[str, ...]],
+    stems: dict[str, tuple[str, ...]] | None = None,
+    words: set[str] = frozenset(),
+) -> Reader:
+    """A reader over ``paragraphs`` whose dictionary is ``glosses`` (lemmatised key → Chinese words).
+
+    ``index_words`` are the paragraphs' index words (a term the ingest's tokenizer kept whole);
+    ``stems`` answers stem look-ups by stemmed key; ``words`` are dictionary entries of their own.
+    """
+
+    def frequencies(terms: list[str]) -> dict[str, int]:
+        return {t: sum(t in p for p in paragraphs) if t in index_words else 0 for t in terms}
+
+    def rows(term: str) -> np.ndarray:
+        return np.array([i for i, p in enumerate(paragraphs) if term in p], dtype=np.int32)
+
+    stems = stems or {}
+    return Reader(
+        lambda key: glosses.get(key, ()),
+        frequencies,
+        rows,
+        lambda key: stems.get(english.stem_key(key), ()),
+        lambda word: word in words,
+        lambda row: [paragraphs[row]],
+    )
+
+
+def test_a_derived_word_is_read_by_its_stem():
+    reader = reader_for(
+        ["依法办理行政复议案件"],
+        {"行政", "复议", "行政复议"},
+        {"administrative": ("行政",)},
+        stems={english.stem_key("reconsider"): ("复议",)},
+    )
+    assert read_text("which towns talk about administrative reconsideration?", reader) == (
+        "which towns talk about 行政复议 ?"
+    )
+
+
+def test_of_puts_the_second_half_first_and_and_joins_in_order():
+    reader = reader_for(
+        ["推进政务公开", "制定权责清单"],
+        {"政务", "公开", "政务公开", "清单", "权责"},
+        {
+            "openness": ("公开",),
+            "government affair": ("政务",),
+            "list": ("清单",),
+            "power": ("权",),
+            "responsibility": ("责",),
+        },
+    )
+    assert read_text("openness of government affairs", reader) == "政务公开"
+    assert read_text("a list of powers and responsibilities", reader) == "a 权责清单"
+
+
+def test_a_join_that_is_a_dictionary_word_of_its_own_is_no_reading():
+    """together + law would join as 合法, which is a word meaning lawful; 集中学法 reads all three."""
+    reader = reader_for(
+        ["集中学法12次", "依法合法经营"],
+        {"集中", "学法", "合法", "集中学法"},
+        {"study": ("学",), "law": ("法",), "together": ("集中", "合")},
+        words={"合法"},
+    )
+    assert read_text("study law together", reader) == "集中学法"
+    assert "合法" not in read_text("law together", reader)
+
+
+def test_the_segmentation_reading_most_english_words_wins():
+    """A glossary word joined to the next English word must not leave the rest unread."""
+    reader = reader_for(
+        ["党委理论中心组学习制度", "理论中心组集中学法"],
+        {"党委", "理论中心组", "学习", "集中", "学法", "集中学法", "理论中心组学习"},
+        {"party committee": ("党委",), "study": ("学习", "学"), "law": ("法",), "together": ("集中",)},
+    )
+    read = read_text("party committee 理论中心组 study law together", reader)
+    assert read.endswith(" 集中学法") and "理论中心组学习" not in read
+
+
+def test_a_glossary_word_joins_the_english_next_to_it():
+    reader = reader_for(
+        ["繁荣法治文化", "文明创建", "培养人才", "文化站"],
+        {"法治", "文明", "培养", "文化"},
+        {"culture": ("文明", "培养", "文化")},
+    )
+    assert read_text("a 法治 culture", reader) == "a 法治文化"
+    assert read_text("a culture", reader) == "a culture"  # alone, three readings: none is chosen
+
+
+def test_readings_inside_one_another_are_one_reading():
+    reader = reader_for(["招募志愿者", "志愿服务"], {"志愿", "志愿者"}, {"volunteer": ("志愿", "志愿者")})
+    assert read_text("volunteers", reader) == "志愿者"
+
+
+def test_a_compound_the_dictionary_lacks_is_read_from_the_reports():
+    """营商环境: both characters of 营商 come from readings of "business"; 生态 has one, so it is no reading."""
+    paragraphs = ["优化营商环境", "持续优化营商环境", "保护生态环境", "生态环境整治", "改善生态环境"]
+    reader = reader_for(paragraphs, {"环境", "生态"}, {"business": ("营业", "商业", "生意"), "environment": ("环境",)})
+    assert read_text("the business environment", reader) == "the 营商环境"
+
+
+def test_a_town_name_never_joins_a_reading():
+    reader = reader_for(["东方红镇法治文化"], {"法治", "文化"}, {"culture": ("文化",)})
+    assert read_text("东方红镇 culture", reader, towns=("东方红镇",)) == "东方红镇 文化"
+
+
+@pytest.mark.parametrize(
+    ("question", "paragraphs", "index_words", "read"),
+    [
+        ("which towns mention the business environment?", ["优化营商环境", "保护生态环境"], {"环境"}, "营商环境"),
+        ("which towns mention national security?", ["维护国家安全"], {"安全"}, "国家安全"),
+        ("which towns mention openness of government affairs?", ["推进政务公开工作"], {"政务", "公开"}, "政务公开"),
+        ("which towns mention people's mediation?", ["人民调解委员会"], {"人民", "调解", "人民调解"}, "人民调解"),
+        ("which towns held lectures on the rule of law?", ["开展法治讲座"], {"法治", "讲座"}, "法治讲座"),
+        ("which towns talk about administrative reconsideration?", ["行政复议案件"], {"行政", "复议"}, "行政复议"),
+    ],
+)
+def test_real_dictionary_reads_report_terms(question, paragraphs, index_words, read):
+    """Classes of reading with the real CC-CEDICT: compounds, stems, "of"/"on" joins, people's."""
+    d = english.dictionary()
+
+    def frequencies(terms):
+        return {t: sum(t in p for p in paragraphs) if t in index_words else 0 for t in terms}
+
+    def rows(term):
+        return np.array([i for i, p in enumerate(paragraphs) if term in p], dtype=np.int32)
+
+    reader = Reader(d.words, frequencies, rows, d.stem_words, d.is_word, lambda row: [paragraphs[row]])
+    text = question.lower().replace("rule of law", "法治")  # the glossary's line for 法治
+    assert read in read_text(text, reader)
