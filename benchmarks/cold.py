@@ -39,7 +39,7 @@ start = time.perf_counter()
 from assistant.service import Assistant, warm_process
 from assistant.settings import Settings
 settings = Settings(**json.loads(sys.argv[1]))
-steps = warm_process(chroma=not settings.chroma_url)
+steps = warm_process(chroma=not settings.chroma_url, embedder=settings.embedder)
 imported = time.perf_counter()
 assistant = Assistant(settings)
 assistant.open()
