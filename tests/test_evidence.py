@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 
 from assistant.evidence import EvidenceIndex
@@ -27,6 +28,26 @@ def test_ngram_index_finds_exactly_the_texts_containing_a_substring(tmp_path):
     assert NgramIndex.load(tmp_path / "n.npz", texts[:-1], tag="g1") is None  # other texts
     assert NgramIndex.load(tmp_path / "missing.npz", texts, tag="g1") is None
     assert NgramIndex.build([]).containing("法").tolist() == []
+
+
+def test_ngram_index_on_many_texts_over_a_small_alphabet_matches_python_in():
+    # Few characters, many texts: long postings lists to intersect and many candidates to check.
+    rng = random.Random(11)
+    texts = ["".join(rng.choice("法律顾问执行力") for _ in range(rng.randint(0, 40))) for _ in range(400)]
+    index = NgramIndex.build(texts)
+    probes = ["".join(rng.choice("法律顾问执行力") for _ in range(rng.randint(1, 6))) for _ in range(300)]
+    for probe in probes:
+        assert index.containing(probe).tolist() == [i for i, t in enumerate(texts) if probe in t], probe
+
+
+def test_sorted_intersection_equals_numpy_intersect1d():
+    from vectorstore.ngram_index import _intersect_sorted
+
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        small = np.unique(rng.integers(0, 300, rng.integers(0, 40))).astype(np.int32)
+        large = np.unique(rng.integers(0, 300, rng.integers(0, 400))).astype(np.int32)
+        assert _intersect_sorted(small, large).tolist() == np.intersect1d(small, large).tolist()
 
 
 @pytest.fixture(scope="module")

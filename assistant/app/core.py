@@ -90,7 +90,7 @@ class AssistantApp(ChatTab, KnowledgeBaseTab, StatsTab):
         start = time.perf_counter()
         # The process's libraries and jieba's tables first, once per server (assistant.service.warm_process).
         with contextlib.suppress(Exception):
-            warm_process(chroma=not self.assistant.settings.chroma_url)
+            warm_process(chroma=not self.assistant.settings.chroma_url, embedder=self.assistant.settings.embedder)
         with self._lock.write():
             self._generation = self._read_generation()
             self._warm()
