@@ -48,20 +48,23 @@ TOP_PER_SPAN = 8  # readings kept per span when joining halves
 SINGLE_WORD_CHOICES = 1  # a lone word is read only when the reports know one reading of it
 
 # English words that shape a question but name no topic: split runs and are never read.
-FUNCTION_WORDS = frozenset(
-    (
-        "a an the of in on at to for by with from into about as and or but not no nor than then so "
-        "is are was were be been being am do does did done has have had having will would shall should "
-        "can could may might must what which who whom whose when where why how many much any some each "
-        "every all both either there their its it this that these those they them we our us you your he "
-        "she his her i me my town towns township townships year years during whole "
-        "mention mentions mentioned mentioning say says said report reports reported state states stated "
-        "hold held holds carry carried carries out conduct conducted organise organised organize organized "
-        "total number amount times time most least more less one ones item items kind kinds sort "
-        "also too very just only still yet own "
-        "give gave given get got make made take took set put go went people person persons"
-    ).split()
-) | ENGLISH_QUESTION_WORDS
+FUNCTION_WORDS = (
+    frozenset(
+        (
+            "a an the of in on at to for by with from into about as and or but not no nor than then so "
+            "is are was were be been being am do does did done has have had having will would shall should "
+            "can could may might must what which who whom whose when where why how many much any some each "
+            "every all both either there their its it this that these those they them we our us you your he "
+            "she his her i me my town towns township townships year years during whole "
+            "mention mentions mentioned mentioning say says said report reports reported state states stated "
+            "hold held holds carry carried carries out conduct conducted organise organised organize organized "
+            "total number amount times time most least more less one ones item items kind kinds sort "
+            "also too very just only still yet own "
+            "give gave given get got make made take took set put go went people person persons"
+        ).split()
+    )
+    | ENGLISH_QUESTION_WORDS
+)
 
 # Gloss senses that are not translations (classifiers, cross-references, names).
 _NOT_A_GLOSS = re.compile(r"^(?:cl:|abbr\.|abbr |variant of|old variant|see |surname |used in |also written|also pr\.)")

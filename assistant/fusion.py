@@ -18,6 +18,7 @@ name                    value    role
 ``COVERAGE_SHARE``      0.65     share of lexical coverage in a paragraph's relevance
 ``DENSE_SHARE``         0.35     share of dense evidence in a paragraph's relevance
 ``TOWN_PASSAGES``       3        paragraphs a matched town shows (and among which its lead is sought)
+``GAP_TOWNS``           30       best-supported towns among which a question's steepest drop of support is sought
 ======================  =======  ====================================================================
 
 The retriever's own settings (candidates per town, the town threshold, the coverage bar, the
@@ -27,7 +28,7 @@ dense floor) are the documented arguments of :class:`assistant.retrieve.HybridRe
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
@@ -46,6 +47,8 @@ DENSE_SHARE = 0.35
 """Share of dense evidence in :func:`relevance` (with :data:`COVERAGE_SHARE`, sums to 1)."""
 TOWN_PASSAGES = 3
 """Paragraphs a matched town shows; its lead (the supporting paragraph) is sought among its best this many."""
+GAP_TOWNS = 30
+"""Towns (best support first) among which a question's largest drop of support is sought (:func:`town_features`)."""
 
 
 class SignalHit(NamedTuple):
@@ -145,6 +148,47 @@ def relevances(coverage: np.ndarray, similarity: np.ndarray) -> np.ndarray:
     return COVERAGE_SHARE * coverage + DENSE_SHARE * np.minimum(1.0, dense)
 
 
+TOWN_FEATURES = (
+    "support", "support_logit_gap", "support_share", "support_z", "support_rank", "support_drop", "support_rise",
+    "question_support", "relevance_share", "relevance_z", "relevance_rank", "dense_gap", "dense_z", "bigram",
+    "bigram_share", "coverage_known", "coverage_share", "rule", "rule_towns", "share_rule",
+    "above_gap", "largest_gap", "window_z", "window_gap",
+)  # fmt: skip
+MEANING_FEATURES = ("window_z", "window_gap")
+"""Town features read from sentence-window vectors: computed only for a town model that reads them."""
+"""Features of a town for the fitted town decision (:func:`town_features`, ``scripts/fit_town_decision.py``)."""
+
+
+@dataclass(frozen=True)
+class Judged:
+    """The paragraph support decision's reading of some candidates (arrays aligned with the candidates asked).
+
+    Attributes:
+        probability: The fitted support probability of each (:mod:`assistant.support`).
+        supports: Whether each supports the question (the probability at the model's threshold).
+        dense: Dense similarity of each (NaN: beyond the dense query's reach, or not comparable).
+        bigram: IDF-weighted share of the question's character bigrams in its best sentence.
+        coverage_known: Lexical coverage of the question's words some report uses.
+        rule: The lexical rule's verdict on each.
+        window: Similarity of the question and each one's best sentence window (NaN: not read).
+    """
+
+    probability: np.ndarray
+    supports: np.ndarray
+    dense: np.ndarray
+    bigram: np.ndarray
+    coverage_known: np.ndarray
+    rule: np.ndarray
+    window: np.ndarray | None = None
+
+    @classmethod
+    def of_verdicts(cls, verdicts: Sequence[bool]) -> Judged:
+        """A reading with only yes/no verdicts (probability 1 or 0, every other feature unknown)."""
+        ok = np.asarray(verdicts, dtype=bool)
+        unknown = np.full(len(ok), np.nan)
+        return cls(ok.astype(np.float64), ok, unknown, unknown, unknown, ok)
+
+
 @dataclass(frozen=True)
 class TownDecision:
     """Whether one town speaks of the question's topic.
@@ -154,12 +198,17 @@ class TownDecision:
         matched: Its lead paragraph supports the question and is relevant enough.
         relevance: Relevance of its first paragraph.
         ids: Its paragraphs to show, lead first (up to :data:`TOWN_PASSAGES` when matched, else one).
+        probability: The town decision's probability that the town matches (the lead's support
+            probability where no town model decides).
+        features: The town's :data:`TOWN_FEATURES` (what the town model reads; kept for fitting it).
     """
 
     town: str
     matched: bool
     relevance: float
     ids: tuple[str, ...]
+    probability: float = field(default=0.0, compare=False)
+    features: tuple[float, ...] = field(default=(), compare=False, repr=False)
 
 
 def decide_towns(
@@ -187,7 +236,130 @@ def decide_towns(
     codes: dict[str, int] = {}
     towns = np.array([codes.setdefault(town_of(pid), len(codes)) for pid in ids], dtype=np.int64)
     scores = np.array([relevance_of(pid) for pid in ids], dtype=np.float64)
-    return decide_ranked_towns(ids, towns, list(codes), scores, lambda at: [supports(ids[i]) for i in at], threshold)
+
+    def judge(at: list[int]) -> Judged:
+        return Judged.of_verdicts([supports(ids[i]) for i in at])
+
+    return decide_ranked_towns(ids, towns, list(codes), scores, judge, threshold)
+
+
+def _share(values: np.ndarray) -> np.ndarray:
+    """Each value over the question's largest (0 where every value is 0 or unknown)."""
+    known = values[~np.isnan(values)]
+    top = float(known.max()) if len(known) else 0.0
+    return values / top if top > 0 else np.where(np.isnan(values), np.nan, 0.0)
+
+
+def _standard(values: np.ndarray) -> np.ndarray:
+    """Standard deviations above the question's mean (0 where every value is the same)."""
+    known = values[~np.isnan(values)]
+    if len(known) < 2 or float(known.std()) == 0.0:
+        return np.where(np.isnan(values), np.nan, 0.0)
+    return (values - known.mean()) / known.std()
+
+
+def _ranked(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each value's rank (0: the largest), how far it lies above the next (the last: above 0) and below the previous.
+
+    >>> [v.tolist() for v in _ranked(np.array([0.2, 0.9, 0.5]))]
+    [[2.0, 0.0, 1.0], [0.2, 0.4, 0.3], [0.3, 0.0, 0.4]]
+    """
+    order = np.argsort(-values, kind="stable")
+    rank = np.empty(len(values))
+    rank[order] = np.arange(len(values))
+    ranked = values[order]
+    drop, rise = np.empty(len(values)), np.empty(len(values))
+    drop[order] = ranked - np.r_[ranked[1:], 0.0]
+    rise[order] = np.r_[ranked[:1], ranked[:-1]] - ranked  # the top town has none above it
+    return rank, drop, rise
+
+
+def town_features(
+    relevance: np.ndarray,
+    support: np.ndarray,
+    dense: np.ndarray,
+    bigram: np.ndarray,
+    coverage_known: np.ndarray,
+    rule: np.ndarray,
+    share_rule: np.ndarray,
+    window: np.ndarray | None = None,
+) -> np.ndarray:
+    """The :data:`TOWN_FEATURES` of every candidate town of one question (one row per town).
+
+    Each argument holds one value per town, the best over its :data:`TOWN_PASSAGES` best
+    paragraphs. A question in an official's own words shares few words with any report, so
+    every town's absolute support is low alike; what survives paraphrase is a town's standing
+    among the question's other towns — its share of the best town's relevance, support, bigrams
+    and words, its z-score, rank and lead over the next town, its similarity below the best town's.
+
+    Args:
+        relevance: Relevance of each town's best paragraph (:func:`relevance`).
+        support: Best support probability among its paragraphs (:mod:`assistant.support`).
+        dense: Best dense similarity (NaN: beyond the dense query's reach or not comparable).
+        bigram: Best bigram coverage.
+        coverage_known: Best coverage of the question's known words.
+        rule: Whether the lexical rule accepts one of its paragraphs.
+        share_rule: The decision without a town model (its lead supports and reaches half the
+            best such town's relevance): the fit learns how far to trust it.
+        window: Best sentence-window similarity to the question (None or NaN: not read).
+
+    >>> x = town_features(np.array([0.8, 0.4]), np.array([0.6, 0.2]), np.array([0.9, np.nan]),
+    ...                   np.array([0.5, 0.0]), np.array([0.5, 0.25]), np.array([True, False]), np.array([True, False]))
+    >>> dict(zip(TOWN_FEATURES, x[1].round(2).tolist()))["relevance_share"], float(x[0, TOWN_FEATURES.index("support_rank")])
+    (0.5, 1.0)
+    """
+    n = len(relevance)
+    if not n:
+        return np.zeros((0, len(TOWN_FEATURES)))
+    support_rank, drop, rise = _ranked(support)
+    relevance_rank, _, _ = _ranked(relevance)
+    logit = np.log(np.clip(support, 1e-6, 1 - 1e-6) / (1 - np.clip(support, 1e-6, 1 - 1e-6)))
+    known = dense[~np.isnan(dense)]
+    peak = float(known.max()) if len(known) else np.nan
+    rule = rule.astype(np.float64)
+    window = np.full(n, np.nan) if window is None else window
+    # Where the towns' support falls most steeply (in log-odds) among the best GAP_TOWNS: a question
+    # in other words than the reports' lowers every town's support alike, but its answering towns
+    # still stand apart from the rest.
+    ranked_logit = np.sort(logit)[::-1][:GAP_TOWNS]
+    drops = ranked_logit[:-1] - ranked_logit[1:]
+    cut = int(np.argmax(drops)) if len(drops) else 0
+    largest = float(drops[cut]) if len(drops) else 0.0
+    above = support_rank <= cut
+    columns = {
+        "support": support,
+        "support_logit_gap": logit - logit.max(),
+        "support_share": _share(support),
+        "support_z": _standard(support),
+        "support_rank": 1.0 / (1.0 + support_rank),
+        "support_drop": drop,
+        "support_rise": rise,
+        "question_support": np.full(n, support.max()),
+        "relevance_share": _share(relevance),
+        "relevance_z": _standard(relevance),
+        "relevance_rank": 1.0 / (1.0 + relevance_rank),
+        "dense_gap": dense - peak,
+        "dense_z": _standard(dense),
+        "bigram": bigram,
+        "bigram_share": _share(bigram),
+        "coverage_known": coverage_known,
+        "coverage_share": _share(coverage_known),
+        "rule": rule,
+        "rule_towns": np.full(n, rule.mean()),
+        "share_rule": share_rule.astype(np.float64),
+        "above_gap": above.astype(np.float64),
+        "largest_gap": np.full(n, largest),
+        "window_z": _standard(window),
+        "window_gap": window - (np.nanmax(window) if (~np.isnan(window)).any() else np.nan),
+    }
+    return np.column_stack([columns[name] for name in TOWN_FEATURES])
+
+
+def _best(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Each group's largest value, NaN where all of a group's are unknown."""
+    filled = np.where(np.isnan(values), -np.inf, values)
+    best = np.maximum.reduceat(filled, starts)
+    return np.where(np.isneginf(best), np.nan, best)
 
 
 def decide_ranked_towns(
@@ -195,25 +367,29 @@ def decide_ranked_towns(
     towns: np.ndarray,
     town_names: Sequence[str],
     scores: np.ndarray,
-    supports: Callable[[list[int]], list[bool]],
+    judge: Callable[[list[int]], Judged],
     threshold: float,
+    town_model=None,
 ) -> list[TownDecision]:
-    """:func:`decide_towns` over arrays: the same decisions, without a Python call per candidate.
+    """:func:`decide_towns` over arrays: one decision per candidate town, without a Python call per candidate.
 
-    A question over 2,000 towns has ~8,000 candidates; grouping and ranking them with Python
-    dictionaries and callbacks took ~40 ms of it. Towns are taken in the order they first
-    appear among the candidates and each town's paragraphs by relevance, ties in fusion order
-    (as the dictionary and stable sorts of :func:`decide_towns` order them). The support decision
-    is asked for many candidates at once, and only for those it decides: every town's best, then
-    the next of the towns it refused, up to :data:`TOWN_PASSAGES` deep.
+    A question over 2,000 towns has ~8,000 candidates. Towns are taken in the order they first
+    appear among the candidates and each town's paragraphs by relevance, ties in fusion order.
+    The support decision reads every town's best :data:`TOWN_PASSAGES` paragraphs in one call;
+    a town's lead is the first of them that supports the question (else the one it finds most
+    likely to). Then either the fitted town decision (``town_model``, over :func:`town_features`)
+    says which towns match — none clearing its threshold: no town — or, without one, a town
+    matches when its lead supports and its relevance reaches ``threshold`` of the best such town's.
 
     Args:
         ids: Candidate paragraph ids (fusion order).
         towns: Town code of each candidate (an index into ``town_names``).
         town_names: Town of each code.
         scores: Relevance of each candidate.
-        supports: Whether each candidate at these positions is real evidence for the question.
-        threshold: Share of the best town's relevance a town needs.
+        judge: The support decision's reading of the candidates at these positions.
+        threshold: Share of the best town's relevance a town needs (without ``town_model``).
+        town_model: The fitted town decision (:class:`assistant.support.SupportModel` over
+            :data:`TOWN_FEATURES`); None: the relevance-share rule.
     """
     n = len(ids)
     if not n:
@@ -224,41 +400,62 @@ def decide_ranked_towns(
     town_rank = first[inverse.reshape(-1)]
     order = np.lexsort((position, -scores, town_rank))
     ranked = town_rank[order]
-    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]]).tolist()
-    ends = [*starts[1:], n]
-    order_list, score_list, town_list = order.tolist(), scores.tolist(), towns.tolist()
-    groups = [order_list[start:end] for start, end in zip(starts, ends)]
-    # A town's lead is the first of its best TOWN_PASSAGES that supports the question: every town's
-    # first is judged in one call, then the second of those still without a lead, and so on.
-    lead_of: list[int | None] = [None] * len(groups)
-    undecided = list(range(len(groups)))
-    for depth in range(TOWN_PASSAGES):
-        asked = [(g, groups[g][depth]) for g in undecided if depth < len(groups[g])]
-        if not asked:
-            break
-        undecided = []
-        for (g, i), ok in zip(asked, supports([i for _, i in asked])):
-            if ok:
-                lead_of[g] = i
-            else:
-                undecided.append(g)
-    leads = []
-    for group, lead in zip(groups, lead_of):
-        if lead is not None:
-            group.remove(lead)
-            group.insert(0, lead)
-        leads.append((town_names[town_list[group[0]]], group, score_list[group[0]], lead is not None))
-    best = max((score for _, _, score, ok in leads if ok), default=0.0)
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+    depth = position - np.repeat(starts, np.diff(np.r_[starts, n]))
+    asked = order[depth < TOWN_PASSAGES]  # every town's best few, town by town
+    asked_starts = np.flatnonzero(np.r_[True, town_rank[asked][1:] != town_rank[asked][:-1]])
+    read = judge(asked.tolist())
+    # The lead: the first of the town's best that supports, else (for the town model) the one most
+    # likely to, else its best.
+    at_depth = depth[depth < TOWN_PASSAGES]
+    fallback = read.probability if town_model is not None else -at_depth.astype(np.float64)
+    preference = np.where(read.supports, 3.0 * TOWN_PASSAGES - at_depth, fallback)
+    ends = [*asked_starts[1:].tolist(), len(asked)]
+    lead_at = [int(s + np.argmax(preference[s:e])) for s, e in zip(asked_starts.tolist(), ends)]
+    has_lead = read.supports[lead_at]
+    lead_score = scores[asked[lead_at]]
+    support = _best(read.probability, asked_starts)
+    best = float(lead_score[has_lead].max()) if has_lead.any() else 0.0
+    share_rule = has_lead & (lead_score >= threshold * best)
+    features = town_features(
+        scores[asked[asked_starts]], support, _best(read.dense, asked_starts), _best(read.bigram, asked_starts),
+        _best(read.coverage_known, asked_starts), np.maximum.reduceat(read.rule.astype(np.int64), asked_starts) > 0,
+        share_rule, None if read.window is None else _best(read.window, asked_starts),
+    )  # fmt: skip
+    if town_model is not None:
+        columns = {name: features[:, i] for i, name in enumerate(TOWN_FEATURES)}
+        probability = town_model.probabilities(columns, len(features))
+        matched = probability >= town_model.threshold
+    else:
+        probability = read.probability[lead_at]
+        matched = share_rule
+    order_list, town_list = order.tolist(), towns.tolist()
+    group_starts, group_ends = starts.tolist(), [*starts[1:].tolist(), n]
     decided = []
-    for town, group, score, ok in leads:
-        matched = ok and score >= threshold * best
-        shown = tuple(ids[i] for i in group[: TOWN_PASSAGES if matched else 1])
-        decided.append(TownDecision(town, matched, score, shown))
+    for g, (start, end) in enumerate(zip(group_starts, group_ends)):
+        group = order_list[start:end]
+        lead = int(asked[lead_at[g]])
+        group.remove(lead)
+        group.insert(0, lead)
+        shown = tuple(ids[i] for i in group[: TOWN_PASSAGES if matched[g] else 1])
+        decided.append(
+            TownDecision(
+                town_names[town_list[lead]],
+                bool(matched[g]),
+                float(lead_score[g]),
+                shown,
+                float(probability[g]),
+                tuple(features[g].tolist()),
+            )  # fmt: skip
+        )
     decided.sort(key=lambda d: (-d.matched, -d.relevance))
     return decided
 
 
 __all__ = [
+    "TOWN_FEATURES",
+    "Judged",
+    "MEANING_FEATURES",
     "Ranking",
     "SignalHit",
     "TownDecision",
@@ -267,4 +464,5 @@ __all__ = [
     "fuse",
     "relevance",
     "relevances",
+    "town_features",
 ]

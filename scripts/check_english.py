@@ -58,7 +58,9 @@ def main() -> None:
             query = assistant.retriever.understand(english)
             print("OK" if same else "XX", term, "|", query.search_text, "|", len(want), len(zh.towns), len(en.towns))
     n = len(rows)
-    print(f"English agrees with Chinese: {agree}/{n}; exact expected towns: Chinese {zh_exact}/{n}, English {en_exact}/{n}")
+    print(
+        f"English agrees with Chinese: {agree}/{n}; exact expected towns: Chinese {zh_exact}/{n}, English {en_exact}/{n}"
+    )
 
 
 if __name__ == "__main__":
