@@ -18,7 +18,6 @@ name                    value    role
 ``COVERAGE_SHARE``      0.65     share of lexical coverage in a paragraph's relevance
 ``DENSE_SHARE``         0.35     share of dense evidence in a paragraph's relevance
 ``TOWN_PASSAGES``       3        paragraphs a matched town shows (and among which its lead is sought)
-``GAP_TOWNS``           30       best-supported towns among which a question's steepest drop of support is sought
 ======================  =======  ====================================================================
 
 The retriever's own settings (candidates per town, the town threshold, the coverage bar, the
@@ -47,8 +46,6 @@ DENSE_SHARE = 0.35
 """Share of dense evidence in :func:`relevance` (with :data:`COVERAGE_SHARE`, sums to 1)."""
 TOWN_PASSAGES = 3
 """Paragraphs a matched town shows; its lead (the supporting paragraph) is sought among its best this many."""
-GAP_TOWNS = 30
-"""Towns (best support first) among which a question's largest drop of support is sought (:func:`town_features`)."""
 
 
 class SignalHit(NamedTuple):
@@ -148,15 +145,15 @@ def relevances(coverage: np.ndarray, similarity: np.ndarray) -> np.ndarray:
     return COVERAGE_SHARE * coverage + DENSE_SHARE * np.minimum(1.0, dense)
 
 
-TOWN_FEATURES = (
-    "support", "support_logit_gap", "support_share", "support_z", "support_rank", "support_drop", "support_rise",
-    "question_support", "relevance_share", "relevance_z", "relevance_rank", "dense_gap", "dense_z", "bigram",
-    "bigram_share", "coverage_known", "coverage_share", "rule", "rule_towns", "share_rule",
-    "above_gap", "largest_gap", "window_z", "window_gap",
+CANDIDATE_FEATURES = (
+    "support", "support_logit_gap", "support_z", "question_support", "relevance_share", "relevance_z",
+    "dense_z", "dense_gap", "window_z", "window_gap", "bigram", "bigram_share", "bigram_z",
+    "coverage_known", "coverage_share", "rule",
 )  # fmt: skip
+"""Features of a candidate paragraph for the fitted town decision (:func:`candidate_features`, each
+read relative to the question's other candidates; ``scripts/fit_town_decision.py`` fits which it reads)."""
 MEANING_FEATURES = ("window_z", "window_gap")
-"""Town features read from sentence-window vectors: computed only for a town model that reads them."""
-"""Features of a town for the fitted town decision (:func:`town_features`, ``scripts/fit_town_decision.py``)."""
+"""Candidate features read from sentence-window vectors: computed only for a town model that reads them."""
 
 
 @dataclass(frozen=True)
@@ -200,7 +197,8 @@ class TownDecision:
         ids: Its paragraphs to show, lead first (up to :data:`TOWN_PASSAGES` when matched, else one).
         probability: The town decision's probability that the town matches (the lead's support
             probability where no town model decides).
-        features: The town's :data:`TOWN_FEATURES` (what the town model reads; kept for fitting it).
+        judged: The town's candidates the decision read (its best :data:`TOWN_PASSAGES`).
+        features: Their :data:`CANDIDATE_FEATURES`, one row each (kept for fitting the town model).
     """
 
     town: str
@@ -208,7 +206,8 @@ class TownDecision:
     relevance: float
     ids: tuple[str, ...]
     probability: float = field(default=0.0, compare=False)
-    features: tuple[float, ...] = field(default=(), compare=False, repr=False)
+    judged: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    features: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 def decide_towns(
@@ -244,122 +243,69 @@ def decide_towns(
 
 
 def _share(values: np.ndarray) -> np.ndarray:
-    """Each value over the question's largest (0 where every value is 0 or unknown)."""
+    """Each value over the question's largest (0 where every value is 0; NaN stays unknown)."""
     known = values[~np.isnan(values)]
     top = float(known.max()) if len(known) else 0.0
     return values / top if top > 0 else np.where(np.isnan(values), np.nan, 0.0)
 
 
 def _standard(values: np.ndarray) -> np.ndarray:
-    """Standard deviations above the question's mean (0 where every value is the same)."""
+    """Standard deviations above the question's mean (0 where every value is the same; NaN stays unknown)."""
     known = values[~np.isnan(values)]
     if len(known) < 2 or float(known.std()) == 0.0:
         return np.where(np.isnan(values), np.nan, 0.0)
     return (values - known.mean()) / known.std()
 
 
-def _ranked(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each value's rank (0: the largest), how far it lies above the next (the last: above 0) and below the previous.
-
-    >>> [v.tolist() for v in _ranked(np.array([0.2, 0.9, 0.5]))]
-    [[2.0, 0.0, 1.0], [0.2, 0.4, 0.3], [0.3, 0.0, 0.4]]
-    """
-    order = np.argsort(-values, kind="stable")
-    rank = np.empty(len(values))
-    rank[order] = np.arange(len(values))
-    ranked = values[order]
-    drop, rise = np.empty(len(values)), np.empty(len(values))
-    drop[order] = ranked - np.r_[ranked[1:], 0.0]
-    rise[order] = np.r_[ranked[:1], ranked[:-1]] - ranked  # the top town has none above it
-    return rank, drop, rise
+def _below_best(values: np.ndarray) -> np.ndarray:
+    """How far each value lies below the question's best (NaN stays unknown)."""
+    known = values[~np.isnan(values)]
+    return values - float(known.max()) if len(known) else values
 
 
-def town_features(
-    relevance: np.ndarray,
-    support: np.ndarray,
-    dense: np.ndarray,
-    bigram: np.ndarray,
-    coverage_known: np.ndarray,
-    rule: np.ndarray,
-    share_rule: np.ndarray,
-    window: np.ndarray | None = None,
-) -> np.ndarray:
-    """The :data:`TOWN_FEATURES` of every candidate town of one question (one row per town).
+def candidate_features(relevance: np.ndarray, read: Judged) -> dict[str, np.ndarray]:
+    """The :data:`CANDIDATE_FEATURES` of one question's judged candidates (every town's best few).
 
-    Each argument holds one value per town, the best over its :data:`TOWN_PASSAGES` best
-    paragraphs. A question in an official's own words shares few words with any report, so
-    every town's absolute support is low alike; what survives paraphrase is a town's standing
-    among the question's other towns — its share of the best town's relevance, support, bigrams
-    and words, its z-score, rank and lead over the next town, its similarity below the best town's.
+    A question in an official's own words shares few words with any report, so every
+    paragraph's absolute support is low alike, and the embedder's cosines of every pair crowd into
+    one narrow band. What survives paraphrase is a candidate's standing among the same question's
+    other candidates: its support's log-odds below the best, its z-scores of support, relevance,
+    similarity (of the whole paragraph and of its best sentence window) and bigram coverage, its
+    shares of the best. ``question_support`` (the best support of any candidate) tells a question
+    that some report answers from one none does.
 
     Args:
-        relevance: Relevance of each town's best paragraph (:func:`relevance`).
-        support: Best support probability among its paragraphs (:mod:`assistant.support`).
-        dense: Best dense similarity (NaN: beyond the dense query's reach or not comparable).
-        bigram: Best bigram coverage.
-        coverage_known: Best coverage of the question's known words.
-        rule: Whether the lexical rule accepts one of its paragraphs.
-        share_rule: The decision without a town model (its lead supports and reaches half the
-            best such town's relevance): the fit learns how far to trust it.
-        window: Best sentence-window similarity to the question (None or NaN: not read).
+        relevance: Relevance of each candidate (:func:`relevance`).
+        read: The support decision's reading of the same candidates.
 
-    >>> x = town_features(np.array([0.8, 0.4]), np.array([0.6, 0.2]), np.array([0.9, np.nan]),
-    ...                   np.array([0.5, 0.0]), np.array([0.5, 0.25]), np.array([True, False]), np.array([True, False]))
-    >>> dict(zip(TOWN_FEATURES, x[1].round(2).tolist()))["relevance_share"], float(x[0, TOWN_FEATURES.index("support_rank")])
-    (0.5, 1.0)
+    >>> read = Judged(np.array([0.8, 0.2]), np.array([True, False]), np.array([0.9, np.nan]),
+    ...               np.array([0.5, 0.0]), np.array([0.5, 0.25]), np.array([True, False]))
+    >>> x = candidate_features(np.array([0.8, 0.4]), read)
+    >>> x["relevance_share"].tolist(), x["support_logit_gap"].round(2).tolist(), x["dense_gap"].tolist()
+    ([1.0, 0.5], [0.0, -2.77], [0.0, nan])
     """
     n = len(relevance)
-    if not n:
-        return np.zeros((0, len(TOWN_FEATURES)))
-    support_rank, drop, rise = _ranked(support)
-    relevance_rank, _, _ = _ranked(relevance)
-    logit = np.log(np.clip(support, 1e-6, 1 - 1e-6) / (1 - np.clip(support, 1e-6, 1 - 1e-6)))
-    known = dense[~np.isnan(dense)]
-    peak = float(known.max()) if len(known) else np.nan
-    rule = rule.astype(np.float64)
-    window = np.full(n, np.nan) if window is None else window
-    # Where the towns' support falls most steeply (in log-odds) among the best GAP_TOWNS: a question
-    # in other words than the reports' lowers every town's support alike, but its answering towns
-    # still stand apart from the rest.
-    ranked_logit = np.sort(logit)[::-1][:GAP_TOWNS]
-    drops = ranked_logit[:-1] - ranked_logit[1:]
-    cut = int(np.argmax(drops)) if len(drops) else 0
-    largest = float(drops[cut]) if len(drops) else 0.0
-    above = support_rank <= cut
-    columns = {
-        "support": support,
-        "support_logit_gap": logit - logit.max(),
-        "support_share": _share(support),
-        "support_z": _standard(support),
-        "support_rank": 1.0 / (1.0 + support_rank),
-        "support_drop": drop,
-        "support_rise": rise,
-        "question_support": np.full(n, support.max()),
+    clipped = np.clip(read.probability, 1e-6, 1 - 1e-6)
+    logit = np.log(clipped / (1 - clipped))
+    window = read.window if read.window is not None else np.full(n, np.nan)
+    return {
+        "support": read.probability,
+        "support_logit_gap": logit - logit.max() if n else logit,
+        "support_z": _standard(logit),
+        "question_support": np.full(n, read.probability.max() if n else 0.0),
         "relevance_share": _share(relevance),
         "relevance_z": _standard(relevance),
-        "relevance_rank": 1.0 / (1.0 + relevance_rank),
-        "dense_gap": dense - peak,
-        "dense_z": _standard(dense),
-        "bigram": bigram,
-        "bigram_share": _share(bigram),
-        "coverage_known": coverage_known,
-        "coverage_share": _share(coverage_known),
-        "rule": rule,
-        "rule_towns": np.full(n, rule.mean()),
-        "share_rule": share_rule.astype(np.float64),
-        "above_gap": above.astype(np.float64),
-        "largest_gap": np.full(n, largest),
+        "dense_z": _standard(read.dense),
+        "dense_gap": _below_best(read.dense),
         "window_z": _standard(window),
-        "window_gap": window - (np.nanmax(window) if (~np.isnan(window)).any() else np.nan),
+        "window_gap": _below_best(window),
+        "bigram": read.bigram,
+        "bigram_share": _share(read.bigram),
+        "bigram_z": _standard(read.bigram),
+        "coverage_known": read.coverage_known,
+        "coverage_share": _share(read.coverage_known),
+        "rule": read.rule.astype(np.float64),
     }
-    return np.column_stack([columns[name] for name in TOWN_FEATURES])
-
-
-def _best(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Each group's largest value, NaN where all of a group's are unknown."""
-    filled = np.where(np.isnan(values), -np.inf, values)
-    best = np.maximum.reduceat(filled, starts)
-    return np.where(np.isneginf(best), np.nan, best)
 
 
 def decide_ranked_towns(
@@ -377,9 +323,10 @@ def decide_ranked_towns(
     appear among the candidates and each town's paragraphs by relevance, ties in fusion order.
     The support decision reads every town's best :data:`TOWN_PASSAGES` paragraphs in one call;
     a town's lead is the first of them that supports the question (else the one it finds most
-    likely to). Then either the fitted town decision (``town_model``, over :func:`town_features`)
-    says which towns match — none clearing its threshold: no town — or, without one, a town
-    matches when its lead supports and its relevance reaches ``threshold`` of the best such town's.
+    likely to). Then either the fitted town decision (``town_model``, over :func:`candidate_features`)
+    gives each candidate a probability, a town its likeliest candidate's (which then leads it),
+    and the towns clearing its threshold match — none clearing it: no town — or, without one, a
+    town matches when its lead supports and its relevance reaches ``threshold`` of the best such town's.
 
     Args:
         ids: Candidate paragraph ids (fusion order).
@@ -389,7 +336,8 @@ def decide_ranked_towns(
         judge: The support decision's reading of the candidates at these positions.
         threshold: Share of the best town's relevance a town needs (without ``town_model``).
         town_model: The fitted town decision (:class:`assistant.support.SupportModel` over
-            :data:`TOWN_FEATURES`); None: the relevance-share rule.
+            :data:`CANDIDATE_FEATURES`); None, or fewer candidate towns than its ``min_towns``:
+            the relevance-share rule.
     """
     n = len(ids)
     if not n:
@@ -405,47 +353,44 @@ def decide_ranked_towns(
     asked = order[depth < TOWN_PASSAGES]  # every town's best few, town by town
     asked_starts = np.flatnonzero(np.r_[True, town_rank[asked][1:] != town_rank[asked][:-1]])
     read = judge(asked.tolist())
-    # The lead: the first of the town's best that supports, else (for the town model) the one most
-    # likely to, else its best.
-    at_depth = depth[depth < TOWN_PASSAGES]
-    fallback = read.probability if town_model is not None else -at_depth.astype(np.float64)
-    preference = np.where(read.supports, 3.0 * TOWN_PASSAGES - at_depth, fallback)
-    ends = [*asked_starts[1:].tolist(), len(asked)]
-    lead_at = [int(s + np.argmax(preference[s:e])) for s, e in zip(asked_starts.tolist(), ends)]
-    has_lead = read.supports[lead_at]
-    lead_score = scores[asked[lead_at]]
-    support = _best(read.probability, asked_starts)
-    best = float(lead_score[has_lead].max()) if has_lead.any() else 0.0
-    share_rule = has_lead & (lead_score >= threshold * best)
-    features = town_features(
-        scores[asked[asked_starts]], support, _best(read.dense, asked_starts), _best(read.bigram, asked_starts),
-        _best(read.coverage_known, asked_starts), np.maximum.reduceat(read.rule.astype(np.int64), asked_starts) > 0,
-        share_rule, None if read.window is None else _best(read.window, asked_starts),
-    )  # fmt: skip
-    if town_model is not None:
-        columns = {name: features[:, i] for i, name in enumerate(TOWN_FEATURES)}
-        probability = town_model.probabilities(columns, len(features))
+    asked_ends = [*asked_starts[1:].tolist(), len(asked)]
+    features = candidate_features(scores[asked], read)
+    if town_model is not None and len(asked_starts) >= town_model.min_towns:
+        # The fitted decision: a town's probability is its likeliest candidate's, which leads it.
+        likely = town_model.probabilities(features, len(asked))
+        lead_at = [int(s + np.argmax(likely[s:e])) for s, e in zip(asked_starts.tolist(), asked_ends)]
+        probability = likely[lead_at]
         matched = probability >= town_model.threshold
     else:
+        # The lead: the first of the town's best that supports, else its best.
+        at_depth = depth[depth < TOWN_PASSAGES]
+        preference = np.where(read.supports, 3.0 * TOWN_PASSAGES - at_depth, -at_depth.astype(np.float64))
+        lead_at = [int(s + np.argmax(preference[s:e])) for s, e in zip(asked_starts.tolist(), asked_ends)]
+        has_lead = read.supports[lead_at]
+        supported = scores[asked[lead_at]][has_lead]
+        best = float(supported.max()) if len(supported) else 0.0
         probability = read.probability[lead_at]
-        matched = share_rule
-    order_list, town_list = order.tolist(), towns.tolist()
-    group_starts, group_ends = starts.tolist(), [*starts[1:].tolist(), n]
+        matched = has_lead & (scores[asked[lead_at]] >= threshold * best)
+    lead_score = scores[asked[lead_at]].tolist()
+    matrix = np.column_stack([features[name] for name in CANDIDATE_FEATURES])
+    order_list, town_list, asked_list = order.tolist(), towns.tolist(), asked.tolist()
     decided = []
-    for g, (start, end) in enumerate(zip(group_starts, group_ends)):
+    for g, (start, end) in enumerate(zip(starts.tolist(), [*starts[1:].tolist(), n])):
         group = order_list[start:end]
-        lead = int(asked[lead_at[g]])
+        lead = asked_list[lead_at[g]]
         group.remove(lead)
         group.insert(0, lead)
         shown = tuple(ids[i] for i in group[: TOWN_PASSAGES if matched[g] else 1])
+        first, last = int(asked_starts[g]), asked_ends[g]
         decided.append(
             TownDecision(
                 town_names[town_list[lead]],
                 bool(matched[g]),
-                float(lead_score[g]),
+                lead_score[g],
                 shown,
                 float(probability[g]),
-                tuple(features[g].tolist()),
+                tuple(ids[i] for i in asked_list[first:last]),
+                matrix[first:last],
             )  # fmt: skip
         )
     decided.sort(key=lambda d: (-d.matched, -d.relevance))
@@ -453,7 +398,7 @@ def decide_ranked_towns(
 
 
 __all__ = [
-    "TOWN_FEATURES",
+    "CANDIDATE_FEATURES",
     "Judged",
     "MEANING_FEATURES",
     "Ranking",
@@ -464,5 +409,5 @@ __all__ = [
     "fuse",
     "relevance",
     "relevances",
-    "town_features",
+    "candidate_features",
 ]

@@ -138,7 +138,8 @@ class TownMatch:
         build: Makes the :class:`Hit` of one of ``ids``.
         probability: The town decision's probability that the town matches (see
             :func:`assistant.fusion.decide_ranked_towns`).
-        features: The town's features the town decision read (:data:`assistant.fusion.TOWN_FEATURES`).
+        judged: The town's candidates the decision read.
+        features: Their features (:data:`assistant.fusion.CANDIDATE_FEATURES`, one row each).
     """
 
     town: str
@@ -147,7 +148,8 @@ class TownMatch:
     ids: tuple[str, ...]
     build: Callable[[str], Hit] = field(repr=False, compare=False)
     probability: float = field(default=0.0, compare=False)
-    features: tuple[float, ...] = field(default=(), repr=False, compare=False)
+    judged: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    features: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @functools.cached_property
     def hits(self) -> tuple[Hit, ...]:
@@ -771,6 +773,7 @@ class HybridRetriever(SupportJudge):
                 ids=d.ids,
                 build=build,
                 probability=d.probability,
+                judged=d.judged,
                 features=d.features,
             )  # fmt: skip
             for d in decisions

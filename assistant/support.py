@@ -117,6 +117,9 @@ class SupportModel:
         provenance: How the model was fitted (data, held-out figures).
         bounds: Feature → (lowest, highest) value seen in training; a value is read clipped into
             them (a standing far beyond anything labelled must not outweigh everything else).
+        min_towns: For the town decision: the fewest candidate towns of a question it was fitted
+            on. Its features are read relative to the question's other candidates, which over a
+            handful of towns mean something else; such questions keep the relevance-share rule.
     """
 
     features: tuple[str, ...]
@@ -127,6 +130,7 @@ class SupportModel:
     threshold: float
     provenance: dict
     bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
+    min_towns: int = 0
 
     def __post_init__(self) -> None:
         n = len(self.features)
@@ -146,6 +150,7 @@ class SupportModel:
             threshold=float(data["threshold"]),
             provenance=data.get("provenance", {}),
             bounds={name: (float(lo), float(hi)) for name, (lo, hi) in data.get("bounds", {}).items()},
+            min_towns=int(data.get("min_towns", 0)),
         )
 
     def _logit(self, values: dict[str, float | None]) -> float:
