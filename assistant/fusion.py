@@ -27,7 +27,7 @@ dense floor) are the documented arguments of :class:`assistant.retrieve.HybridRe
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
@@ -145,6 +145,47 @@ def relevances(coverage: np.ndarray, similarity: np.ndarray) -> np.ndarray:
     return COVERAGE_SHARE * coverage + DENSE_SHARE * np.minimum(1.0, dense)
 
 
+CANDIDATE_FEATURES = (
+    "support", "support_logit_gap", "support_z", "question_support", "relevance_share", "relevance_z",
+    "dense_z", "dense_gap", "window_z", "window_gap", "bigram", "bigram_share", "bigram_z",
+    "coverage_known", "coverage_share", "rule",
+)  # fmt: skip
+"""Features of a candidate paragraph for the fitted town decision (:func:`candidate_features`, each
+read relative to the question's other candidates; ``scripts/fit_town_decision.py`` fits which it reads)."""
+MEANING_FEATURES = ("window_z", "window_gap")
+"""Candidate features read from sentence-window vectors: computed only for a town model that reads them."""
+
+
+@dataclass(frozen=True)
+class Judged:
+    """The paragraph support decision's reading of some candidates (arrays aligned with the candidates asked).
+
+    Attributes:
+        probability: The fitted support probability of each (:mod:`assistant.support`).
+        supports: Whether each supports the question (the probability at the model's threshold).
+        dense: Dense similarity of each (NaN: beyond the dense query's reach, or not comparable).
+        bigram: IDF-weighted share of the question's character bigrams in its best sentence.
+        coverage_known: Lexical coverage of the question's words some report uses.
+        rule: The lexical rule's verdict on each.
+        window: Similarity of the question and each one's best sentence window (NaN: not read).
+    """
+
+    probability: np.ndarray
+    supports: np.ndarray
+    dense: np.ndarray
+    bigram: np.ndarray
+    coverage_known: np.ndarray
+    rule: np.ndarray
+    window: np.ndarray | None = None
+
+    @classmethod
+    def of_verdicts(cls, verdicts: Sequence[bool]) -> Judged:
+        """A reading with only yes/no verdicts (probability 1 or 0, every other feature unknown)."""
+        ok = np.asarray(verdicts, dtype=bool)
+        unknown = np.full(len(ok), np.nan)
+        return cls(ok.astype(np.float64), ok, unknown, unknown, unknown, ok)
+
+
 @dataclass(frozen=True)
 class TownDecision:
     """Whether one town speaks of the question's topic.
@@ -154,12 +195,19 @@ class TownDecision:
         matched: Its lead paragraph supports the question and is relevant enough.
         relevance: Relevance of its first paragraph.
         ids: Its paragraphs to show, lead first (up to :data:`TOWN_PASSAGES` when matched, else one).
+        probability: The town decision's probability that the town matches (the lead's support
+            probability where no town model decides).
+        judged: The town's candidates the decision read (its best :data:`TOWN_PASSAGES`).
+        features: Their :data:`CANDIDATE_FEATURES`, one row each (kept for fitting the town model).
     """
 
     town: str
     matched: bool
     relevance: float
     ids: tuple[str, ...]
+    probability: float = field(default=0.0, compare=False)
+    judged: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    features: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 def decide_towns(
@@ -187,7 +235,77 @@ def decide_towns(
     codes: dict[str, int] = {}
     towns = np.array([codes.setdefault(town_of(pid), len(codes)) for pid in ids], dtype=np.int64)
     scores = np.array([relevance_of(pid) for pid in ids], dtype=np.float64)
-    return decide_ranked_towns(ids, towns, list(codes), scores, lambda at: [supports(ids[i]) for i in at], threshold)
+
+    def judge(at: list[int]) -> Judged:
+        return Judged.of_verdicts([supports(ids[i]) for i in at])
+
+    return decide_ranked_towns(ids, towns, list(codes), scores, judge, threshold)
+
+
+def _share(values: np.ndarray) -> np.ndarray:
+    """Each value over the question's largest (0 where every value is 0; NaN stays unknown)."""
+    known = values[~np.isnan(values)]
+    top = float(known.max()) if len(known) else 0.0
+    return values / top if top > 0 else np.where(np.isnan(values), np.nan, 0.0)
+
+
+def _standard(values: np.ndarray) -> np.ndarray:
+    """Standard deviations above the question's mean (0 where every value is the same; NaN stays unknown)."""
+    known = values[~np.isnan(values)]
+    if len(known) < 2 or float(known.std()) == 0.0:
+        return np.where(np.isnan(values), np.nan, 0.0)
+    return (values - known.mean()) / known.std()
+
+
+def _below_best(values: np.ndarray) -> np.ndarray:
+    """How far each value lies below the question's best (NaN stays unknown)."""
+    known = values[~np.isnan(values)]
+    return values - float(known.max()) if len(known) else values
+
+
+def candidate_features(relevance: np.ndarray, read: Judged) -> dict[str, np.ndarray]:
+    """The :data:`CANDIDATE_FEATURES` of one question's judged candidates (every town's best few).
+
+    A question in an official's own words shares few words with any report, so every
+    paragraph's absolute support is low alike, and the embedder's cosines of every pair crowd into
+    one narrow band. What survives paraphrase is a candidate's standing among the same question's
+    other candidates: its support's log-odds below the best, its z-scores of support, relevance,
+    similarity (of the whole paragraph and of its best sentence window) and bigram coverage, its
+    shares of the best. ``question_support`` (the best support of any candidate) tells a question
+    that some report answers from one none does.
+
+    Args:
+        relevance: Relevance of each candidate (:func:`relevance`).
+        read: The support decision's reading of the same candidates.
+
+    >>> read = Judged(np.array([0.8, 0.2]), np.array([True, False]), np.array([0.9, np.nan]),
+    ...               np.array([0.5, 0.0]), np.array([0.5, 0.25]), np.array([True, False]))
+    >>> x = candidate_features(np.array([0.8, 0.4]), read)
+    >>> x["relevance_share"].tolist(), x["support_logit_gap"].round(2).tolist(), x["dense_gap"].tolist()
+    ([1.0, 0.5], [0.0, -2.77], [0.0, nan])
+    """
+    n = len(relevance)
+    clipped = np.clip(read.probability, 1e-6, 1 - 1e-6)
+    logit = np.log(clipped / (1 - clipped))
+    window = read.window if read.window is not None else np.full(n, np.nan)
+    return {
+        "support": read.probability,
+        "support_logit_gap": logit - logit.max() if n else logit,
+        "support_z": _standard(logit),
+        "question_support": np.full(n, read.probability.max() if n else 0.0),
+        "relevance_share": _share(relevance),
+        "relevance_z": _standard(relevance),
+        "dense_z": _standard(read.dense),
+        "dense_gap": _below_best(read.dense),
+        "window_z": _standard(window),
+        "window_gap": _below_best(window),
+        "bigram": read.bigram,
+        "bigram_share": _share(read.bigram),
+        "bigram_z": _standard(read.bigram),
+        "coverage_known": read.coverage_known,
+        "coverage_share": _share(read.coverage_known),
+        "rule": read.rule.astype(np.float64),
+    }
 
 
 def decide_ranked_towns(
@@ -195,25 +313,31 @@ def decide_ranked_towns(
     towns: np.ndarray,
     town_names: Sequence[str],
     scores: np.ndarray,
-    supports: Callable[[list[int]], list[bool]],
+    judge: Callable[[list[int]], Judged],
     threshold: float,
+    town_model=None,
 ) -> list[TownDecision]:
-    """:func:`decide_towns` over arrays: the same decisions, without a Python call per candidate.
+    """:func:`decide_towns` over arrays: one decision per candidate town, without a Python call per candidate.
 
-    A question over 2,000 towns has ~8,000 candidates; grouping and ranking them with Python
-    dictionaries and callbacks took ~40 ms of it. Towns are taken in the order they first
-    appear among the candidates and each town's paragraphs by relevance, ties in fusion order
-    (as the dictionary and stable sorts of :func:`decide_towns` order them). The support decision
-    is asked for many candidates at once, and only for those it decides: every town's best, then
-    the next of the towns it refused, up to :data:`TOWN_PASSAGES` deep.
+    A question over 2,000 towns has ~8,000 candidates. Towns are taken in the order they first
+    appear among the candidates and each town's paragraphs by relevance, ties in fusion order.
+    The support decision reads every town's best :data:`TOWN_PASSAGES` paragraphs in one call;
+    a town's lead is the first of them that supports the question (else the one it finds most
+    likely to). Then either the fitted town decision (``town_model``, over :func:`candidate_features`)
+    gives each candidate a probability, a town its likeliest candidate's (which then leads it),
+    and the towns clearing its threshold match — none clearing it: no town — or, without one, a
+    town matches when its lead supports and its relevance reaches ``threshold`` of the best such town's.
 
     Args:
         ids: Candidate paragraph ids (fusion order).
         towns: Town code of each candidate (an index into ``town_names``).
         town_names: Town of each code.
         scores: Relevance of each candidate.
-        supports: Whether each candidate at these positions is real evidence for the question.
-        threshold: Share of the best town's relevance a town needs.
+        judge: The support decision's reading of the candidates at these positions.
+        threshold: Share of the best town's relevance a town needs (without ``town_model``).
+        town_model: The fitted town decision (:class:`assistant.support.SupportModel` over
+            :data:`CANDIDATE_FEATURES`); None, or fewer candidate towns than its ``min_towns``:
+            the relevance-share rule.
     """
     n = len(ids)
     if not n:
@@ -224,41 +348,59 @@ def decide_ranked_towns(
     town_rank = first[inverse.reshape(-1)]
     order = np.lexsort((position, -scores, town_rank))
     ranked = town_rank[order]
-    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]]).tolist()
-    ends = [*starts[1:], n]
-    order_list, score_list, town_list = order.tolist(), scores.tolist(), towns.tolist()
-    groups = [order_list[start:end] for start, end in zip(starts, ends)]
-    # A town's lead is the first of its best TOWN_PASSAGES that supports the question: every town's
-    # first is judged in one call, then the second of those still without a lead, and so on.
-    lead_of: list[int | None] = [None] * len(groups)
-    undecided = list(range(len(groups)))
-    for depth in range(TOWN_PASSAGES):
-        asked = [(g, groups[g][depth]) for g in undecided if depth < len(groups[g])]
-        if not asked:
-            break
-        undecided = []
-        for (g, i), ok in zip(asked, supports([i for _, i in asked])):
-            if ok:
-                lead_of[g] = i
-            else:
-                undecided.append(g)
-    leads = []
-    for group, lead in zip(groups, lead_of):
-        if lead is not None:
-            group.remove(lead)
-            group.insert(0, lead)
-        leads.append((town_names[town_list[group[0]]], group, score_list[group[0]], lead is not None))
-    best = max((score for _, _, score, ok in leads if ok), default=0.0)
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+    depth = position - np.repeat(starts, np.diff(np.r_[starts, n]))
+    asked = order[depth < TOWN_PASSAGES]  # every town's best few, town by town
+    asked_starts = np.flatnonzero(np.r_[True, town_rank[asked][1:] != town_rank[asked][:-1]])
+    read = judge(asked.tolist())
+    asked_ends = [*asked_starts[1:].tolist(), len(asked)]
+    features = candidate_features(scores[asked], read)
+    if town_model is not None and len(asked_starts) >= town_model.min_towns:
+        # The fitted decision: a town's probability is its likeliest candidate's, which leads it.
+        likely = town_model.probabilities(features, len(asked))
+        lead_at = [int(s + np.argmax(likely[s:e])) for s, e in zip(asked_starts.tolist(), asked_ends)]
+        probability = likely[lead_at]
+        matched = probability >= town_model.threshold
+    else:
+        # The lead: the first of the town's best that supports, else its best.
+        at_depth = depth[depth < TOWN_PASSAGES]
+        preference = np.where(read.supports, 3.0 * TOWN_PASSAGES - at_depth, -at_depth.astype(np.float64))
+        lead_at = [int(s + np.argmax(preference[s:e])) for s, e in zip(asked_starts.tolist(), asked_ends)]
+        has_lead = read.supports[lead_at]
+        supported = scores[asked[lead_at]][has_lead]
+        best = float(supported.max()) if len(supported) else 0.0
+        probability = read.probability[lead_at]
+        matched = has_lead & (scores[asked[lead_at]] >= threshold * best)
+    lead_score = scores[asked[lead_at]].tolist()
+    matrix = np.column_stack([features[name] for name in CANDIDATE_FEATURES])
+    order_list, town_list, asked_list = order.tolist(), towns.tolist(), asked.tolist()
     decided = []
-    for town, group, score, ok in leads:
-        matched = ok and score >= threshold * best
-        shown = tuple(ids[i] for i in group[: TOWN_PASSAGES if matched else 1])
-        decided.append(TownDecision(town, matched, score, shown))
+    for g, (start, end) in enumerate(zip(starts.tolist(), [*starts[1:].tolist(), n])):
+        group = order_list[start:end]
+        lead = asked_list[lead_at[g]]
+        group.remove(lead)
+        group.insert(0, lead)
+        shown = tuple(ids[i] for i in group[: TOWN_PASSAGES if matched[g] else 1])
+        first, last = int(asked_starts[g]), asked_ends[g]
+        decided.append(
+            TownDecision(
+                town_names[town_list[lead]],
+                bool(matched[g]),
+                lead_score[g],
+                shown,
+                float(probability[g]),
+                tuple(ids[i] for i in asked_list[first:last]),
+                matrix[first:last],
+            )  # fmt: skip
+        )
     decided.sort(key=lambda d: (-d.matched, -d.relevance))
     return decided
 
 
 __all__ = [
+    "CANDIDATE_FEATURES",
+    "Judged",
+    "MEANING_FEATURES",
     "Ranking",
     "SignalHit",
     "TownDecision",
@@ -267,4 +409,5 @@ __all__ = [
     "fuse",
     "relevance",
     "relevances",
+    "candidate_features",
 ]

@@ -26,12 +26,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from assistant.evidence import weighted_hits
+from assistant.fusion import Judged
 from assistant.injection import is_instruction
 from assistant.lexicon import contains as lexical_contains
 from assistant.lexicon import coverage as lexical_coverage
 from assistant.query import Query
 from assistant.signals import dense_text
-from assistant.support import bigram_coverage, bigram_weights, question_bigrams
+from assistant.support import FEATURES, LAZY, bigram_coverage, bigram_weights, question_bigrams
 from assistant.text import fold, to_simplified
 from assistant.views import INNER_PUNCT, PUNCT
 from vectorstore.sentences import SentenceVectors, standing
@@ -165,9 +166,15 @@ class SupportJudge:
         return WindowMeaning(vectors, vector, sims, max(peaks) if peaks else None, paragraphs)
 
     def town_judge(
-        self, query: Query, topic: Topic, towns: list[str] | None, lexical: dict, dense: dict
-    ) -> Callable[[list[str], list[bool]], list[bool]]:
-        """The fitted decision whether candidate paragraphs support a which-towns answer for their towns.
+        self,
+        query: Query,
+        topic: Topic,
+        towns: list[str] | None,
+        lexical: dict,
+        dense: dict,
+        meaning: bool = False,
+    ) -> Callable[[list[str], list[bool]], Judged]:
+        """The fitted support decision's reading of candidate paragraphs of a which-towns question.
 
         Args:
             query: The question.
@@ -175,10 +182,14 @@ class SupportJudge:
             towns: The towns searched (None: all).
             lexical: Candidate → its lexical evidence (the rule's coverage).
             dense: Candidate → its dense similarity, for those the dense query reached.
+            meaning: Also read each candidate's best sentence-window similarity (for a town
+                decision that reads :data:`assistant.fusion.MEANING_FEATURES`; unknown where the
+                question's similarities are not comparable).
 
         Returns:
-            A function of (paragraph ids, the lexical rule's verdict of each) → the decision of each; the
-            features of the paragraphs asked in one call are computed at once.
+            A function of (paragraph ids, the lexical rule's verdict of each) → their :class:`Judged`
+            reading: the features of the paragraphs asked in one call are computed, and the model
+            applied, at once (:meth:`assistant.support.SupportModel.probabilities`).
         """
         grams = self.bigram_weights(query)
         model = self.support_model
@@ -187,24 +198,49 @@ class SupportJudge:
         windows = self.window_meaning(query, towns, dense) if same_scale and model.lazy_features else None
         paragraphs = self.kb.paragraphs
 
-        def decide(pid: str, rule: bool, features) -> bool:
-            if is_instruction(paragraphs[pid].text):  # orders planted in a report are no evidence of anything
-                return False
-            similarity = dense.get(pid) if same_scale else None
-            if pid in features:
-                values = features.values(pid, similarity, rule)
-            else:  # not an index row (cannot happen while the views are current)
-                rule = self._supports(pid, lexical.get(pid, 0.0), dense.get(pid, 0.0), topic)
-                values = self.support_features(query, topic, pid, similarity, grams, rule)
-            if windows is None or similarity is None:  # beyond the dense query's reach: no similarity at all
-                return model.supports(values)
-            return model.supports_lazily(values, lambda: windows(pid))
+        def read(pids: list[str], rules: list[bool]) -> Judged:
+            table = self.support_feature_table(query, topic, pids, grams)
+            rules = list(rules)
+            for i, pid in enumerate(pids):
+                if pid not in table:  # not an index row (cannot happen while the views are current)
+                    rules[i] = self._supports(pid, lexical.get(pid, 0.0), dense.get(pid, 0.0), topic)
+            values = [
+                table.values(pid, None, rule)
+                if pid in table
+                else self.support_features(query, topic, pid, None, grams, rule)
+                for pid, rule in zip(pids, rules)
+            ]
+            n = len(pids)
+            columns = {
+                name: np.array([v[name] for v in values], dtype=np.float64) for name in FEATURES if name not in LAZY
+            }
+            similarity = [dense.get(pid) if same_scale else None for pid in pids]
+            columns["dense"] = np.array([np.nan if s is None else s for s in similarity], dtype=np.float64)
+            if windows is not None:  # a model reading window meaning: beyond the dense query's reach it is unknown
+                window_values = [windows(pid) if s is not None else {} for pid, s in zip(pids, similarity)]
+                for name in LAZY:
+                    columns[name] = np.array([np.nan if m.get(name) is None else m[name] for m in window_values])
+            probability = model.probabilities(columns, n)
+            # Orders planted in a report are no evidence of anything.
+            planted = np.array([is_instruction(paragraphs[pid].text) for pid in pids], dtype=bool)
+            probability = np.where(planted, 0.0, probability)
+            window = None
+            if meaning and same_scale:
+                vectors, _ = self.sentence_vectors()
+                vector = self.embed_query(dense_text(query, towns, self.aliases))
+                best = vectors.best_many([paragraphs[pid] for pid in pids], vector)
+                window = np.array([np.nan if b is None else b for b in best], dtype=np.float64)
+            return Judged(
+                window=window,
+                probability=probability,
+                supports=probability >= model.threshold,
+                dense=columns["dense"],
+                bigram=columns["bigram"],
+                coverage_known=columns["coverage_known"],
+                rule=np.array(rules, dtype=bool),
+            )
 
-        def supports(pids: list[str], rules: list[bool]) -> list[bool]:
-            features = self.support_feature_table(query, topic, pids, grams)
-            return [decide(pid, rule, features) for pid, rule in zip(pids, rules)]
-
-        return supports
+        return read
 
     def known_weights(self, topic: Topic) -> dict[str, float]:
         """The topic's terms that occur somewhere in the reports (all of them if none does)."""

@@ -21,13 +21,24 @@ import numpy as np
 from assistant import english, phrasing
 from assistant.compose import quote_score
 from assistant.evidence import EvidenceIndex, TermPresence
-from assistant.fusion import RRF_K, TOWN_PASSAGES, Ranking, SignalHit, decide_ranked_towns, fuse, fuse_rows, relevances
+from assistant.fusion import (
+    MEANING_FEATURES,
+    RRF_K,
+    TOWN_PASSAGES,
+    Judged,
+    Ranking,
+    SignalHit,
+    decide_ranked_towns,
+    fuse,
+    fuse_rows,
+    relevances,
+)
 from assistant.judging import QUOTED_BAR, SupportJudge
 from assistant.kinds import kind_named, understand
 from assistant.lexicon import GENERIC, term_weight
 from assistant.query import Query, strip_towns
 from assistant.signals import Bm25, Dense, Evidence, Exact, Scope, TopicQuery
-from assistant.support import SupportModel, default_model
+from assistant.support import SupportModel, default_model, default_town_model
 from assistant.text import NUMBER, fold
 from assistant.units import strip_asked_units
 from assistant.views import INNER_PUNCT, PUNCT, IndexViews, pinyin_aliases  # noqa: F401 - pinyin_aliases: re-exported
@@ -126,6 +137,10 @@ class TownMatch:
         relevance: Relevance of the best paragraph (coverage and similarity blended).
         ids: The town's best paragraph ids, best first (up to three when matched, else one).
         build: Makes the :class:`Hit` of one of ``ids``.
+        probability: The town decision's probability that the town matches (see
+            :func:`assistant.fusion.decide_ranked_towns`).
+        judged: The town's candidates the decision read.
+        features: Their features (:data:`assistant.fusion.CANDIDATE_FEATURES`, one row each).
     """
 
     town: str
@@ -133,6 +148,9 @@ class TownMatch:
     relevance: float
     ids: tuple[str, ...]
     build: Callable[[str], Hit] = field(repr=False, compare=False)
+    probability: float = field(default=0.0, compare=False)
+    judged: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    features: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @functools.cached_property
     def hits(self) -> tuple[Hit, ...]:
@@ -219,6 +237,9 @@ class HybridRetriever(SupportJudge):
             (at most ``MAX_DENSE`` in all).
         support_model: The fitted decision whether a town's passage supports a cross-town
             answer (default: ``assistant/data/support_model.json``, see :mod:`assistant.support`).
+        town_model: The fitted decision which towns match a which-towns question that names no
+            town, read from each town's standing among the question's candidate towns (default:
+            ``assistant/data/town_model.json``, :func:`assistant.support.default_town_model`).
     """
 
     def __init__(
@@ -233,6 +254,7 @@ class HybridRetriever(SupportJudge):
         town_candidates: int = 4,
         town_chunks: int = 12,
         support_model: SupportModel | None = None,
+        town_model: SupportModel | None = None,
     ) -> None:
         if rrf_k <= 0:
             raise ValueError(f"rrf_k must be > 0, got {rrf_k}")
@@ -260,6 +282,8 @@ class HybridRetriever(SupportJudge):
         self.town_candidates = town_candidates
         self.town_chunks = town_chunks
         self.support_model = support_model or default_model()
+        self.town_model = town_model if town_model is not None else default_town_model()
+        self.town_meaning = False  # read every town's window similarity even if the town model does not (fitting)
         self._views: IndexViews | None = None
         self._holding_key: tuple | None = None
         self._holding_rows = np.zeros(0, dtype=bool)
@@ -729,11 +753,17 @@ class HybridRetriever(SupportJudge):
         rules = (similarity >= self.dense_floor) if not topic.known else (coverage >= bar) & has_required
         rule_list = rules.tolist()
 
-        # The fitted decision (assistant/support.py, features in assistant/judging.py), asked only for
-        # the candidates decide_ranked_towns needs (every town's best first, then the next of those refused).
-        judge = self.town_judge(query, topic, towns, lexical, dense)
+        # The fitted paragraph decision (assistant/support.py, features in assistant/judging.py), asked
+        # for every town's best few candidates at once.
+        # Which of all towns match is the fitted town decision's; towns the question names are
+        # compared with each other, not ranked against a county (the relevance-share rule decides).
+        town_model = None if query.towns else self.town_model
+        meaning = self.town_meaning or (
+            town_model is not None and bool(set(town_model.features) & set(MEANING_FEATURES))
+        )
+        judge = self.town_judge(query, topic, towns, lexical, dense, meaning)
 
-        def supports(at: list[int]) -> list[bool]:
+        def read(at: list[int]) -> Judged:
             return judge([ids[i] for i in at], [rule_list[i] for i in at])
 
         if (rows >= 0).all():
@@ -742,10 +772,20 @@ class HybridRetriever(SupportJudge):
             code: dict[str, int] = {}
             towns_of = [code.setdefault(self.kb.paragraphs[pid].town, len(code)) for pid in ids]
             town_names, town_codes = list(code), np.array(towns_of, dtype=np.int64)
-        decisions = decide_ranked_towns(ids, town_codes, town_names, scores, supports, self.town_threshold)
+        decisions = decide_ranked_towns(ids, town_codes, town_names, scores, read, self.town_threshold, town_model)
         build = functools.partial(self._hit, found)
         decided = [
-            TownMatch(town=d.town, matched=d.matched, relevance=d.relevance, ids=d.ids, build=build) for d in decisions
+            TownMatch(
+                town=d.town,
+                matched=d.matched,
+                relevance=d.relevance,
+                ids=d.ids,
+                build=build,
+                probability=d.probability,
+                judged=d.judged,
+                features=d.features,
+            )  # fmt: skip
+            for d in decisions
         ]
         matched = [m for m in decided if m.matched]
         # Interleaved by town (every town's best, then every town's second, …), then the rest.

@@ -37,11 +37,14 @@ import functools
 import json
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 MODEL_FILE = Path(__file__).with_name("data") / "support_model.json"
+TOWN_MODEL_FILE = Path(__file__).with_name("data") / "town_model.json"
 FEATURES = ("dense", "standing", "gap", "coverage", "coverage_known", "bigram", "numeric", "rule")
 LAZY = ("standing", "gap")  # read from sentence vectors: computed only where the verdict depends on them
 _NOT_CONTENT = re.compile(r"[\W\d_a-z]")
@@ -114,6 +117,9 @@ class SupportModel:
         provenance: How the model was fitted (data, held-out figures).
         bounds: Feature → (lowest, highest) value seen in training; a value is read clipped into
             them (a standing far beyond anything labelled must not outweigh everything else).
+        min_towns: For the town decision: the fewest candidate towns of a question it was fitted
+            on. Its features are read relative to the question's other candidates, which over a
+            handful of towns mean something else; such questions keep the relevance-share rule.
     """
 
     features: tuple[str, ...]
@@ -124,6 +130,7 @@ class SupportModel:
     threshold: float
     provenance: dict
     bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
+    min_towns: int = 0
 
     def __post_init__(self) -> None:
         n = len(self.features)
@@ -143,6 +150,7 @@ class SupportModel:
             threshold=float(data["threshold"]),
             provenance=data.get("provenance", {}),
             bounds={name: (float(lo), float(hi)) for name, (lo, hi) in data.get("bounds", {}).items()},
+            min_towns=int(data.get("min_towns", 0)),
         )
 
     def _logit(self, values: dict[str, float | None]) -> float:
@@ -158,6 +166,32 @@ class SupportModel:
     def probability(self, values: dict[str, float | None]) -> float:
         """Probability that a passage with these feature values supports an answer (None: unknown)."""
         return 1.0 / (1.0 + math.exp(-self._logit(values)))
+
+    def probabilities(self, columns: Mapping[str, np.ndarray], n: int) -> np.ndarray:
+        """:meth:`probability` of ``n`` items at once: one column per feature, NaN where a value is unknown.
+
+        A which-towns question over 1,200 towns judges thousands of paragraphs (and towns); one
+        Python call per item and feature took milliseconds each question. The terms are added in
+        the order :meth:`_logit` adds them, so each value equals :meth:`probability`'s.
+
+        Args:
+            columns: Feature name → values (a feature missing here is unknown for every item).
+            n: Number of items.
+        """
+        columns = dict(columns)
+        rule = columns.get("rule")
+        for name in LAZY:
+            if name in columns and rule is not None:
+                columns[name + UNRULED] = np.asarray(columns[name], dtype=np.float64) * (1.0 - rule)
+        z = np.full(n, self.bias, dtype=np.float64)
+        for f, m, s, w in zip(self.features, self.mean, self.scale, self.weights):
+            value = columns.get(f)
+            if value is None:
+                continue
+            value = np.asarray(value, dtype=np.float64)
+            lo, hi = self.bounds.get(f, (-np.inf, np.inf))
+            z = z + np.where(np.isnan(value), 0.0, w * (np.clip(value, lo, hi) - m) / s)
+        return 1.0 / (1.0 + np.exp(-z))
 
     def supports(self, values: dict[str, float | None]) -> bool:
         """The decision at the fitted threshold."""
@@ -196,3 +230,15 @@ class SupportModel:
 def default_model() -> SupportModel:
     """The packaged model (``assistant/data/support_model.json``)."""
     return SupportModel.load()
+
+
+@functools.lru_cache(maxsize=1)
+def default_town_model() -> SupportModel | None:
+    """The packaged town decision (``assistant/data/town_model.json``, :func:`assistant.fusion.town_features`).
+
+    The same kind of model as the paragraph decision — a logistic regression with a threshold,
+    fitted by ``scripts/fit_town_decision.py`` on labelled which-towns questions — over the
+    features of a whole town, read relative to the question's other candidate towns. None
+    when no town decision is packaged (refitting from scratch): the relevance-share rule decides.
+    """
+    return SupportModel.load(TOWN_MODEL_FILE) if TOWN_MODEL_FILE.exists() else None

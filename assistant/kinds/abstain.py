@@ -22,7 +22,7 @@ RELATED_SHOWN = 3  # nearest passages listed under "可能相关"
 
 
 def abstain(ctx: Context, retrieval: Retrieval) -> Answer:
-    """"报告中未找到…" with the reason and the nearest passages."""
+    """ "报告中未找到…" with the reason and the nearest passages."""
     query = retrieval.query
     scope = phrasing.towns_scope(query.towns)
     related = tuple(ctx.cite(h.id) for h in retrieval.hits[:RELATED_SHOWN])
