@@ -323,10 +323,9 @@ def decide_ranked_towns(
     appear among the candidates and each town's paragraphs by relevance, ties in fusion order.
     The support decision reads every town's best :data:`TOWN_PASSAGES` paragraphs in one call;
     a town's lead is the first of them that supports the question (else the one it finds most
-    likely to). Then either the fitted town decision (``town_model``, over :func:`candidate_features`)
-    gives each candidate a probability, a town its likeliest candidate's (which then leads it),
-    and the towns clearing its threshold match — none clearing it: no town — or, without one, a
-    town matches when its lead supports and its relevance reaches ``threshold`` of the best such town's.
+    likely to). A town matches when its lead supports and its relevance reaches ``threshold`` of the
+    best such town's; the fitted town decision (``town_model``, over :func:`candidate_features`)
+    adds the towns whose likeliest candidate clears its threshold (that candidate then leads them).
 
     Args:
         ids: Candidate paragraph ids (fusion order).
@@ -337,7 +336,7 @@ def decide_ranked_towns(
         threshold: Share of the best town's relevance a town needs (without ``town_model``).
         town_model: The fitted town decision (:class:`assistant.support.SupportModel` over
             :data:`CANDIDATE_FEATURES`); None, or fewer candidate towns than its ``min_towns``:
-            the relevance-share rule.
+            the relevance-share rule alone.
     """
     n = len(ids)
     if not n:
@@ -355,22 +354,27 @@ def decide_ranked_towns(
     read = judge(asked.tolist())
     asked_ends = [*asked_starts[1:].tolist(), len(asked)]
     features = candidate_features(scores[asked], read)
+    # The relevance-share rule: the lead is the first of the town's best that supports, else its best.
+    at_depth = depth[depth < TOWN_PASSAGES]
+    preference = np.where(read.supports, 3.0 * TOWN_PASSAGES - at_depth, -at_depth.astype(np.float64))
+    lead_at = np.array([int(s + np.argmax(preference[s:e])) for s, e in zip(asked_starts.tolist(), asked_ends)])
+    has_lead = read.supports[lead_at]
+    supported = scores[asked[lead_at]][has_lead]
+    best = float(supported.max()) if len(supported) else 0.0
+    probability = read.probability[lead_at]
+    matched = has_lead & (scores[asked[lead_at]] >= threshold * best)
     if town_model is not None and len(asked_starts) >= town_model.min_towns:
-        # The fitted decision: a town's probability is its likeliest candidate's, which leads it.
+        # The fitted decision adds the towns it finds (a town's probability is its likeliest candidate's, which
+        # then leads it) to the rule's: it was fitted on questions few towns answer (at most 32 of 112), and on a
+        # broad one that most towns answer, read relative to the others, it cuts most of them (at 2,000 reports
+        # the benchmark's which-towns recall fell from 1.00 to 0.69).
         likely = town_model.probabilities(features, len(asked))
-        lead_at = [int(s + np.argmax(likely[s:e])) for s, e in zip(asked_starts.tolist(), asked_ends)]
-        probability = likely[lead_at]
-        matched = probability >= town_model.threshold
-    else:
-        # The lead: the first of the town's best that supports, else its best.
-        at_depth = depth[depth < TOWN_PASSAGES]
-        preference = np.where(read.supports, 3.0 * TOWN_PASSAGES - at_depth, -at_depth.astype(np.float64))
-        lead_at = [int(s + np.argmax(preference[s:e])) for s, e in zip(asked_starts.tolist(), asked_ends)]
-        has_lead = read.supports[lead_at]
-        supported = scores[asked[lead_at]][has_lead]
-        best = float(supported.max()) if len(supported) else 0.0
-        probability = read.probability[lead_at]
-        matched = has_lead & (scores[asked[lead_at]] >= threshold * best)
+        model_at = np.array([int(s + np.argmax(likely[s:e])) for s, e in zip(asked_starts.tolist(), asked_ends)])
+        added = ~matched & (likely[model_at] >= town_model.threshold)
+        lead_at = np.where(added, model_at, lead_at)
+        probability = np.where(added, likely[model_at], probability)
+        matched = matched | added
+    lead_at = lead_at.tolist()
     lead_score = scores[asked[lead_at]].tolist()
     matrix = np.column_stack([features[name] for name in CANDIDATE_FEATURES])
     order_list, town_list, asked_list = order.tolist(), towns.tolist(), asked.tolist()

@@ -84,3 +84,20 @@ def test_fewer_towns_than_the_model_was_fitted_on_keep_the_relevance_share_rule(
     assert all(d.matched for d in modelled)
     by_rule = decide_towns(ids, {"a1": "甲", "b1": "乙"}.get, {"a1": 0.9, "b1": 0.3}.get, lambda _: True, 0.5)
     assert [(d.town, d.matched) for d in by_rule] == [("甲", True), ("乙", False)]
+
+
+def test_the_town_model_adds_towns_to_the_rule_and_never_drops_one_the_rule_keeps():
+    """A broad question most towns answer: read relative to one another, the fitted decision would cut most of them
+    (the 2,000-report benchmark's which-towns recall fell to 0.69); the rule's towns stay, the model's are added."""
+    ids = ["a1", "b1", "c1", "d1"]
+    towns, scores = np.array([0, 1, 2, 3]), np.array([0.9, 0.85, 0.8, 0.2])
+    strict = SupportModel(("support",), (0.5,), (0.1,), (1.0,), 0.0, 0.999, {}, min_towns=0)
+
+    def judge(at):
+        return _read([[0.9, 0.9, 0.9, 0.3][i] for i in at])
+
+    decided = decide_ranked_towns(ids, towns, ["甲", "乙", "丙", "丁"], scores, judge, 0.5, strict)
+    assert [d.town for d in decided if d.matched] == ["甲", "乙", "丙"]
+    lenient = SupportModel(("support",), (0.5,), (0.1,), (1.0,), 0.0, 0.05, {}, min_towns=0)
+    decided = decide_ranked_towns(ids, towns, ["甲", "乙", "丙", "丁"], scores, judge, 0.5, lenient)
+    assert all(d.matched for d in decided)  # 丁: refused by the rule, found by the model
