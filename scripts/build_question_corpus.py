@@ -80,6 +80,23 @@ TEMPLATES: list[tuple[str, bool, tuple[str, ...], str, tuple[str, ...]]] = [
         "哪些{U}提到{T}这套[制度]？", "哪些{U}搞了{T}这类[活动]？", "哪些{U}用{T}这种[方式][普法]？",
         "哪些{U}[通过]{T}来[学法]？", "哪些{U}把{T}这些[做法]写进了报告？",
     )),
+    # Requests for a list of towns that name no 哪些 + unit: a listing verb (请列出, 帮我找出), an
+    # existence question about the towns (有没有乡镇…, 是否有街道…, with or without "是哪些？"), the
+    # reports as the thing asked for (哪些报告提到…), or the towns after the topic (…的镇有哪些).
+    ("multi_town", False, (), "", (
+        "请列出[开展]了{T}的{U}。", "列一下报告里提到{T}的{U}", "请帮我列出[建立]了{T}的{U}（街道）",
+        "把写到{T}的{U}列出来", "列举[推行]{T}的{U}", "请把[组织]过{T}的{U}都列一下",
+        "有没有{U}提到{T}？是哪些？", "有没有{U}[开展]了{T}？都有哪几个？", "有没有{U}在报告里写了{T}，有的话是哪些？",
+        "有{U}提到{T}吗？是哪几个？", "有没有地方[设立]了{T}？是哪些地方？", "是否有{U}[开展]{T}？请列出来",
+        "有没有{U}提到{T}？", "有没有{U}[开展]{T}？", "有没有{U}[聘请]了{O}？", "有没有地方在搞{T}？",
+        "是否有{U}[推行]了{T}？", "有没有{U}把{T}写进报告里？", "有没有{U}的报告里有{T}？",
+        "哪些报告提到了{T}？", "哪几份报告写到{T}", "哪些报告里有{T}？", "有哪些报告谈到{T}？",
+        "{T}在哪些报告里出现过？", "哪几篇报告里说到{T}？",
+        "帮我找出[开展]了{T}的{U}", "找一下提到{T}的{U}", "帮忙找找报告里写了{T}的{U}", "找找有{T}的{U}",
+        "帮我筛选出[建立]{T}的{U}",
+        "[开展]了{T}的{U}有哪些？", "提到{T}的{U}都有哪些", "报告里写了{T}的{U}有哪几个？", "[组织]过{T}的{U}是哪些？",
+        "{T}做得比较好的{U}有哪些", "[设立]了{T}的有哪些地方？", "有哪些地方[设立]了{T}？", "哪些地方[组织]了{T}？",
+    )),
     ("compare", False, (), "", (
         "各{U}在{T}[方面]分别做了什么？", "各{U}分别是如何[开展]{T}的？", "对比一下各{U}的{T}", "比较{Z}和{Z2}的{T}",
         "每个{U}的{T}情况", "各{U}{T}[工作]对比", "{Z}、{Z2}在{T}上分别怎么做的？", "各个{U}{T}[开展]得分别怎么样？",
@@ -216,7 +233,8 @@ def fill(template: str, rng: random.Random) -> dict:
 
 
 # A filled template may by chance spell a question of an evaluation set; such a fill is dropped.
-EVAL_SETS = ("dev", "holdout", "blind2", "blind3", "forms", "realworld_gold")
+# train17 (the town decision's fitting set) is not an evaluation set, but its questions are not copied either.
+EVAL_SETS = ("dev", "holdout", "blind2", "blind3", "forms", "realworld_gold", "train17")
 
 
 def eval_questions() -> set[str]:
