@@ -11,7 +11,8 @@ names, traditional characters), each a *template* whose labels are part of its w
   (存在 [问题], [下一步] [打算], [罚款]) although every question of the template holds it. A wh-word
   with a specific classifier ([哪位], [哪家], [哪天], [哪份]) is content: it names the type of the answer
   (a person, a body, a date, a document), which the evidence must carry; 哪些/哪个/什么/多少 are not.
-  Verbs that say what was done (开展, 采取, 推进, 存在, 聘请 …) are content; the verbs of asking about a
+  Verbs that say what was done (开展, 采取, 推进, 存在, 聘请 …) and a negation of them (哪些镇[没有]…: the
+  towns asked for are those whose reports say the opposite) are content; the verbs of asking about a
   mention (提到, 提及, 谈到, 说到, 写到) and the light verbs 做/干/搞 are scaffolding;
 * ``{T}`` a topic, ``{M}`` a figure's topic, ``{O}`` a thing counted (all content), ``{Z}``/``{Z2}`` a town, ``{Y}`` a year,
   ``{U}`` the unit word of a which-towns/each-towns question (scaffolding).
@@ -73,7 +74,7 @@ TEMPLATES: list[tuple[str, bool, tuple[str, ...], str, tuple[str, ...]]] = [
     ("multi_town", False, (), "", (
         "哪些{U}提到了{T}？", "哪些{U}提到{T}", "哪个{U}提到了{T}？", "有哪些{U}在报告里提到{T}？",
         "哪几[个]{U}[开展]了{T}？", "请问哪些{U}的报告提及{T}？", "{T}，哪些{U}有提到？", "哪些{U}谈到了{T}",
-        "哪些地方在搞{T}？", "有没有哪个{U}说到{T}？", "哪些{U}还没有[开展]{T}？", "哪些{U}都做了{T}？",
+        "哪些地方在搞{T}？", "有没有哪个{U}说到{T}？", "哪些{U}还[没有][开展]{T}？", "哪些{U}[没有]提到{T}？", "哪些{U}[没有]{T}？", "哪些{U}都做了{T}？",
         "{Y}年哪些{U}[开展]了{T}？", "哪一个{U}提到{T}？", "提到{T}的有哪些{U}？", "哪些{U}写到了{T}",
         "哪些{U}的报告里有{T}？", "请列出提到{T}的{U}", "哪些{U}[存在]{T}的情况？", "哪些{U}在年度报告中提到了{T}？",
         "哪些{U}已经[开展]{T}", "哪些{U}也在搞{T}？", "which towns mention {T}?", "哪些鄉鎮提到了{T}？",
