@@ -11,7 +11,8 @@ names, traditional characters), each a *template* whose labels are part of its w
   (存在 [问题], [下一步] [打算], [罚款]) although every question of the template holds it. A wh-word
   with a specific classifier ([哪位], [哪家], [哪天], [哪份]) is content: it names the type of the answer
   (a person, a body, a date, a document), which the evidence must carry; 哪些/哪个/什么/多少 are not.
-  Verbs that say what was done (开展, 采取, 推进, 存在, 聘请 …) are content; the verbs of asking about a
+  Verbs that say what was done (开展, 采取, 推进, 存在, 聘请 …) and a negation of them (哪些镇[没有]…: the
+  towns asked for are those whose reports say the opposite) are content; the verbs of asking about a
   mention (提到, 提及, 谈到, 说到, 写到) and the light verbs 做/干/搞 are scaffolding;
 * ``{T}`` a topic, ``{M}`` a figure's topic, ``{O}`` a thing counted (all content), ``{Z}``/``{Z2}`` a town, ``{Y}`` a year,
   ``{U}`` the unit word of a which-towns/each-towns question (scaffolding).
@@ -73,12 +74,29 @@ TEMPLATES: list[tuple[str, bool, tuple[str, ...], str, tuple[str, ...]]] = [
     ("multi_town", False, (), "", (
         "哪些{U}提到了{T}？", "哪些{U}提到{T}", "哪个{U}提到了{T}？", "有哪些{U}在报告里提到{T}？",
         "哪几[个]{U}[开展]了{T}？", "请问哪些{U}的报告提及{T}？", "{T}，哪些{U}有提到？", "哪些{U}谈到了{T}",
-        "哪些地方在搞{T}？", "有没有哪个{U}说到{T}？", "哪些{U}还没有[开展]{T}？", "哪些{U}都做了{T}？",
+        "哪些地方在搞{T}？", "有没有哪个{U}说到{T}？", "哪些{U}还[没有][开展]{T}？", "哪些{U}[没有]提到{T}？", "哪些{U}[没有]{T}？", "哪些{U}都做了{T}？",
         "{Y}年哪些{U}[开展]了{T}？", "哪一个{U}提到{T}？", "提到{T}的有哪些{U}？", "哪些{U}写到了{T}",
         "哪些{U}的报告里有{T}？", "请列出提到{T}的{U}", "哪些{U}[存在]{T}的情况？", "哪些{U}在年度报告中提到了{T}？",
         "哪些{U}已经[开展]{T}", "哪些{U}也在搞{T}？", "which towns mention {T}?", "哪些鄉鎮提到了{T}？",
         "哪些{U}提到{T}这套[制度]？", "哪些{U}搞了{T}这类[活动]？", "哪些{U}用{T}这种[方式][普法]？",
         "哪些{U}[通过]{T}来[学法]？", "哪些{U}把{T}这些[做法]写进了报告？",
+    )),
+    # Requests for a list of towns that name no 哪些 + unit: a listing verb (请列出, 帮我找出), an
+    # existence question about the towns (有没有乡镇…, 是否有街道…, with or without "是哪些？"), the
+    # reports as the thing asked for (哪些报告提到…), or the towns after the topic (…的镇有哪些).
+    ("multi_town", False, (), "", (
+        "请列出[开展]了{T}的{U}。", "列一下报告里提到{T}的{U}", "请帮我列出[建立]了{T}的{U}（街道）",
+        "把写到{T}的{U}列出来", "列举[推行]{T}的{U}", "请把[组织]过{T}的{U}都列一下",
+        "有没有{U}提到{T}？是哪些？", "有没有{U}[开展]了{T}？都有哪几个？", "有没有{U}在报告里写了{T}，有的话是哪些？",
+        "有{U}提到{T}吗？是哪几个？", "有没有地方[设立]了{T}？是哪些地方？", "是否有{U}[开展]{T}？请列出来",
+        "有没有{U}提到{T}？", "有没有{U}[开展]{T}？", "有没有{U}[聘请]了{O}？", "有没有地方在搞{T}？",
+        "是否有{U}[推行]了{T}？", "有没有{U}把{T}写进报告里？", "有没有{U}的报告里有{T}？",
+        "哪些报告提到了{T}？", "哪几份报告写到{T}", "哪些报告里有{T}？", "有哪些报告谈到{T}？",
+        "{T}在哪些报告里出现过？", "哪几篇报告里说到{T}？",
+        "帮我找出[开展]了{T}的{U}", "找一下提到{T}的{U}", "帮忙找找报告里写了{T}的{U}", "找找有{T}的{U}",
+        "帮我筛选出[建立]{T}的{U}",
+        "[开展]了{T}的{U}有哪些？", "提到{T}的{U}都有哪些", "报告里写了{T}的{U}有哪几个？", "[组织]过{T}的{U}是哪些？",
+        "{T}做得比较好的{U}有哪些", "[设立]了{T}的有哪些地方？", "有哪些地方[设立]了{T}？", "哪些地方[组织]了{T}？",
     )),
     ("compare", False, (), "", (
         "各{U}在{T}[方面]分别做了什么？", "各{U}分别是如何[开展]{T}的？", "对比一下各{U}的{T}", "比较{Z}和{Z2}的{T}",
@@ -216,7 +234,8 @@ def fill(template: str, rng: random.Random) -> dict:
 
 
 # A filled template may by chance spell a question of an evaluation set; such a fill is dropped.
-EVAL_SETS = ("dev", "holdout", "blind2", "blind3", "forms", "realworld_gold")
+# train17 (the town decision's fitting set) is not an evaluation set, but its questions are not copied either.
+EVAL_SETS = ("dev", "holdout", "blind2", "blind3", "forms", "realworld_gold", "train17")
 
 
 def eval_questions() -> set[str]:

@@ -33,7 +33,10 @@ class WhichTowns(QuestionKind):
     generative = True
 
     def names(self, query: Query) -> bool:
-        return bool(_WHICH.search(query.folded))
+        # 哪些 + a unit word, or a request for towns the fitted question grammar reads as one
+        # ("请列出…的乡镇", "有没有街道…？是哪些？", "哪些报告提到…"); about one named town it is a fact.
+        asked = query.asked == MULTI_TOWN and len(query.towns) != 1
+        return asked or bool(_WHICH.search(query.folded))
 
     def town_by_town(self, query: Query) -> bool:
         # A which-towns question about one named town is a fact question about that town.
