@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import json
 import os
 import re
@@ -48,6 +47,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+# The paragraph-level fit's Newton solver and question folds (scripts/ is the running script's folder, on the path).
+from fit_support import fit, fold_of  # noqa: E402
 
 from assistant.fusion import CANDIDATE_FEATURES  # noqa: E402
 from assistant.support import TOWN_MODEL_FILE, SupportModel  # noqa: E402
@@ -169,24 +171,6 @@ def load(path: str) -> list[Question] | None:
     ]  # fmt: skip
 
 
-def fold_of(qid: str) -> int:
-    """The fixed fold of a question (a hash of its id: adding questions moves no other question)."""
-    return int(hashlib.sha1(qid.encode()).hexdigest(), 16) % FOLDS
-
-
-def fit(x: np.ndarray, y: np.ndarray, l2: float, steps: int = 50) -> np.ndarray:
-    """Logistic regression weights (intercept first) by Newton's method with an L2 penalty."""
-    a = np.hstack([np.ones((len(x), 1)), x])
-    w = np.zeros(a.shape[1])
-    penalty = l2 * np.diag(np.r_[0.0, np.ones(a.shape[1] - 1)])
-    for _ in range(steps):
-        p = 1 / (1 + np.exp(-a @ w))
-        grad = a.T @ (p - y) + penalty @ w
-        hess = (a * (p * (1 - p))[:, None]).T @ a + penalty
-        w -= np.linalg.solve(hess, grad)
-    return w
-
-
 def fit_model(questions: list[Question], features: tuple[str, ...], l2: float, threshold: float = 0.5) -> SupportModel:
     """The decision fitted on these questions' labelled candidates (unknown values: the training mean)."""
     columns = [CANDIDATE_FEATURES.index(f) for f in features]
@@ -219,9 +203,9 @@ def held_out(questions: list[Question], features: tuple[str, ...], l2: float) ->
     """Each question's town probabilities from a model fitted without its fold."""
     out: list[dict[str, float]] = [{} for _ in questions]
     for k in range(FOLDS):
-        model = fit_model([q for q in questions if fold_of(q.qid) != k], features, l2)
+        model = fit_model([q for q in questions if fold_of(q.qid, FOLDS) != k], features, l2)
         for i, q in enumerate(questions):
-            if fold_of(q.qid) == k:
+            if fold_of(q.qid, FOLDS) == k:
                 out[i] = town_probabilities(model, q)
     return out
 
