@@ -68,7 +68,7 @@ class Answerer:
         """
         query = self.retriever.understand(question)
         missing = self.retriever.report_years.missing(query)
-        if missing is not None and len(missing.loaded) == len(query.towns):
+        if missing is not None and missing.every_town(query):
             # No report of the year asked: no kind answers from another year's report (the retrieval abstains).
             kind = kinds.kind_named(query.kind)
             retrieval = self.retriever.retrieve(query, k=ANSWER_PASSAGES)

@@ -76,6 +76,10 @@ class YearGap:
     asked: tuple[int, ...]
     loaded: tuple[tuple[str, tuple[int, ...]], ...]
 
+    def every_town(self, query: Query) -> bool:
+        """Whether every town the question names lacks the year (then the question is not answered)."""
+        return len(self.loaded) == len(query.towns)
+
 
 def asked_years(folded: str) -> tuple[AskedYear, ...]:
     """The years a folded question names, and whether it asks for the report of each.
@@ -185,4 +189,4 @@ class ReportYears:
     def gap(self, query: Query) -> YearGap | None:
         """:meth:`missing` when it holds every town the question names (the question is not answered)."""
         missing = self.missing(query)
-        return missing if missing is not None and len(missing.loaded) == len(query.towns) else None
+        return missing if missing is not None and missing.every_town(query) else None
