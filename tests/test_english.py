@@ -145,3 +145,52 @@ def test_real_dictionary_reads_report_terms(question, paragraphs, index_words, r
     reader = Reader(d.words, frequencies, rows, d.stem_words, d.is_word, lambda row: [paragraphs[row]])
     text = question.lower().replace("rule of law", "法治")  # the glossary's line for 法治
     assert read in read_text(text, reader)
+
+
+def test_a_gloss_with_one_word_more_reads_a_phrase():
+    """ "National People's Congress" (人大) and "to fight organized crime" (扫黑) have the phrase's own words."""
+    d = english.dictionary()
+    assert "人大" in d.paraphrases("people congress")
+    assert "扫黑" in d.paraphrases("organized crime")
+    assert "普法" not in d.paraphrases("legal awareness")  # other words: only through synonyms
+
+
+def test_synonyms_read_a_phrase_only_through_a_kept_character():
+    """普法 ("to disseminate knowledge of the law") keeps 法 of 依法 (legal); 自来 ("of one's own accord") keeps nothing."""
+    loose = english.dictionary().paraphrases("legal awareness", loose=True)
+    assert "普法" in loose and "自来" not in loose
+
+
+@pytest.mark.parametrize(
+    ("question", "paragraphs", "index_words", "read", "unread"),
+    [
+        (
+            "which towns' people's congress organised visits?",
+            ["镇人大视察", "人民群众"],
+            {"人大", "人民"},
+            "人大",
+            "人民",
+        ),
+        (
+            "which town handed out the most legal awareness materials?",
+            ["发放普法宣传资料", "依法行政", "合法合规", "法定职责"],
+            {"普法", "资料", "依法", "合法", "法定"},
+            "普法",
+            "",
+        ),
+        # "era" is read alone (时代), so "new era" is not read through synonyms (本年度, "this year").
+        ("which towns mention the new era?", ["新时代", "本年度工作"], {"时代", "本年度"}, "时代", "本年度"),
+    ],
+)
+def test_real_dictionary_reads_phrases_by_their_glosses(question, paragraphs, index_words, read, unread):
+    d = english.dictionary()
+
+    def frequencies(terms):
+        return {t: sum(t in p for p in paragraphs) if t in index_words else 0 for t in terms}
+
+    def rows(term):
+        return np.array([i for i, p in enumerate(paragraphs) if term in p], dtype=np.int32)
+
+    reader = Reader(d.words, frequencies, rows, d.stem_words, d.is_word, lambda row: [paragraphs[row]], d.paraphrases)
+    text = read_text(question.lower(), reader)
+    assert read in text and (not unread or unread not in text)

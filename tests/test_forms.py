@@ -28,7 +28,6 @@ FORMS = [json.loads(line) for line in (Path(__file__).parent / "data" / "forms.j
 # joins onto the glossary's words and the segmentation reading the most English words: 39/50.
 ENGLISH_XFAIL: dict[str, str] = {
     "d07": "'legal awareness campaigns too uniform in form' is read as 问题、活动、形式, not 普法宣传形式单一 ('legal awareness' → 普法 is no gloss): four towns instead of three",
-    "d14": "'legal awareness material ... hand out' is read as 资料 only, not 普法宣传资料/发放: three towns instead of five",
     "h06": "'law training sessions ... attendances' is read as 法律培训, not 法治培训/参训人次: no paragraph passes the lexical support check",
     "h08": "'market-day legal awareness events' is not read as 法治赶场宣传",
     "h10": "'democracy and rule-of-law model villages' is read as 民主法治 + model + 行政村, not 民主法治示范村",
