@@ -62,6 +62,7 @@ MAX_KEY_WORDS = 5  # longest gloss indexed
 TOP_PER_SPAN = 8  # readings kept per span when joining halves
 MAX_COMPOUND_ROWS = 400  # paragraphs read for a compound the dictionary lacks
 SINGLE_WORD_CHOICES = 1  # a lone word is read only when the reports know one reading of it
+CLEARLY_MORE = 2  # a lone word's reading chosen by context shares this many times more than the next ("online": 线上 0.08, 网上 0.07 stays English)
 
 # English words that shape a question but name no topic: split runs and are never read.
 FUNCTION_WORDS = (
@@ -448,6 +449,11 @@ class Reader:
             self._df.update(self._frequencies(missing))
         return {t: self._df[t] for t in terms}
 
+    def glossed(self, key: str) -> bool:
+        """Whether a lemmatised two-word key is a dictionary phrase for a word of the reports."""
+        words = list(self.lookup(key)) + list(self.paraphrase(key) if self.paraphrase else ())
+        return any(len(t) >= 2 and self.frequency(t) for t in words)
+
     def frequency(self, term: str) -> int:
         """Paragraphs whose index words include ``term``."""
         return self.frequencies([term])[term]
@@ -609,9 +615,12 @@ class Reader:
         spans = self._spans(words)
         n = len(words)
         readable: dict[tuple[int, int], tuple[str, ...]] = {}
+        ambiguous: dict[tuple[int, int], tuple[str, ...]] = {}  # a lone word's readings, left to :meth:`cohere`
         for (i, j), found in spans.items():
             if options := self._readable(found, j - i):
                 readable[(i, j)] = options
+            elif j == i + 1:
+                ambiguous[(i, j)] = tuple(t for t in found if len(t) >= 2 and self.known(t))
         # The segmentation that reads the most English words, then in the fewest readings, then
         # with the longest first reading: a reading that takes a glossary word and the next English
         # word (理论中心组 + study) must not leave the rest of the run unread (study law together → 集中学法).
@@ -628,8 +637,10 @@ class Reader:
         out, i = [], 0
         while i < n:
             j = step[i]
-            options = readable[(i, j)] if best[i][2] else ()
-            out.append(Reading(i, j, options[0] if options else "", options))
+            if best[i][2]:
+                out.append(Reading(i, j, readable[(i, j)][0], readable[(i, j)]))
+            else:
+                out.append(Reading(i, j, "", ambiguous.get((i, j), ())))
             i = j
         return out
 
@@ -638,20 +649,33 @@ class Reader:
 
         "material" is 资料, 材料 or 物质; next to 普法 and 宣传 the reports say 资料. Among readings
         of the same length, the one found together with most other readings wins (then frequency).
+        A lone word of several readings (left unread by :meth:`read_run`) is read as the one of
+        them that shares clearly the largest part of the other readings' paragraphs: "special" is
+        特殊 or 专项, and next to 扫黑 the reports say 专项.
         """
         chosen = [r.term for r in readings if r.term]
         out = []
         for r in readings:
+            others = [self._rows(t) for t in chosen if t != r.term]
+
+            def together(term: str, others=others) -> int:
+                rows = self._rows(term)
+                return sum(len(np.intersect1d(rows, o, assume_unique=True)) for o in others)
+
             same = [t for t in r.alternatives if len(t) == len(r.term)]
             if len(same) > 1:
-                others = [self._rows(t) for t in chosen if t != r.term]
-
-                def together(term: str, others=others) -> int:
-                    rows = self._rows(term)
-                    return sum(len(np.intersect1d(rows, o, assume_unique=True)) for o in others)
-
                 best = max(same, key=lambda t: (together(t), self.frequency(t)))
                 r = replace(r, term=best)
+            elif not r.term and len(r.alternatives) > 1 and others:
+                # Shared paragraphs as a share of each other reading's: next to a rare reading (扫黑,
+                # one paragraph) one shared paragraph says more than two next to a common one (活动).
+                def share(term: str, others=others) -> float:
+                    rows = self._rows(term)
+                    return sum(len(np.intersect1d(rows, o, assume_unique=True)) / max(len(o), 1) for o in others)
+
+                scores = sorted(((share(t), t) for t in r.alternatives), reverse=True)
+                if scores[0][0] > CLEARLY_MORE * scores[1][0]:
+                    r = replace(r, term=scores[0][1])
             out.append(r)
         return out
 
@@ -660,17 +684,34 @@ Word = tuple[int, int, str]  # start and end offset in the text, lemma
 _TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|[\u4e00-\u9fff]+")
 
 
-def _runs(text: str, towns: tuple[str, ...] = ()) -> list[list[Word]]:
+def _runs(text: str, towns: tuple[str, ...] = (), phrase: Callable[[str], bool] | None = None) -> list[list[Word]]:
     """Runs of English content words in ``text``, with the glossary's Chinese words between them.
 
     Punctuation, digits, function words, a town's name and a long Chinese stretch (a Chinese
     question's own text) end a run; "of", "and", "on" and "about" (with an article after
     them) stay inside one as connectors. "people's" is a topic word though "people" is not.
+    A function word that makes a dictionary phrase with the next word (``phrase``) is a topic
+    word: "organized crime" (扫黑), though "organized" shapes "which towns organized lectures".
     """
     runs: list[list[Word]] = [[]]
     last_end = 0
-    for m in _TOKEN.finditer(text):
+    tokens = list(_TOKEN.finditer(text))
+    for n, m in enumerate(tokens):
         word = m.group(0)
+        following = tokens[n + 1].group(0) if n + 1 < len(tokens) else ""
+        if (
+            phrase is not None
+            and word in FUNCTION_WORDS - ENGLISH_QUESTION_WORDS - _ARTICLES - CONNECTORS
+            and _LATIN.fullmatch(following)
+            and following not in FUNCTION_WORDS
+            and not text[m.end() : tokens[n + 1].start()].strip()
+            and phrase(f"{lemma(word)} {lemma(following)}")
+        ):
+            if text[last_end : m.start()].strip(" -"):
+                runs.append([])
+            runs[-1].append((m.start(), m.end(), lemma(word)))
+            last_end = m.end()
+            continue
         if text[last_end : m.start()].strip(" -"):
             runs.append([])
         if _CJK.match(word):
@@ -703,7 +744,7 @@ def read_text(text: str, reader: Reader, towns: tuple[str, ...] = ()) -> str:
         reader: The reader for this knowledge base.
         towns: Towns the question names (their Chinese names never join a reading).
     """
-    runs = _runs(text, towns)
+    runs = _runs(text, towns, reader.glossed)
     per_run = [reader.read_run([w for *_, w in run]) for run in runs]
     chosen = iter(reader.cohere([r for readings in per_run for r in readings]))
     pieces, cursor = [], 0

@@ -116,6 +116,28 @@ def test_a_compound_the_dictionary_lacks_is_read_from_the_reports():
     assert read_text("the business environment", reader) == "the 营商环境"
 
 
+def test_a_lone_word_of_several_readings_is_read_by_the_question_around_it():
+    """The word "special" is 特殊 or 专项; next to 扫黑 (one paragraph, shared with 专项) the reports say 专项."""
+    paragraphs = ["扫黑除恶专项斗争", "特殊群体关爱活动", "开展普法活动", "开展宣传活动", "文化活动"]
+    reader = reader_for(
+        paragraphs,
+        {"扫黑", "专项", "特殊", "活动"},
+        {"special": ("特殊", "专项"), "campaign": ("活动",), "organized crime": ("扫黑",)},
+    )
+    assert read_text("the special campaign against organized crime", reader) == "the 专项 活动 against 扫黑"
+    assert read_text("a special campaign", reader) == "a 特殊 活动"  # 特殊 shares 1 of 活动's 4, 专项 none
+    assert read_text("special", reader) == "special"  # no context: stays English
+
+
+def test_a_function_word_is_read_only_in_a_dictionary_phrase():
+    """The word "organized" shapes "which towns organized lectures", but "organized crime" is a phrase (扫黑)."""
+    reader = reader_for(
+        ["扫黑除恶专项斗争", "开展法治讲座"], {"扫黑", "讲座"}, {"organized crime": ("扫黑",), "lecture": ("讲座",)}
+    )
+    assert read_text("which towns fought organized crime", reader) == "which towns fought 扫黑"
+    assert read_text("which towns organized lectures", reader) == "which towns organized 讲座"
+
+
 def test_a_town_name_never_joins_a_reading():
     reader = reader_for(["东方红镇法治文化"], {"法治", "文化"}, {"culture": ("文化",)})
     assert read_text("东方红镇 culture", reader, towns=("东方红镇",)) == "东方红镇 文化"

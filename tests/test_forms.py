@@ -33,7 +33,6 @@ ENGLISH_XFAIL: dict[str, str] = {
     "h10": "'democracy and rule-of-law model villages' is read as 民主法治 + model + 行政村, not 民主法治示范村",
     "h11": "'whoever enforces the law promotes the law' is not read as 谁执法谁普法",
     "h15": "'officials' awareness of the rule of law is weak' is read as 干部、法治意识、薄弱 (not 意识不强): three towns instead of four",
-    "h16": "'special campaign against organized crime' is not read as 扫黑除恶专项斗争",
     "h17": "'each town ... government information disclosed': the English comparison also lists 旧院镇, whose paragraph names 政府信息 without a count of items disclosed",
     "h29": "'handed out the most legal awareness materials' is not read as 发放普法宣传资料最多",
     "h30": "'people's congress ... inspection and research visits' is read as 人民 congress, 检查 (not 人大视察调研)",
