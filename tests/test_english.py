@@ -138,6 +138,19 @@ def test_a_function_word_is_read_only_in_a_dictionary_phrase():
     assert read_text("which towns organized lectures", reader) == "which towns organized 讲座"
 
 
+def test_a_modifier_joins_the_head_character_of_a_glossary_word():
+    """行政村 (the glossary's "villages") is a 村; 示范 ("model"), written only inside 示范村, joins it there."""
+    reader = reader_for(
+        ["建成民主法治示范村", "行政村法律顾问全覆盖", "示范带动"], {"示范村", "行政村"}, {"model": ("示范",)}
+    )
+    assert read_text("model 行政村", reader) == "示范村"
+    assert read_text("model", reader) == "model"  # 示范 is no index word: alone it reads nothing
+
+
+def test_an_example_gloss_names_its_first_word():
+    assert english.gloss_keys("to demonstrate; a model example") == ["demonstrate", "model example", "model"]
+
+
 def test_a_town_name_never_joins_a_reading():
     reader = reader_for(["东方红镇法治文化"], {"法治", "文化"}, {"culture": ("文化",)})
     assert read_text("东方红镇 culture", reader, towns=("东方红镇",)) == "东方红镇 文化"

@@ -30,7 +30,6 @@ ENGLISH_XFAIL: dict[str, str] = {
     "d07": "'legal awareness campaigns too uniform in form' is read as 问题、活动、形式, not 普法宣传形式单一 ('legal awareness' → 普法 is no gloss): four towns instead of three",
     "h06": "'law training sessions ... attendances' is read as 法律培训, not 法治培训/参训人次: no paragraph passes the lexical support check",
     "h08": "'market-day legal awareness events' is not read as 法治赶场宣传",
-    "h10": "'democracy and rule-of-law model villages' is read as 民主法治 + model + 行政村, not 民主法治示范村",
     "h11": "'whoever enforces the law promotes the law' is not read as 谁执法谁普法",
     "h15": "'officials' awareness of the rule of law is weak' is read as 干部、法治意识、薄弱 (not 意识不强): three towns instead of four",
     "h17": "'each town ... government information disclosed': the English comparison also lists 旧院镇, whose paragraph names 政府信息 without a count of items disclosed",
