@@ -7,27 +7,38 @@ with CC-CEDICT, the community-maintained Chinese-English dictionary (shipped by 
 
 1. a run of content words is read whole: function words, digits, punctuation, town names and
    long Chinese stretches split runs; "of", "and", "on" and "about" stay inside one as
-   connectors, and so do the glossary's Chinese words (法治 in "a 法治 culture");
+   connectors, and so do the glossary's Chinese words (法治 in "a 法治 culture") and a function
+   word that makes a dictionary phrase with the next word ("organized crime");
 2. a span reads as a dictionary word whose gloss is the span ("public security" → 治安), or as
    two readings of its halves joined in either order ("community" + "correction" → 社区矫正,
    "pre" + "meeting" → 会前) — Chinese puts the modifier first where English may not; across
    "of"/"on"/"about" the second half comes first ("openness of government affairs" → 政务公开,
    "lectures on the rule of law" → 法治讲座), across "and" the halves join in order (权责);
-   a join that is a dictionary word of its own means what its gloss says and is no reading;
-3. gloss keys are normalised: no leading "to"/article, no light verb ("to give publicity to" →
-   publicity), no generic complement ("list of items" → list) or quantity head ("a course of
-   lectures" → lecture); a span nothing else reads is looked up by its words' derivational
-   stems in any order ("reconsideration" → "to reconsider", 复议; "ecological" → "ecology", 生态);
-4. a span of modifiers + head the dictionary has no compound for is read from the reports'
+   a join that is a dictionary word of its own means what its gloss says and is no reading; a
+   modifier also joins the last character of a glossary word, its head (示范 + 行政村 → 示范村);
+3. a span of two or three content words with no dictionary word of its own reads, before any
+   join, as a word whose gloss has its words and one more ("people's congress" → 人大, "National
+   People's Congress"; "organized crime" → 扫黑, "to fight organized crime"); a span nothing else
+   reads, none of whose words is read alone, may match the gloss through synonyms (words that
+   translate one Chinese word) when the Chinese word keeps a character of one of the span's
+   words' readings ("legal awareness" → 普法, "to disseminate knowledge of the law", 法 of 依法);
+4. gloss keys are normalised: no leading "to"/article, no light verb ("to give publicity to" →
+   publicity), no generic complement ("list of items" → list), quantity head ("a course of
+   lectures" → lecture) or example head ("a model example" → model); a span nothing else reads
+   is looked up by its words' derivational stems in any order ("reconsideration" → "to
+   reconsider", 复议; "ecological" → "ecology", 生态);
+5. a span of modifiers + head the dictionary has no compound for is read from the reports'
    text before the head's reading when every character there comes from the modifiers'
    readings ("business environment" → 营商环境);
-5. only words the reports have count: index words (the ingest's tokens), joins of two words and
-   two-word dictionary entries the text contains (法治文化, 国家安全), lone characters only inside
-   an index word — so the dictionary's 120,000 entries shrink to the reports' own vocabulary;
-6. a run is cut into the readings that read most of its English words, in the fewest readings;
+6. only words the reports have count: index words (the ingest's tokens), joins of two words and
+   two-word dictionary entries the text contains (法治文化, 国家安全); lone characters, and words
+   the text writes only inside longer words (示范 of 示范村), only joined into an index word — so
+   the dictionary's 120,000 entries shrink to the reports' own vocabulary;
+7. a run is cut into the readings that read most of its English words, in the fewest readings;
    of several readings of a span the index word found in most paragraphs comes first, then the
    one found most together with the question's other readings; a lone word with several
-   readings is read only when they are one inside another (志愿 in 志愿者).
+   readings is read when they are one inside another (志愿 in 志愿者), or as the one sharing
+   clearly the largest part of the other readings' paragraphs ("special" → 专项 next to 扫黑).
 
 A span with no reading in the reports stays English (as before). The reverse index is built once
 per machine into a small SQLite file in the user's cache folder (``$XDG_CACHE_HOME`` or
@@ -62,7 +73,9 @@ MAX_KEY_WORDS = 5  # longest gloss indexed
 TOP_PER_SPAN = 8  # readings kept per span when joining halves
 MAX_COMPOUND_ROWS = 400  # paragraphs read for a compound the dictionary lacks
 SINGLE_WORD_CHOICES = 1  # a lone word is read only when the reports know one reading of it
-CLEARLY_MORE = 2  # a lone word's reading chosen by context shares this many times more than the next ("online": 线上 0.08, 网上 0.07 stays English)
+# A lone word's reading chosen by context shares this many times more than the next one
+# ("online" stays English next to 学法: 线上 shares 0.08, 网上 0.07).
+CLEARLY_MORE = 2
 
 # English words that shape a question but name no topic: split runs and are never read.
 FUNCTION_WORDS = (
