@@ -170,6 +170,13 @@ class ParagraphTable(Mapping):
             self._all = tuple(made[pid] for pid in self.ids)
         return self._all
 
+    def document_town_map(self) -> dict[str, str]:
+        """Document id → the town of its paragraphs, for every document with a paragraph."""
+        docs, towns = self._codes["doc_id"], self._codes["town"]
+        _, first = np.unique(docs, return_index=True)
+        doc_names, town_names = self._names["doc_id"], self._names["town"]
+        return {doc_names[docs[i]]: town_names[towns[i]] for i in sorted(first.tolist())}
+
     def rows_with_role(self, roles: tuple[str, ...]) -> list[int]:
         """Row numbers (catalogue order) of the paragraphs whose role is one of ``roles``, without making any."""
         names = self._names["role"]
