@@ -109,5 +109,7 @@ def validate(citations: list[Citation], paragraphs: dict[str, Paragraph]) -> Non
             raise CitationError(f"paragraph {c.id} belongs to {p.town}, not {c.town}")
         if (p.section, p.paragraph) != (c.section, c.paragraph):
             raise CitationError(f"paragraph {c.id} is {p.section} #{p.paragraph}, not {c.section} #{c.paragraph}")
-        if c.quote and squash(c.quote) not in squash(p.text):
+        # A quote found as it stands is found without whitespace too (squash only deletes whitespace);
+        # squashing both is for quotes that differ from the text in whitespace only.
+        if c.quote and c.quote not in p.text and squash(c.quote) not in squash(p.text):
             raise CitationError(f"paragraph {c.id} does not contain the quoted text {c.quote[:30]!r}")

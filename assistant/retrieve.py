@@ -603,10 +603,11 @@ class HybridRetriever(SupportJudge):
         towns: list[str] | None,
         dense_n: int,
         per_town: int = PER_TOWN_CANDIDATES,
+        limit: int | None = None,
     ) -> list[Hit]:
-        """Fused hits over the allowed towns, best first (all candidates, not cut to k)."""
+        """Fused hits over the allowed towns, best first (all candidates, or the first ``limit``)."""
         found = self._candidates(query, topic, towns, dense_n, per_town)
-        return [self._hit(found, pid) for pid in found.fused]
+        return [self._hit(found, pid) for pid in itertools.islice(found.fused, limit)]
 
     def per_town_best(self, scores: np.ndarray, keep: np.ndarray, per_town: int, signal: str) -> Ranking:
         """The ``per_town`` best-scoring kept rows of every town (see :meth:`IndexViews.per_town_best`)."""
@@ -640,14 +641,14 @@ class HybridRetriever(SupportJudge):
         topic = self.topic(query)
         if query.unknown_towns and not query.towns:
             names = phrasing.TOWN_SEPARATOR.join(query.unknown_towns)
-            hits = self._score(query, topic, None, max(self.dense_candidates, k * DENSE_PER_HIT))[:k]
+            hits = self._score(query, topic, None, max(self.dense_candidates, k * DENSE_PER_HIT), limit=k)
             return Retrieval(
                 query=query, hits=tuple(hits), abstain=True, reason=phrasing.unknown_towns(names),
                 topic_terms=tuple(topic.weights), topic=topic,
             )  # fmt: skip
         gap = self.report_years.gap(query)
         if gap is not None:  # the named towns have no report of the year asked: the loaded ones are only related
-            hits = self._score(query, topic, list(query.towns), max(self.dense_candidates, k * DENSE_PER_HIT))[:k]
+            hits = self._score(query, topic, list(query.towns), max(self.dense_candidates, k * DENSE_PER_HIT), limit=k)
             return Retrieval(
                 query=query, hits=tuple(hits), abstain=True, reason=phrasing.no_report_of_year(gap.asked, gap.loaded),
                 topic_terms=tuple(topic.weights), topic=topic,
@@ -664,14 +665,25 @@ class HybridRetriever(SupportJudge):
             k: Number of hits wanted.
             expand_sections: Follow the best paragraph's section (summaries: its siblings come next).
         """
-        hits = self._score(query, topic, list(query.towns) or None, max(self.dense_candidates, k * DENSE_PER_HIT))
+        found = self._candidates(query, topic, list(query.towns) or None, max(self.dense_candidates, k * DENSE_PER_HIT))
         if expand_sections:
-            hits = self._expand_sections(hits)
-        top = hits[:k]
+            nearest = self._expand_sections([self._hit(found, pid) for pid in found.fused])
+            top = nearest[:k]
+        else:
+            # A question over all towns has ~12,000 candidates; a Hit (and its Paragraph) is made only
+            # for the k shown and, when the fitted decision is asked, for those with a dense similarity
+            # (all it reads of the others: hits without one add nothing to its peak similarity).
+            top = [self._hit(found, pid) for pid in itertools.islice(found.fused, k)]
+            nearest = None
         abstain, reason = False, ""
         # The lexical rule's verdict first (cheap); the fitted decision only when it finds nothing.
         by_rule = [h for h in top if self.supports(h, topic)]
-        by_model = [] if by_rule or not top else self.model_supported(query, topic, top, nearest=hits)
+        if by_rule or not top:
+            by_model = []
+        else:
+            if nearest is None:
+                nearest = [self._hit(found, pid) for pid in found.fused if found.dense.get(pid)]
+            by_model = self.model_supported(query, topic, top, nearest=nearest)
         if not top:
             abstain, reason = True, phrasing.NO_PASSAGES
         elif top[0].source != "exact" and not by_rule and not by_model:
@@ -699,9 +711,16 @@ class HybridRetriever(SupportJudge):
         if not patterns:
             return []
         towns = set(query.towns) if query.towns else None
+        roles = ("front", "sign")
+        paragraphs = self.kb.paragraphs
+        rows_with_role = getattr(paragraphs, "rows_with_role", None)
+        if rows_with_role is not None:  # the paragraph table: only front matter and sign-offs are made
+            pool = (paragraphs.paragraph_at(r) for r in rows_with_role(roles))
+        else:
+            pool = (p for p in paragraphs.values() if p.role in roles)
         hits = []
-        for p in self.kb.paragraphs.values():
-            if p.role in ("front", "sign") and (towns is None or p.town in towns):
+        for p in pool:
+            if towns is None or p.town in towns:
                 if any(pattern.search(p.text.replace(" ", "")) for pattern in patterns):
                     hits.append(_hit(p, 1.0, 0.0, 0.0, 1.0, "meta"))
         return hits

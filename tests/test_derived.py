@@ -151,6 +151,11 @@ def test_caches_are_memory_mapped_arrays(fresh_copy):
         from_catalogue = {p.id: p for p in kb.catalog.paragraphs()}
         assert list(kb.paragraphs) == list(from_catalogue)
         assert all(kb.paragraphs[pid] == p for pid, p in from_catalogue.items())
+        assert list(kb.paragraphs.values()) == list(from_catalogue.values())
+        assert all(kb.paragraphs.values()[i] is kb.paragraphs[pid] for i, pid in enumerate(from_catalogue))
+        signed = [i for i, p in enumerate(from_catalogue.values()) if p.role in ("front", "sign")]
+        assert signed and kb.paragraphs.rows_with_role(("front", "sign")) == signed
+        assert kb.paragraphs.paragraph_at(signed[0]) == list(from_catalogue.values())[signed[0]]
         assert dict(kb.chunk_paragraphs) == kb.catalog.chunk_paragraphs()
         assert kb.towns() == sorted({m.town for m in kb.catalog.metas().values()})
     finally:

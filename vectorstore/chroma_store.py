@@ -61,6 +61,11 @@ class ChromaStore:
         self._collection = None
         self._opening: threading.Thread | None = None
         self._guard = threading.Lock()  # one opener at a time (the background thread or a caller)
+        # The ids of the chunks a town/document filter matches, as the catalogue knows them (set by
+        # the knowledge base; None: unknown). Fetching a town's vectors by id is ~10x faster than by
+        # the same ``where`` filter (0.8 vs 9.7 ms for 16 chunks of 38,800), and Chroma returns them
+        # in the same order.
+        self.chunk_ids_of: Callable[[list[str] | None, list[str] | None], list[str] | None] | None = None
         self._before_use: Callable[[], None] | None = None
 
     def open_in_background(self) -> None:
@@ -233,8 +238,14 @@ class ChromaStore:
                 conditions.append({key: values[0]} if len(values) == 1 else {key: {"$in": values}})
         where = None if not conditions else conditions[0] if len(conditions) == 1 else {"$and": conditions}
         if where is not None:
-            found = self.collection.get(where=where, include=["embeddings"], limit=EXACT_LIMIT + 1)
-            if len(found["ids"]) <= EXACT_LIMIT:
+            ids = self.chunk_ids_of(towns, doc_ids) if self.chunk_ids_of is not None else None
+            if ids is None:
+                found = self.collection.get(where=where, include=["embeddings"], limit=EXACT_LIMIT + 1)
+            elif len(ids) <= EXACT_LIMIT:
+                found = self.collection.get(ids=ids, include=["embeddings"]) if ids else {"ids": [], "embeddings": []}
+            else:
+                found = None  # more than ranking exactly is for: the filtered query below
+            if found is not None and len(found["ids"]) <= EXACT_LIMIT:
                 return _exact_nearest(embedding, found["ids"], found["embeddings"], n)
         result = self.collection.query(
             query_embeddings=[list(map(float, embedding))],

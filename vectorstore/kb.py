@@ -167,6 +167,7 @@ class KnowledgeBase(IndexUpkeep):
         self.store = ChromaStore(
             path=str(self.dir / "chroma"), url=chroma_url, collection=collection_name(embedder.name)
         )
+        self.store.chunk_ids_of = self.chunk_ids_of
         self.max_bytes = max_bytes
         self.workers = workers
         # The paragraph table first: the assistant's builders read the paragraphs through it.
@@ -178,6 +179,7 @@ class KnowledgeBase(IndexUpkeep):
         self._chunk_paragraphs: Mapping[str, tuple[str, ...]] | None = None
         self._metas: dict[str, DocumentMeta] | None = None
         self._multi: set[str] | None = None
+        self._doc_chunks: tuple[dict[str, list[str]], dict[str, str]] | None = None
         self._checked: dict | None = None  # the catalogue fingerprint the last check() compared with
 
     # --- ingest ----------------------------------------------------------
@@ -395,6 +397,7 @@ class KnowledgeBase(IndexUpkeep):
     def _invalidate(self) -> None:
         self._bm25 = self._paragraphs = self._chunk_paragraphs = self._metas = self._multi = None
         self._row_ids = None
+        self._doc_chunks = None
 
     @property
     def tokenizer(self) -> Tokenizer:
@@ -517,6 +520,31 @@ class KnowledgeBase(IndexUpkeep):
             paragraphs = self.paragraphs
             self._row_ids = list(paragraphs.ids if isinstance(paragraphs, ParagraphTable) else paragraphs)
         return self._row_ids
+
+    def chunk_ids_of(self, towns: list[str] | None, doc_ids: list[str] | None) -> list[str] | None:
+        """The ids of the chunks of these towns' documents (and of these documents), as the catalogue has them.
+
+        What a Chroma filter on the chunks' ``town``/``doc_id`` metadata matches (every chunk is
+        stored with its document's town, and re-stored on a rename): the dense store fetches a
+        town's vectors by these ids (:attr:`vectorstore.chroma_store.ChromaStore.chunk_ids_of`).
+        None when the paragraph table is not loaded (the store then filters itself).
+
+        Args:
+            towns: Towns (None or empty: any).
+            doc_ids: Documents (None or empty: any).
+        """
+        table = self._paragraphs
+        if not isinstance(table, ParagraphTable):
+            return None
+        if self._doc_chunks is None:
+            by_doc: dict[str, list[str]] = {}
+            for cid in self.chunk_paragraphs:  # ids are ``{doc_id}:c{n}`` (ingest.records.Chunk)
+                by_doc.setdefault(cid.rpartition(":")[0], []).append(cid)
+            self._doc_chunks = (by_doc, table.document_town_map())
+        by_doc, town_of = self._doc_chunks
+        wanted_towns, wanted_docs = set(towns or ()), set(doc_ids or ())
+        docs = [d for d, t in town_of.items() if (not towns or t in wanted_towns) and (not doc_ids or d in wanted_docs)]
+        return [cid for d in docs for cid in by_doc.get(d, ())]
 
     def term_frequencies(self, terms: list[str]) -> dict[str, int]:
         """Paragraphs whose index tokens include each term (the catalogue's table, built at ingest)."""

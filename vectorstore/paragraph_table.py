@@ -88,6 +88,7 @@ class ParagraphTable(Mapping):
         self._numbers: dict[str, list] | None = None
         self._code_lists: dict[str, list[int]] = {}
         self._made: dict[str, Paragraph] = {}
+        self._all: tuple[Paragraph, ...] | None = None
         self._paths: dict[str, tuple[str, ...]] = {}  # section path JSON → tuple (read once each)
 
     @classmethod
@@ -141,6 +142,50 @@ class ParagraphTable(Mapping):
             numbers["start"][i], numbers["end"][i], numbers["ordinal"][i], None if year == _NO_YEAR else year,
             names["role"][codes["role"][i]],
         )  # fmt: skip
+
+    def get(self, pid: str, default: Paragraph | None = None) -> Paragraph | None:  # type: ignore[override]
+        """The paragraph ``pid``, or ``default`` (without :class:`Mapping`'s exception round trip)."""
+        made = self._made.get(pid)
+        if made is not None:
+            return made
+        row = self._row.get(pid)
+        if row is None:
+            return default
+        made = self._made[pid] = self._make(row)
+        return made
+
+    def values(self) -> tuple[Paragraph, ...]:  # type: ignore[override]
+        """Every paragraph in the catalogue's order, made once and then kept as one tuple.
+
+        A metadata question reads every front-matter and sign-off paragraph by scanning all of
+        them (twice per document): through :class:`Mapping`'s view each of the 42,800 of a
+        2,000-report base was a ``__getitem__`` call, ~100 ms a question; the tuple is iterated at
+        list speed.
+        """
+        if self._all is None:
+            made, make = self._made, self._make
+            for i, pid in enumerate(self.ids):
+                if pid not in made:
+                    made[pid] = make(i)
+            self._all = tuple(made[pid] for pid in self.ids)
+        return self._all
+
+    def document_town_map(self) -> dict[str, str]:
+        """Document id → the town of its paragraphs, for every document with a paragraph."""
+        docs, towns = self._codes["doc_id"], self._codes["town"]
+        _, first = np.unique(docs, return_index=True)
+        doc_names, town_names = self._names["doc_id"], self._names["town"]
+        return {doc_names[docs[i]]: town_names[towns[i]] for i in sorted(first.tolist())}
+
+    def rows_with_role(self, roles: tuple[str, ...]) -> list[int]:
+        """Row numbers (catalogue order) of the paragraphs whose role is one of ``roles``, without making any."""
+        names = self._names["role"]
+        wanted = [i for i, name in enumerate(names) if name in roles]
+        return np.flatnonzero(np.isin(self._codes["role"], wanted)).tolist()
+
+    def paragraph_at(self, row: int) -> Paragraph:
+        """The paragraph of row ``row`` (catalogue order)."""
+        return self[self.ids[row]]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.ids)
