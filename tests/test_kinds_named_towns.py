@@ -20,6 +20,7 @@ from assistant.kinds.draft import Draft
 from assistant.kinds.figures import Figures
 from assistant.kinds.which_towns import WhichTowns
 from assistant.text import fold
+from assistant.units import WHICH
 from vectorstore.kb import town_aliases
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,7 +71,7 @@ def _corpus_rows_naming_towns(kind: str) -> list[dict]:
 
 def test_no_corpus_comparison_or_draft_naming_towns_is_read_as_which_towns():
     """Corpus questions naming two or more towns: a comparison or a draft is never labelled which-towns
-    unless it asks which of them (哪…, 有没有…)."""
+    unless it asks which of them (哪些, 哪个 …)."""
     aliases = {}
     for row in [*_corpus_rows_naming_towns("compare"), *_corpus_rows_naming_towns("draft")]:
         for start, end, label in row["spans"]:
@@ -79,7 +80,7 @@ def test_no_corpus_comparison_or_draft_naming_towns_is_read_as_which_towns():
     checked = 0
     for row in [*_corpus_rows_naming_towns("compare"), *_corpus_rows_naming_towns("draft")]:
         query = kinds.understand(row["question"], aliases)
-        if len(query.towns) < 2 or re.search(r"哪|有没有", query.folded):
+        if len(query.towns) < 2 or re.search(WHICH, query.folded):
             continue
         checked += 1
         assert query.kind != "multi_town", row["question"]

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 _WHICH = re.compile(rf"(?:{WHICH})(?:{UNIT}|地方)|which towns?\b|what towns?\b")
 # Asking to pick among towns the question lists ("北留、旧院中哪些提到…", "…里有没有…？是哪几个？").
-_PICK = re.compile(r"哪|有没有|是否有|有无|which")
+_PICK = re.compile(WHICH)
 
 
 class WhichTowns(QuestionKind):
@@ -55,7 +55,10 @@ class WhichTowns(QuestionKind):
 
 
 def picks_among(query: Query) -> bool:
-    """Whether a question asks for towns: of all (no town named) or of the two or more it names ("…中哪些…")."""
+    """Whether a question asks for towns: of all (no town named) or of the two or more it names ("…中哪些…").
+
+    Any other question the model reads as a request for towns, naming several, asks about each of them.
+    """
     return not query.towns or (len(query.towns) >= 2 and bool(_PICK.search(query.folded)))
 
 
