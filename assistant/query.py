@@ -14,7 +14,7 @@ from pathlib import Path
 
 from assistant import question_model
 from assistant.text import fold
-from assistant.units import asked_units
+from assistant.units import UNIT, asked_units
 
 # The labels a question can carry (``Query.kind``, also the answer's ``kind`` in the JSON contract);
 # each is owned by one kind in :mod:`assistant.kinds`.
@@ -186,6 +186,8 @@ _TOWN_MENTION = re.compile(
     r"(?P<name>[\u4e00-\u9fa5]{2,5}?)(?P<suffix>镇|乡(?![村镇])|街道)"
 )
 _NOT_TOWN_START = re.compile(r"^[哪各每全本该我这那其乡城]")
+# What follows a unit word and keeps it a place: 镇里, 乡下, 镇内 (in the town).
+_LOCATIVE = re.compile(r"[里上内下中间外]")
 
 
 def strip_towns(folded: str, aliases: dict[str, str]) -> str:
@@ -230,8 +232,95 @@ def is_pinyin_name(word: str) -> bool:
     return fewest[-1] is not None and (fewest[-1] >= 2 or len(word) >= 5)
 
 
+# Parts of speech of dictionary words that are no part of a place name: prepositions, pronouns,
+# conjunctions, particles, modal particles ("把|这五个镇", "做得比较好的镇", "成立以街道"); of two or more
+# characters also verbs (not vn: 胜利, 建设), adverbs, set phrases, idioms, determiners and time words
+# ("组织镇…", "充分发挥街道", "所有街道", "今年镇…"). A one-character word is often a syllable of a name
+# the tagger misreads (桃源|铺|乡, 下|太|镇, 中|都|街道), and a numeral often starts one (三张镇, 二道甸子镇).
+_FUNCTION_POS = re.compile(r"^[pcuryeo]")
+_NOT_NAME_POS = re.compile(r"^(?:[pcuryeo]|v(?!n)|ad|[dlibtq])")
+# A count of units is no name: the general classifier 个 ends it (五个镇, 几个乡).
+_COUNT = re.compile(r"[\d一二两三四五六七八九十几多]+个")
+
+
+@dataclass(frozen=True)
+class _Word:
+    """One precise-mode word of a folded question: its span, part of speech and dictionary frequency."""
+
+    start: int
+    end: int
+    text: str
+    flag: str
+    freq: int
+
+
+def _words(folded: str) -> list[_Word]:
+    """The precise-mode words of a folded text with their character spans."""
+    from vectorstore.tokenize import default_tokenizer
+
+    freq = default_tokenizer().jieba.FREQ
+    out, pos = [], 0
+    for word, flag in question_model.words_of(folded):
+        start = folded.find(word, pos)
+        if start < 0:
+            continue
+        pos = start + len(word)
+        out.append(_Word(start, pos, word, flag, freq.get(word, 0) or 0))
+    return out
+
+
+def _is_dictionary_word(word: str) -> bool:
+    from vectorstore.tokenize import default_tokenizer
+
+    return bool(default_tokenizer().jieba.FREQ.get(word, 0))
+
+
+def _names_a_place(folded: str, words: list[_Word], start: int, end: int, stop: int) -> bool:
+    """Whether ``folded[start:end]`` + the unit word ``folded[end:stop]`` reads as a place name.
+
+    Word boundaries decide it, not a list of words:
+
+    * the name does not begin inside a dictionary word (为|全镇);
+    * none of its words is a dictionary word of a function class (把…, 组织镇, 做得比较好的镇, 所有街道)
+      or a count (五个镇);
+    * the unit does not begin a dictionary word of its own (能帮|乡亲们, 文明|乡土, 保持|镇定) unless
+      that word is the unit's own part or place (镇政府, 乡党委, 镇里: the rest a word of two or more
+      characters, or a locative), and does not pair with the name's last character (示范街镇).
+
+    Words jieba made up from single characters (frequency 0: 和沅江, 镇有) mark no boundary.
+    """
+    if re.fullmatch(UNIT, folded[end - 1 : end + 1]):
+        return False  # two units written as one word (示范街镇, 乡镇) name a kind of place, not one
+    for w in words:
+        if w.end <= start or w.start >= stop:
+            continue
+        if w.start < start:
+            if w.freq:
+                return False  # the name begins inside a dictionary word
+            continue
+        if w.start == start and w.end == stop:
+            return not (w.freq and _NOT_NAME_POS.match(w.flag))  # the whole name one word (长安镇)
+        if w.start < end < w.end:
+            if _FUNCTION_POS.match(w.flag) or (w.freq and _NOT_NAME_POS.match(w.flag)):
+                return False  # a word of a function class with the unit (我镇, 各街道)
+            continue
+        if w.start >= end:  # the word the unit begins
+            if w.end > stop and w.freq:
+                rest = w.text[stop - w.start :]
+                return (len(rest) >= 2 and _is_dictionary_word(rest)) or _LOCATIVE.fullmatch(rest) is not None
+            continue
+        if w.freq and (_NOT_NAME_POS if len(w.text) > 1 else _FUNCTION_POS).match(w.flag):
+            return False
+        if _COUNT.fullmatch(w.text):
+            return False
+    return True
+
+
 def unknown_towns(folded: str, aliases: dict[str, str], question: str = "") -> tuple[str, ...]:
     """Town names in a question that are not in the knowledge base ("青石镇有多少名网格员？", "Qingshi town").
+
+    A candidate ("…镇", "…乡", "…街道" after a question's opening or a conjunction) is a name only
+    where the question's words allow it (:func:`_names_a_place`): "能帮乡亲们" names no 能帮乡.
 
     Args:
         folded: Folded question.
@@ -243,11 +332,19 @@ def unknown_towns(folded: str, aliases: dict[str, str], question: str = "") -> t
         for m in _PINYIN_TOWN.finditer(question)
         if is_pinyin_name(m.group(1)) and m.group(1).lower() not in aliases
     ]
+    words: list[_Word] | None = None
     for m in _TOWN_MENTION.finditer(folded):
         name = m.group("name") + m.group("suffix")
-        if _NOT_TOWN_START.match(name) or any(a in name or name in a for a in aliases):
+        if any(a in name or name in a for a in aliases):
             continue
-        out.append(name)
+        words = _words(folded) if words is None else words
+        end, stop = m.end("name"), m.end("suffix")
+        # The name may begin at any of its words ("请问|胜利乡", "对比|长安镇"): the first that reads as one.
+        starts = sorted({m.start("name")} | {w.start for w in words if m.start("name") <= w.start <= end - 2})
+        start = next((s for s in starts if _names_a_place(folded, words, s, end, stop)), None)
+        if start is None or _NOT_TOWN_START.match(folded[start:stop]):
+            continue
+        out.append(folded[start:stop])
     return tuple(dict.fromkeys(out))
 
 

@@ -11,7 +11,7 @@ question time):
 * the *token* head labels each precise-mode jieba word of the question (towns and years removed) as
   scaffolding (哪些, 镇, 提到, 了, 分别, 多少 …) or topic from the word itself, its part of speech,
   its characters, its neighbours and its place in the question. Scaffolding is a closed class: a word
-  the corpus never showed is topic.
+  the corpus never showed as scaffolding is topic.
 """
 
 from __future__ import annotations
@@ -98,6 +98,9 @@ class QuestionModel:
         token = data["token"]
         self.token_weights: dict[str, float] = token["weights"]
         self.token_intercept: float = token["intercept"]
+        # Words the corpus showed as scaffolding (older model files: every word it showed).
+        listed = token.get("scaffolding")
+        self.scaffolding_vocabulary: frozenset[str] | None = frozenset(listed.split("\n")) if listed else None
         self.provenance = data.get("provenance", {})
 
     @classmethod
@@ -119,6 +122,12 @@ class QuestionModel:
         numeric = self.scores("numeric", folded)["numeric"] > 0
         return Reading(kind=kind, numeric=numeric, fields=fields, group="" if group == "none" else group)
 
+    def may_scaffold(self, word: str) -> bool:
+        """Whether a word is of the closed class scaffolding is drawn from: the corpus showed it as scaffolding."""
+        if self.scaffolding_vocabulary is None:
+            return f"w={word}" in self.token_weights
+        return word in self.scaffolding_vocabulary
+
     def scaffolding(self, words: list[tuple[str, str]], freq) -> list[bool]:
         """Whether each (word, flag) of a question is scaffolding; ``freq(word)`` its dictionary frequency."""
         out = []
@@ -129,9 +138,10 @@ class QuestionModel:
             if any(c.isascii() for c in word):  # a figure, a name in pinyin, an English word: not read here
                 out.append(False)
                 continue
-            if f"w={word}" not in self.token_weights:
+            if not self.may_scaffold(word):
                 # Scaffolding is a closed class (question words, particles, the verbs of asking): a word
-                # the corpus never showed is a topic word (嘎查, 律师事务所, 市里), however it is tagged.
+                # the corpus never showed as scaffolding is a topic word (嘎查, 律师事务所, 市里; 随机 of
+                # 双随机一公开), however it is tagged and whatever its neighbours.
                 out.append(False)
                 continue
             z = self.token_intercept + sum(self.token_weights.get(f, 0.0) for f in token_features(words, i, freq(word)))

@@ -112,7 +112,7 @@ def _vocabulary(rows: list[dict]) -> list[str]:
     return sorted(g for g, n in counts.items() if n >= MIN_NGRAM_COUNT)
 
 
-def _fit_token_head(rows: list[dict]) -> tuple[dict[str, float], float]:
+def _fit_token_head(rows: list[dict]) -> tuple[dict[str, float], float, list[str]]:
     from sklearn.feature_extraction import DictVectorizer
     from sklearn.linear_model import LogisticRegression
 
@@ -122,14 +122,17 @@ def _fit_token_head(rows: list[dict]) -> tuple[dict[str, float], float]:
     y = [lab for _, lab, _ in samples]
     clf = LogisticRegression(C=C_TOKEN, max_iter=2000).fit(x, y)
     weights = {name: round(float(w), 4) for name, w in zip(vec.get_feature_names_out(), clf.coef_[0]) if abs(w) >= 1e-4}
-    return weights, float(clf.intercept_[0])
+    # The closed class: words the corpus shows as scaffolding at least once (a word only ever topic,
+    # 随机 of 双随机一公开, stays topic whatever its neighbours).
+    scaffolding = sorted({word for _, label, word in samples if label})
+    return weights, float(clf.intercept_[0]), scaffolding
 
 
 def fit(rows: list[dict]) -> dict:
     """The model file's content, fitted on ``rows``."""
     vocab = _vocabulary(rows)
     heads = _fit_ngram_heads(rows, vocab)
-    weights, intercept = _fit_token_head(rows)
+    weights, intercept, scaffolding = _fit_token_head(rows)
     return {
         "ngrams": "\n".join(vocab),
         "heads": {
@@ -140,7 +143,7 @@ def fit(rows: list[dict]) -> dict:
             }
             for name, (classes, coef, intercept) in heads.items()
         },
-        "token": {"weights": weights, "intercept": round(intercept, 4)},
+        "token": {"weights": weights, "intercept": round(intercept, 4), "scaffolding": "\n".join(scaffolding)},
     }
 
 
@@ -167,7 +170,7 @@ def held_out(rows: list[dict]) -> dict:
             group.append(int(reading.group == r["group"]))
             for features, label, word in token_rows(r):
                 z = m.token_intercept + sum(m.token_weights.get(f, 0.0) for f in features)
-                scaffold = z > 0 and f"w={word}" in m.token_weights  # the closed-class rule of the app
+                scaffold = z > 0 and m.may_scaffold(word)  # the closed-class rule of the app
                 ok = int(scaffold == bool(label))
                 tokens.append(ok)
                 if not ok:

@@ -7,11 +7,11 @@ what to retrieve for them and how to answer them:
 module                        label              questions
 ============================  =================  ==========================================
 :mod:`.not_question`          —                  markup, punctuation, a lone town name (asks nothing)
-:mod:`.draft`                 (summary)          起草/撰写一份…汇总 (a cited draft)
+:mod:`.draft`                 (summary)          起草/撰写一份…汇总, a summary of named towns (a cited draft)
 :mod:`.document_fields`       ``meta``           文号、签发人、落款日期… of a report
 :mod:`.figures`               (compare)          各镇分别…多少, 哪个镇…最多 (statistics table)
-:mod:`.which_towns`           ``multi_town``     哪些镇…, 哪个镇… (town by town)
-:mod:`.compare`               ``compare``        各镇…, …分别…, 对比… (a table of sentences)
+:mod:`.which_towns`           ``multi_town``     哪些镇…, 哪个镇…, 北留、旧院中哪些… (town by town)
+:mod:`.compare`               ``compare``        各镇…, …分别…, 对比…, 北留、旧院… (a table of sentences)
 :mod:`.summary`               ``summary``        …存在哪些问题, …有什么打算 (grouped points)
 :mod:`.fact`                  ``fact``           everything else (the answering sentence)
 :mod:`.abstain`               —                  the answer when retrieval finds no support

@@ -13,7 +13,7 @@ from assistant import phrasing
 from assistant.compose import Answer, best_sentences, quotable, topic_weights
 from assistant.kinds.base import QuestionKind
 from assistant.parts import Gap, Line, Table
-from assistant.query import COMPARE
+from assistant.query import COMPARE, MULTI_TOWN
 from assistant.units import unit_word
 
 if TYPE_CHECKING:
@@ -35,7 +35,10 @@ class Compare(QuestionKind):
 
     def names(self, query: Query) -> bool:
         asked = query.asked == COMPARE or bool(_COMPARE_EN.search(query.folded))
-        return asked and len(query.towns) != 1
+        # Two or more towns listed, read as a request for towns but asking none of them to be picked
+        # (:func:`assistant.kinds.which_towns.picks_among` took those): what each of them did.
+        listed = len(query.towns) >= 2 and query.asked == MULTI_TOWN
+        return (asked and len(query.towns) != 1) or listed
 
     def town_by_town(self, query: Query) -> bool:
         return len(query.towns) != 1

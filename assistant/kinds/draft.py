@@ -2,7 +2,8 @@
 
 Two ways in, both owned here: a drafting request anywhere in a question (read by the fitted
 question model, any interface), and the app's drafting command at the start of the chat input (:func:`is_command`,
-which also takes 草拟 and then drafts for the towns selected in the app's filter).
+which also takes 草拟 and then drafts for the towns selected in the app's filter). A summary asked of two
+or more named towns ("北留、旧院两个镇存在哪些问题？") is drafted too, each town under its own heading.
 """
 
 from __future__ import annotations
@@ -42,10 +43,14 @@ def is_command(question: str) -> bool:
 
 
 class Draft(QuestionKind):
-    """A drafting request (not asking for a figure); labelled a summary, answered with a draft."""
+    """A drafting request, or a summary asked of several named towns (not asking for a figure); labelled a
+    summary, answered with a draft."""
 
     def recognise(self, query: Query) -> bool:
-        return query.asked == DRAFT and not query.numeric
+        # A summary asked of two or more named towns is drafted town by town: each town's own points,
+        # cited (the summary kind quotes one town's report).
+        several = query.kind == SUMMARY and len(query.towns) >= 2
+        return (query.asked == DRAFT or several) and not query.numeric
 
     def answer(self, ctx: Context, query: Query) -> Answered:
         topic = request_topic(query.text, query.towns)

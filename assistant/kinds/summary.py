@@ -42,6 +42,11 @@ class Summary(QuestionKind):
         asked = query.asked in (SUMMARY, "draft") or bool(_SUMMARY_EN.search(query.folded))
         return asked and not query.numeric
 
+    def town_by_town(self, query: Query) -> bool:
+        # Points of several named towns ("北留、旧院两个镇存在哪些问题"): each town's own evidence, not the
+        # best town's section (the answer is drafted town by town: :mod:`assistant.kinds.draft`).
+        return len(query.towns) >= 2
+
     def compose(self, ctx: Context, retrieval: Retrieval) -> Answer:
         query = retrieval.query
         weights = topic_weights(retrieval)

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from assistant.retrieve import Retrieval
 
 _WHICH = re.compile(rf"(?:{WHICH})(?:{UNIT}|地方)|which towns?\b|what towns?\b")
+# Asking to pick among towns the question lists ("北留、旧院中哪些提到…", "…里有没有…？是哪几个？").
+_PICK = re.compile(WHICH)
 
 
 class WhichTowns(QuestionKind):
@@ -34,9 +36,9 @@ class WhichTowns(QuestionKind):
 
     def names(self, query: Query) -> bool:
         # 哪些 + a unit word, or a request for towns the fitted question grammar reads as one
-        # ("请列出…的乡镇", "有没有街道…？是哪些？", "哪些报告提到…"); about one named town it is a fact.
-        asked = query.asked == MULTI_TOWN and len(query.towns) != 1
-        return asked or bool(_WHICH.search(query.folded))
+        # ("请列出…的乡镇", "有没有街道…？是哪些？", "哪些报告提到…"); about one named town it is a fact,
+        # about several only when it asks which of them (else a comparison: "北留、旧院…分别…").
+        return (query.asked == MULTI_TOWN and picks_among(query)) or bool(_WHICH.search(query.folded))
 
     def town_by_town(self, query: Query) -> bool:
         # A which-towns question about one named town is a fact question about that town.
@@ -50,6 +52,14 @@ class WhichTowns(QuestionKind):
         query = retrieval.query
         lead = phrasing.towns_mentioning(len(matched), topic_phrase(query.text, query.search_text), unit_word(matched))
         return town_lines(ctx, retrieval, lead)
+
+
+def picks_among(query: Query) -> bool:
+    """Whether a question asks for towns: of all (no town named) or of the two or more it names ("…中哪些…").
+
+    Any other question the model reads as a request for towns, naming several, asks about each of them.
+    """
+    return not query.towns or (len(query.towns) >= 2 and bool(_PICK.search(query.folded)))
 
 
 def town_lines(ctx: Context, retrieval: Retrieval, lead: str) -> Answer:
