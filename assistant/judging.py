@@ -32,16 +32,7 @@ from assistant.lexicon import contains as lexical_contains
 from assistant.lexicon import coverage as lexical_coverage
 from assistant.query import Query
 from assistant.signals import dense_text
-from assistant.support import (
-    FEATURES,
-    LAZY,
-    SupportModel,
-    bigram_coverage,
-    bigram_weights,
-    default_fact_model,
-    default_model,
-    question_bigrams,
-)
+from assistant.support import FEATURES, LAZY, bigram_coverage, bigram_weights, question_bigrams
 from assistant.text import fold, to_simplified
 from assistant.views import INNER_PUNCT, PUNCT
 from vectorstore.sentences import SentenceVectors, standing
@@ -69,8 +60,7 @@ class SupportFeatureTable:
 
     Attributes:
         lexical: Paragraph id → (best sentence coverage, bigram coverage, coverage of the known words).
-        numeric: The question asks for a figure (then a paragraph's sentences are checked for a digit;
-            ``figure``, read by the fact decision only, is left unknown here).
+        numeric: The question asks for a figure (then a paragraph's sentences are checked for a digit).
         forms: Paragraph id → its sentence forms.
     """
 
@@ -87,7 +77,7 @@ class SupportFeatureTable:
         numeric = float(self.numeric and any(re.search(r"\d", form) for form in self.forms(pid) or [""]))
         return {
             "dense": dense, "standing": None, "gap": None, "coverage": coverage, "coverage_known": coverage_known,
-            "bigram": bigram, "numeric": numeric, "figure": None, "rule": float(rule),
+            "bigram": bigram, "numeric": numeric, "rule": float(rule),
         }  # fmt: skip
 
 
@@ -302,10 +292,6 @@ class SupportJudge:
         coverage_known = coverage if same else max(lexical_coverage(heading + f, known) for f in forms)
         bigram = max(bigram_coverage(grams, heading + form) for form in forms)
         numeric = float(query.numeric and any(re.search(r"\d", form) for form in forms))
-        # The sentence most like the question states a figure: a paragraph about the topic that gives
-        # some other number (a date, another count) does not answer "how many".
-        nearest = max(forms, key=lambda form: bigram_coverage(grams, heading + form))
-        figure = float(query.numeric and bool(re.search(r"\d", nearest)))
         if sentence is not None:
             sentence_text = heading + forms[0]
             bar = self.min_coverage * (QUOTED_BAR if topic.quoted else 1.0)
@@ -313,7 +299,7 @@ class SupportJudge:
             rule = found if topic.known else (dense or 0.0) >= self.dense_floor
         return {
             "dense": dense, "standing": None, "gap": None, "coverage": coverage, "coverage_known": coverage_known,
-            "bigram": bigram, "numeric": numeric, "figure": figure, "rule": float(rule), **(window or {}),
+            "bigram": bigram, "numeric": numeric, "rule": float(rule), **(window or {}),
         }  # fmt: skip
 
     def support_feature_table(
@@ -364,17 +350,6 @@ class SupportJudge:
         lexical = dict(zip(pids, zip(*(column.tolist() for column in best))))
         return SupportFeatureTable(lexical, query.numeric, self.sentence_forms)
 
-    @property
-    def passage_model(self) -> SupportModel:
-        """The decision for passages of the towns a question names (:meth:`model_supported`).
-
-        The packaged fact decision (:func:`assistant.support.default_fact_model`); a retriever
-        given its own support model uses that one here too.
-        """
-        if self.support_model is not default_model():
-            return self.support_model
-        return default_fact_model() or self.support_model
-
     def model_supported(
         self, query: Query, topic: Topic, hits: list[Hit], nearest: list[Hit] | None = None
     ) -> list[Hit]:
@@ -390,10 +365,9 @@ class SupportJudge:
             hits: The hits to judge.
             nearest: Every candidate of the question (their dense similarities give its peak; default ``hits``).
         """
-        model = self.passage_model
         same_scale, grams = comparable(query), self.bigram_weights(query)  # once per question, not per hit
         dense = {h.id: h.dense for h in (nearest or hits) if h.dense}
-        reads_windows = same_scale and model.lazy_features
+        reads_windows = same_scale and self.support_model.lazy_features
         windows = self.window_meaning(query, list(query.towns) or None, dense) if reads_windows else None
 
         def accepted(hit: Hit) -> bool:
@@ -401,10 +375,8 @@ class SupportJudge:
                 return False
             similarity = hit.dense if same_scale and hit.dense else None
             features = self.support_features(query, topic, hit.id, similarity, grams, self.supports(hit, topic))
-            if query.numeric and not features["figure"]:
-                return False  # asked "how many": the sentence nearest the question gives no figure (see support)
             if windows is None or similarity is None:
-                return model.supports(features)
-            return model.supports_lazily(features, lambda: windows(hit.id))
+                return self.support_model.supports(features)
+            return self.support_model.supports_lazily(features, lambda: windows(hit.id))
 
         return [hit for hit in hits if accepted(hit)]

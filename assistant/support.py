@@ -27,9 +27,6 @@ Features of a candidate passage:
   (with its heading) — word-segmentation free, so a rare term the tokenizer splits ("述法")
   still counts as itself;
 - ``numeric``: the question asks for a figure and the sentence states one;
-- ``figure``: the question asks for a figure and the paragraph's sentence most like the question
-  (by ``bigram``) states one — a paragraph on the topic that gives only other numbers answers no
-  "how many" (read by the fact decision; unknown in the cross-town feature table);
 - ``rule``: the lexical rule's own verdict (coverage above its bar and every required term in
   one sentence window), so the fit learns how far to trust it rather than replacing it.
 """
@@ -48,8 +45,7 @@ import numpy as np
 
 MODEL_FILE = Path(__file__).with_name("data") / "support_model.json"
 TOWN_MODEL_FILE = Path(__file__).with_name("data") / "town_model.json"
-FACT_MODEL_FILE = Path(__file__).with_name("data") / "fact_support_model.json"
-FEATURES = ("dense", "standing", "gap", "coverage", "coverage_known", "bigram", "numeric", "figure", "rule")
+FEATURES = ("dense", "standing", "gap", "coverage", "coverage_known", "bigram", "numeric", "rule")
 LAZY = ("standing", "gap")  # read from sentence vectors: computed only where the verdict depends on them
 _NOT_CONTENT = re.compile(r"[\W\d_a-z]")
 
@@ -234,21 +230,6 @@ class SupportModel:
 def default_model() -> SupportModel:
     """The packaged model (``assistant/data/support_model.json``)."""
     return SupportModel.load()
-
-
-@functools.lru_cache(maxsize=1)
-def default_fact_model() -> SupportModel | None:
-    """The packaged decision for passages of the towns a question names (``fact_support_model.json``).
-
-    The same kind of model as :func:`default_model`, fitted by ``scripts/fit_support.py`` on the
-    pairs of questions about named towns only (fact, summary, unanswerable): there the question's
-    town is given and the decision is whether one of its paragraphs answers — an official's own
-    words ("隔着屏幕见面") next to the report's ("远程视频会见"), where meaning relative to the
-    question's nearest paragraphs (``standing``, ``gap``) tells more than across towns. Kept apart
-    from the cross-town decision, which a small corpus's which-towns answers rest on alone. None
-    when none is packaged: :func:`default_model` decides.
-    """
-    return SupportModel.load(FACT_MODEL_FILE) if FACT_MODEL_FILE.exists() else None
 
 
 @functools.lru_cache(maxsize=1)
