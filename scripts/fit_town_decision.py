@@ -20,8 +20,9 @@ The model is a logistic regression over standardised features (Newton's method w
 penalty, as ``scripts/fit_support.py``); a town's probability is its likeliest paragraph's.
 Questions are split into 5 folds by a hash of their id, so no question is in both training and
 held-out data. For each declared feature set (:data:`FEATURE_SETS`) and penalty, held-out town
-probabilities are computed; the threshold is the one that maximises the held-out *exact
-town-set rate* (the product's town accuracy: every required town asserted, nothing outside
+probabilities are computed; a question's asserted towns are the relevance-share rule's own
+(collected with no town model) plus those whose probability reaches the threshold, as the app
+decides; the threshold is the one that maximises the held-out *exact town-set rate* (the product's town accuracy: every required town asserted, nothing outside
 required ∪ optional, no town when none), ties broken by held-out town F1; the set and penalty
 with the best such figures are fitted on all questions and written. A required town the
 retriever never reached counts as missed. ``--check`` scores other question files (eval sets:
@@ -119,6 +120,7 @@ def collect(items: list[dict], db: str) -> list[Question]:
 
     retriever = Assistant(Settings(db=db)).retriever
     retriever.town_meaning = True  # every feature, whichever the packaged model reads
+    retriever.town_model = None  # the relevance-share rule's own towns: the model adds to them (as the app does)
     paragraphs = retriever.kb.paragraphs
     out = []
     for item in items:
@@ -230,8 +232,12 @@ def score(questions: list[Question], asserted: list[set[str]]) -> dict:
 
 
 def at(questions: list[Question], probs: list[dict[str, float]], threshold: float) -> dict:
-    """:func:`score` of the towns whose probability reaches the threshold."""
-    asserted = [{t for t, p in probs_q.items() if p >= threshold} for probs_q in probs]
+    """:func:`score` of the rule's towns and those whose probability reaches the threshold.
+
+    As the app decides (:func:`assistant.fusion.decide_ranked_towns`): the model adds towns to the
+    relevance-share rule's and drops none, so a feature set is judged by what it adds.
+    """
+    asserted = [q.matched | {t for t, p in probs_q.items() if p >= threshold} for q, probs_q in zip(questions, probs)]
     return {"threshold": round(float(threshold), 3), **score(questions, asserted)}
 
 

@@ -26,6 +26,16 @@ def test_packaged_model_states_its_provenance():
     assert {"precision", "recall", "f1", "auc"} <= set(model.provenance["held_out"])
 
 
+def test_pairs_are_derived_from_evidence_spans_with_sentences_outside_them_negative():
+    fit = _fit_script()
+
+    class Para:
+        town, text = "甲镇", "一是加强学习。全年开展会前学法 12 次，专题学法4次。二是严格执法。"
+
+    marked = fit._sentences(Para(), [("甲镇", "全年开展会前学法12次"), ("乙镇", "二是严格执法")])
+    assert [hit for _, hit in marked] == [False, True, False]
+
+
 def test_model_rejects_inconsistent_weights():
     with pytest.raises(ValueError, match="features"):
         SupportModel(("dense",), (0.0,), (1.0,), (1.0, 2.0), 0.0, 0.5, {})
