@@ -298,7 +298,8 @@ def fill(template: str, rng: random.Random) -> dict:
 # A filled template may by chance spell a question of an evaluation set; such a fill is dropped.
 # train17 (the town decision's fitting set) is not an evaluation set, but its questions are not copied either.
 EVAL_SETS = (
-    "dev", "holdout", "blind2", "blind3", "forms", "realworld_gold", "train17", "blind16", "blind17", "colloquial_dev",
+    "dev", "holdout", "blind2", "blind3", "forms", "realworld_gold", "train17", "blind16", "blind17", "blind18",
+    "colloquial_dev",
 )  # fmt: skip
 
 
