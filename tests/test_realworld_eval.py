@@ -116,6 +116,7 @@ def test_blind15_regression_floor(county_db):
 BLIND16 = ROOT / "tests" / "data" / "blind16.jsonl"
 BLIND17 = ROOT / "tests" / "data" / "blind17.jsonl"
 BLIND18 = ROOT / "tests" / "data" / "blind18.jsonl"
+TRAIN18 = ROOT / "tests" / "data" / "train18.jsonl"
 
 
 def _report_texts() -> dict[str, str]:
@@ -142,6 +143,20 @@ def test_blind_evidence_is_in_the_reports(path):
         for item in items
         for ev in item["evidence"]
         if "".join(ev["text"].split()) not in texts.get(ev["town"], "")
+    ]
+    assert not missing
+
+
+def test_train18_spans_are_in_the_reports():
+    """train18 (fact questions: answerable, or on topic but not stated; tests/data/train18.md) quotes its reports:
+    every evidence span and every ``near`` span of an unanswerable item occurs in its town's report."""
+    texts = _report_texts()
+    items = [json.loads(line) for line in TRAIN18.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert {item["type"] for item in items} == {"fact", "abstain"} and len(items) >= 80
+    spans = [(item["id"], span) for item in items for span in [*item["evidence"], *filter(None, [item.get("near")])]]
+    assert len(spans) >= len(items)
+    missing = [
+        (qid, span["text"]) for qid, span in spans if "".join(span["text"].split()) not in texts.get(span["town"], "")
     ]
     assert not missing
 
