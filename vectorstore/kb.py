@@ -17,6 +17,7 @@ import contextlib
 import fcntl
 import multiprocessing
 import os
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -41,6 +42,10 @@ from vectorstore.upkeep import IndexDamaged, IndexUpkeep, Problem  # noqa: F401 
 
 Progress = Callable[[str, int, int], None]
 PARALLEL_MIN_FILES = 200  # below this, starting worker processes costs more than parsing
+
+
+# How long an edit of one document waits for the write lock (see KnowledgeBase._lock).
+EDIT_LOCK_WAIT_S = 15.0
 
 
 class IngestLocked(RuntimeError):
@@ -184,13 +189,29 @@ class KnowledgeBase(IndexUpkeep):
 
     # --- ingest ----------------------------------------------------------
     @contextlib.contextmanager
-    def _lock(self):
+    def _lock(self, wait: float = 0.0):
+        """Hold the knowledge base's write lock (one writer across processes).
+
+        Args:
+            wait: Seconds to wait for another holder before giving up. An edit of one document
+                (rename, delete) waits: right after an upload, a question may be rebuilding the
+                derived caches under the lock for a second or two, and a user's rename must not
+                fail because of it. An ingest does not wait (another ingest may run for minutes).
+
+        Raises:
+            IngestLocked: Another holder kept the lock for ``wait`` seconds.
+        """
         handle = open(self.dir / ".ingest.lock", "w")
+        deadline = time.monotonic() + wait
         try:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise IngestLocked("另一个导入任务正在使用此知识库，请稍后再试") from None
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise IngestLocked("另一个导入任务正在使用此知识库，请稍后再试") from None
+                    time.sleep(0.1)
             yield
         finally:
             handle.close()
@@ -368,7 +389,7 @@ class KnowledgeBase(IndexUpkeep):
     # --- editing -----------------------------------------------------------
     def delete_document(self, doc_id: str) -> bool:
         """Remove one document; returns False when it does not exist."""
-        with self._lock():
+        with self._lock(wait=EDIT_LOCK_WAIT_S):
             with self.catalog.conn:
                 if not self.catalog.conn.execute("SELECT 1 FROM documents WHERE doc_id=?", (doc_id,)).fetchone():
                     return False
@@ -383,7 +404,7 @@ class KnowledgeBase(IndexUpkeep):
         town = town.strip()
         if not town:
             raise ValueError("镇名不能为空")
-        with self._lock():
+        with self._lock(wait=EDIT_LOCK_WAIT_S):
             self.catalog.set_town(doc_id, town)
             ids = [c.id for c, _ in self.catalog.chunks(doc_id)]
             if ids:
