@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -163,6 +163,27 @@ def footnote(body: Body, citations: Iterable[Any]) -> tuple[str, list[Note]]:
     else:
         text = "\n".join(line for block in body for line in _marked_lines(block, numbering))
     return text, numbering.notes()
+
+
+def mentioned_labels(body: Body) -> Iterator[str]:
+    """Every citation label the body mentions, in reading order: the order :func:`footnote` numbers them in.
+
+    Citations of lines, items and table cells, and the inline labels of Markdown text (a
+    :class:`assistant.parts.Text` block, or a whole body given as text). Nothing is rendered: the
+    app orders a 1,200-town answer's citation list without writing its footnoted text.
+    """
+    if isinstance(body, str):
+        yield from (m.group(0) for m in _LABEL.finditer(body))
+        return
+    for block in body:
+        if isinstance(block, Line | Item):
+            yield from (citation_label(p) for p in block.inline if isinstance(p, Citation))
+        elif isinstance(block, Table):
+            yield from (
+                citation_label(p) for row in block.rows for cell in row for p in cell if isinstance(p, Citation)
+            )
+        elif isinstance(block, Text):
+            yield from (m.group(0) for m in _LABEL.finditer(block.markdown))
 
 
 def references_markdown(notes: Sequence[Note]) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.export import citation_label as export_label
+from assistant.export import mentioned_labels
 
 log = logging.getLogger(__name__)
 
@@ -205,9 +206,9 @@ def group_sources(body: Any, citations: Sequence[Any]) -> list[tuple[str, list]]
     """Citations grouped per cited paragraph, numbered as the export's ``[n]`` markers.
 
     The order of :func:`assistant.export.footnote`'s notes (first mention in the body, then the
-    citations it never mentions), found without writing the footnoted text: a which-towns answer
-    at 2,000 reports names 1,200 towns, and rendering it with markers only to read their order
-    took ~40 ms of every such chat turn.
+    citations it never mentions), found by :func:`assistant.export.mentioned_labels` without writing
+    the footnoted text: a which-towns answer at 2,000 reports names 1,200 towns, and rendering it
+    with markers only to read their order took ~40 ms of every such chat turn.
 
     Args:
         body: The answer's parts (or Markdown with inline labels).
@@ -219,31 +220,9 @@ def group_sources(body: Any, citations: Sequence[Any]) -> list[tuple[str, list]]
     groups: dict[str, list] = {}
     for c in citations:
         groups.setdefault(export_label(c), []).append(c)
-    order = dict.fromkeys(label for label in _mentioned_labels(body) if label in groups)
+    order = dict.fromkeys(label for label in mentioned_labels(body) if label in groups)
     order.update(dict.fromkeys(groups))  # the unmentioned ones after, in citation order
     return [(label, groups[label]) for label in order]
-
-
-def _mentioned_labels(body: Any) -> Iterator[str]:
-    """Every citation label the body mentions, in reading order, as :func:`assistant.export.footnote` meets them.
-
-    Citation objects of lines, items and table cells, and the inline labels of Markdown text
-    (a :class:`assistant.parts.Text` block or a whole body given as text).
-    """
-    from assistant.cite import Citation
-    from assistant.export import _LABEL
-    from assistant.parts import Item, Line, Table, Text
-
-    if isinstance(body, str):
-        yield from (m.group(0) for m in _LABEL.finditer(body))
-        return
-    for block in body:
-        if isinstance(block, Line | Item):
-            yield from (export_label(p) for p in block.inline if isinstance(p, Citation))
-        elif isinstance(block, Table):
-            yield from (export_label(p) for row in block.rows for cell in row for p in cell if isinstance(p, Citation))
-        elif isinstance(block, Text):
-            yield from (m.group(0) for m in _LABEL.finditer(block.markdown))
 
 
 def _stats_module():
