@@ -145,14 +145,7 @@ class ParagraphTable(Mapping):
 
     def get(self, pid: str, default: Paragraph | None = None) -> Paragraph | None:  # type: ignore[override]
         """The paragraph ``pid``, or ``default`` (without :class:`Mapping`'s exception round trip)."""
-        made = self._made.get(pid)
-        if made is not None:
-            return made
-        row = self._row.get(pid)
-        if row is None:
-            return default
-        made = self._made[pid] = self._make(row)
-        return made
+        return self[pid] if pid in self._row else default
 
     def values(self) -> tuple[Paragraph, ...]:  # type: ignore[override]
         """Every paragraph in the catalogue's order, made once and then kept as one tuple.
@@ -163,11 +156,7 @@ class ParagraphTable(Mapping):
         list speed.
         """
         if self._all is None:
-            made, make = self._made, self._make
-            for i, pid in enumerate(self.ids):
-                if pid not in made:
-                    made[pid] = make(i)
-            self._all = tuple(made[pid] for pid in self.ids)
+            self._all = tuple(map(self.__getitem__, self.ids))
         return self._all
 
     def document_town_map(self) -> dict[str, str]:
