@@ -458,6 +458,8 @@ class Reader:
         self._lone: set[str] = set()  # joins with a lone character: words of the reports only if indexed
         self._wordy: set[str] = set()  # joins of two readings of two or more characters each
         self._inside: set[str] = set()  # dictionary words the reports write only inside index words
+        # A join's halves' paragraph counts multiplied: how often they would meet by chance.
+        self._chance: dict[str, int] = {}
         self.sentences = sentences
         self.paraphrase = paraphrase
 
@@ -481,14 +483,17 @@ class Reader:
         """Whether ``term`` is a word of the reports or a join they write as text."""
         return term in self._compounds or bool(self.frequency(term))
 
-    def _joins(self, words: list[str], spans, i: int, j: int) -> list[str]:
+    def _joins(self, words: list[str], spans, i: int, j: int, derived=None) -> list[str]:
         """Readings of span i..j joined from two shorter spans' readings.
 
         Halves next to each other join in either order (Chinese puts the modifier first where
         English may not); across "of" the second half comes first ("openness of government
         affairs" → 政务公开); across "and" they join in order ("powers and responsibilities" →
-        权责). Two halves that are both Chinese already (the glossary's) are not joined.
+        权责). Two halves that are both Chinese already (the glossary's) are not joined. A word's
+        ``derived`` readings (its derivational family's, see :meth:`_spans`) join as well, with
+        readings of two or more characters.
         """
+        derived = derived or {}
         out = []
         for k in range(i + 1, j):
             if words[k] in CONNECTORS:
@@ -499,10 +504,16 @@ class Reader:
                 left, right, orders = (i, k), (k, j), "ab ba"
             if all(_CJK.match(w) or w in CONNECTORS for w in words[i:j]):
                 continue
-            for a in spans.get(left, ())[:TOP_PER_SPAN]:
-                for b in spans.get(right, ())[:TOP_PER_SPAN]:
+            lefts = list(spans.get(left, ()))[:TOP_PER_SPAN] + derived.get(left, [])
+            rights = list(spans.get(right, ()))[:TOP_PER_SPAN] + derived.get(right, [])
+            for a in lefts:
+                for b in rights:
+                    if (a in derived.get(left, ()) or b in derived.get(right, ())) and min(len(a), len(b)) < 2:
+                        continue
                     for t in [a + b] * ("ab" in orders) + [b + a] * ("ba" in orders):
                         out.append(t)
+                        chance = len(self._rows(a)) * len(self._rows(b))
+                        self._chance[t] = min(self._chance.get(t, chance), chance)
                         lone = min(len(a), len(b)) < 2 or a in self._inside or b in self._inside
                         (self._lone if lone else self._wordy).add(t)
         return out
@@ -517,6 +528,7 @@ class Reader:
         ("reconsideration" → the gloss "to reconsider", 复议).
         """
         spans: dict[tuple[int, int], list[str]] = {}
+        derived: dict[tuple[int, int], list[str]] = {}  # a lone word's family readings: they only join
         n = len(words)
         for length in range(1, min(MAX_SPAN, n) + 1):
             for i in range(n - length + 1):
@@ -531,7 +543,7 @@ class Reader:
                 latin = not any(_CJK.match(w) for w in words[i:j])
                 key = " ".join(words[i:j])
                 options = list(self.lookup(key)) if latin else []
-                joins = [t for t in self._joins(words, spans, i, j) if t in options or not self.is_word(t)]
+                joins = [t for t in self._joins(words, spans, i, j, derived) if t in options or not self.is_word(t)]
                 # A dictionary word of two English words ("national security" → 国家安全) is a
                 # word of the reports when they write it, though the index cut it in two.
                 found = self._found(options + joins, joins + options * (length > 1))
@@ -553,7 +565,11 @@ class Reader:
                 ):
                     # Synonyms are weaker: they read only a span nothing else reads, none of whose words
                     # the reports read alone ("legal awareness" → 普法; "new era" stays 新 + 时代).
-                    found = [t for t in self._found(list(self.paraphrase(key, loose=True)), []) if len(t) >= 2]
+                    # A synonym reading that is one word's own reading reads that word only, the
+                    # others dropped ("research visit" is no 研究, a reading of "research").
+                    own = {t for w in words[i:j] for t in self.lookup(w)}
+                    loose = [t for t in self.paraphrase(key, loose=True) if t not in own]
+                    found = [t for t in self._found(loose, []) if len(t) >= 2]
                 # A dictionary word the reports write only inside longer words (示范 of 示范村) reads
                 # nothing by itself but joins like a lone character: into an index word only.
                 inside = [t for t in options if len(t) >= 2 and t not in found and not self.frequency(t)]
@@ -562,6 +578,13 @@ class Reader:
                 found = found + inside
                 if found:
                     spans[(i, j)] = found
+                if latin and length == 1 and self.stem_lookup is not None:
+                    # A word's derivational family reads it too, but only joined with a neighbour's
+                    # reading into a word the reports write: "inspection" is 检查, and 视察 ("to
+                    # inspect") joins the reading of "research" into 视察调研 (人大视察调研活动).
+                    family = [t for t in self.stem_lookup(key) if len(t) >= 2 and t not in found]
+                    df = self.frequencies(family)
+                    derived[(i, j)] = [t for t in family if df[t]][:TOP_PER_SPAN]
         return spans
 
     def _characters(self, word: str) -> frozenset[str]:
@@ -609,12 +632,14 @@ class Reader:
         found = []
         for t in dict.fromkeys(options):
             if df[t]:
-                found.append((0, -df[t], t))
+                found.append((0, -df[t], 0, t))
             elif t in joined and (t in self._wordy or t not in self._lone) and len(t) >= 2 and len(self._rows(t)):
                 self._compounds.add(t)
-                found.append((1, -len(self._rows(t)), t))
+                # Of joins written as often, the one of rarer halves first: two common words meet by
+                # chance across a comma the index drops (监督，研究 → 监督研究 beside 视察调研).
+                found.append((1, -len(self._rows(t)), self._chance.get(t, 0), t))
             elif len(t) == 1 and len(self._rows(t)):
-                found.append((2, -len(self._rows(t)), t))
+                found.append((2, -len(self._rows(t)), 0, t))
         return [t for *_, t in sorted(found)]
 
     def _readable(self, found: list[str], length: int) -> tuple[str, ...]:
@@ -787,6 +812,35 @@ def read_text(text: str, reader: Reader, towns: tuple[str, ...] = ()) -> str:
             cursor = end
     pieces.append(text[cursor:])
     return re.sub(r"\s+", " ", "".join(pieces)).strip()
+
+
+# An English superlative ("which town handed out the most legal awareness materials?") as the
+# Chinese one the statistics table's kind reads (最多, 最少, …); "the" before it keeps "most
+# important" in "the most important measures" from counting as one only when a figure follows.
+_SUPERLATIVE_EN = {
+    "most": "最多", "highest": "最高", "largest": "最大", "biggest": "最大",
+    "least": "最少", "fewest": "最少", "lowest": "最低", "smallest": "最小",
+}  # fmt: skip
+_SUPERLATIVE_EN_RE = re.compile(rf"\bthe ({'|'.join(_SUPERLATIVE_EN)})\b")
+
+
+def in_english(folded: str) -> bool:
+    """Whether a folded question is asked in English (more Latin letters than Chinese characters).
+
+    >>> in_english("which town handed out the most 普法资料?"), in_english("哪些镇开展了3+n活动？")
+    (True, False)
+    """
+    return len(re.findall(r"[a-z]", folded)) > len(re.findall(r"[\u4e00-\u9fff]", folded))
+
+
+def superlative(folded: str) -> str:
+    """The Chinese superlative an English question asks with "the most", "the lowest" …; "" for none.
+
+    >>> superlative("which town handed out the most legal awareness materials?"), superlative("which towns fined")
+    ('最多', '')
+    """
+    m = _SUPERLATIVE_EN_RE.search(folded) if in_english(folded) else None
+    return _SUPERLATIVE_EN[m.group(1)] if m else ""
 
 
 def read_english(query: Query, evidence, frequencies: Callable[[list[str]], dict[str, int]]) -> Query:

@@ -229,3 +229,55 @@ def test_real_dictionary_reads_phrases_by_their_glosses(question, paragraphs, in
     reader = Reader(d.words, frequencies, rows, d.stem_words, d.is_word, lambda row: [paragraphs[row]], d.paraphrases)
     text = read_text(question.lower(), reader)
     assert read in text and (not unread or unread not in text)
+
+
+def test_a_words_family_reading_joins_into_a_word_the_reports_write():
+    """ "inspection" is 检查; 视察 ("to inspect") is its family's reading and only joins (视察调研), never alone."""
+    reader = reader_for(
+        ["人大组织开展视察调研活动4次", "开展行政检查17次", "研究制定清单"],
+        {"检查", "视察", "调研", "研究"},
+        {"inspection": ("检查",), "research": ("研究", "调研")},
+        stems={english.stem_key("inspect"): ("视察", "检查")},
+    )
+    assert read_text("inspection and research", reader) == "视察调研"
+    assert read_text("which towns mention inspection?", reader) == "which towns mention 检查 ?"
+
+
+def test_of_joins_written_as_often_the_one_of_rarer_halves_comes_first():
+    """监督，研究 meet across a comma the index drops; 视察 and 调研 are written only together."""
+    reader = reader_for(
+        ["加强监督研究制定清单", "接受人大监督开展视察调研活动", "监督执法", "监督检查", "研究部署"],
+        {"监督", "视察", "调研", "研究"},
+        {"research": ("研究", "调研")},
+        stems={english.stem_key("inspect"): ("监督", "视察")},
+    )
+    assert read_text("inspection and research", reader) == "视察调研"
+
+
+def test_a_synonym_reading_that_is_one_words_own_reading_reads_no_phrase():
+    """研究 is a gloss of "research"; read for "research visits" it would drop "visits" unsaid."""
+    assert "研究" in english.dictionary().paraphrases("research visit", loose=True)
+    d = english.dictionary()
+    paragraphs = ["开展调研研究", "视察调研"]
+
+    def frequencies(terms):
+        return {t: sum(t in p for p in paragraphs) if t in {"研究", "调研"} else 0 for t in terms}
+
+    def rows(term):
+        return np.array([i for i, p in enumerate(paragraphs) if term in p], dtype=np.int32)
+
+    reader = Reader(d.words, frequencies, rows, d.stem_words, d.is_word, lambda row: [paragraphs[row]], d.paraphrases)
+    assert "研究" not in read_text("which towns held research visits?", reader)
+
+
+@pytest.mark.parametrize(
+    ("folded", "chinese"),
+    [
+        ("which town handed out the most 普法资料?", "最多"),
+        ("which town imposed the lowest fines?", "最低"),
+        ("which towns mention most of the measures?", ""),  # no "the": no superlative
+        ("哪个镇罚款最多？", ""),  # a Chinese question's superlative is read in Chinese
+    ],
+)
+def test_an_english_superlative_is_read_as_the_chinese_one(folded, chinese):
+    assert english.superlative(folded) == chinese

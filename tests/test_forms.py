@@ -28,15 +28,16 @@ FORMS = [json.loads(line) for line in (Path(__file__).parent / "data" / "forms.j
 # joins onto the glossary's words and the segmentation reading the most English words: 39/50. With
 # glosses with one word more (人大, 扫黑), synonyms through a kept character (legal awareness → 普法),
 # context for a lone ambiguous word (special → 专项) and a glossary word's head character (示范村): 42/50.
+# With the statistics table read for English figures and superlatives (its metric from the question's
+# Chinese reading, "the most" as 最多: h17, h29), a word's derivational family joining into a word the
+# reports write (inspection and research → 视察调研: h30) and no synonym reading that is one word's
+# own reading: 45/50.
 ENGLISH_XFAIL: dict[str, str] = {
     "d07": "'legal awareness campaigns too uniform in form' is read as 问题、活动、形式, not 普法宣传形式单一 ('legal awareness' → 普法 is no gloss): four towns instead of three",
     "h06": "'law training sessions ... attendances' is read as 法律培训, not 法治培训/参训人次: no paragraph passes the lexical support check",
     "h08": "'market-day legal awareness events' is not read as 法治赶场宣传",
     "h11": "'whoever enforces the law promotes the law' is not read as 谁执法谁普法",
     "h15": "'officials' awareness of the rule of law is weak' is read as 干部、法治意识、薄弱 (not 意识不强): three towns instead of four",
-    "h17": "'each town ... government information disclosed': the English comparison also lists 旧院镇, whose paragraph names 政府信息 without a count of items disclosed",
-    "h29": "'handed out the most legal awareness materials' is not read as 发放普法宣传资料最多",
-    "h30": "'people's congress ... inspection and research visits' is read as 人民 congress, 检查 (not 人大视察调研)",
 }
 
 

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 from assistant import phrasing
 from assistant.compose import Answer
+from assistant.english import in_english
+from assistant.english import superlative as english_superlative
 from assistant.kinds.base import Answered, QuestionKind
 from assistant.parts import Gap, Line, Table
 from assistant.query import COMPARE, MULTI_TOWN
@@ -29,20 +31,29 @@ SUPERLATIVE = re.compile(r"最[多少高低大小]")
 _LARGEST = "多高大"
 
 
+def _superlative(query: Query) -> str:
+    """The superlative a question asks (最多, 最低 …), in Chinese or English; "" for none."""
+    m = SUPERLATIVE.search(query.folded)
+    return m.group(0) if m else english_superlative(query.folded)
+
+
 class Figures(QuestionKind):
     """A figure asked of several towns (or all), or a superlative; answered from the statistics table."""
 
     def recognise(self, query: Query) -> bool:
-        superlative = SUPERLATIVE.search(query.folded)
+        superlative = _superlative(query)
         several = len(query.towns) > 1 or (not query.towns and query.kind in (COMPARE, MULTI_TOWN))
         return bool(query.numeric or superlative) and bool(several or superlative)
 
     def answer(self, ctx: Context, query: Query) -> Answered | None:
         """Per-town figures and superlatives ("各镇分别…多少", "哪个镇…最多") from the statistics table."""
-        superlative = SUPERLATIVE.search(query.folded)
+        superlative = _superlative(query)
         from assistant.stats import facts_table, find_metric, normalized_value
 
-        metric = find_metric(query.text)
+        # An English question names its metric in the Chinese words it was read as (its search
+        # text); it asks for an amount in English ("how many", "the most"), which query.numeric says.
+        english = in_english(query.folded)
+        metric = find_metric(query.search_text, numeric=False) if english else find_metric(query.text)
         if metric is None:
             return None
         towns = list(query.towns) or ctx.retriever.kb.towns()
@@ -83,11 +94,11 @@ class Figures(QuestionKind):
         unit = unit_word(order)
         head: tuple = (phrasing.figures(label, len(by_town), unit),)
         if superlative:
-            most = superlative.group(0)[1] in _LARGEST
+            most = superlative[1] in _LARGEST
             best = (max if most else min)(rows, key=lambda f: normalized_value(f)[0])
             value, unit = normalized_value(best)
             head = (
-                phrasing.superlative(label, superlative.group(0), best.town), best.quote,
+                phrasing.superlative(label, superlative, best.town), best.quote,
                 ctx.cite(best.paragraph_id), phrasing.superlative_tail(unit),
             )  # fmt: skip
             asserted = (best.town,)
