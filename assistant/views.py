@@ -19,7 +19,7 @@ import numpy as np
 
 from assistant.evidence import EvidenceIndex
 from assistant.fusion import Ranking, SignalHit
-from assistant.text import fold, folded_sentences
+from assistant.text import NUMBER, fold, folded_sentences
 from ingest.records import Paragraph
 from vectorstore.derived import (
     LEGACY,
@@ -98,12 +98,13 @@ class IndexViews:
         self._bm25_rows = (
             None if self.bm25.ids == self.order else np.array([self.row.get(pid, -1) for pid in self.bm25.ids])
         )
-        self.evidence = EvidenceIndex(
+        self.evidence = SavedEvidence(
             folded,
             headings,
             sentences,
             cache_dir=kb.dir,
             tag=kb.catalog.get_state("generation", "0"),
+            numerals=_saved_numerals(data, self.order, _generation(kb)),
         )
         # The index views are millions of long-lived objects; a full garbage collection
         # walking them all paused a question for 100-300 ms at 2,000 reports (frozen on return).
@@ -144,6 +145,35 @@ class IndexViews:
         rows = rows[np.lexsort((rows, -scores[rows]))]
         order = self.order
         return [SignalHit(order[i], score, signal) for i, score in zip(rows.tolist(), scores[rows].tolist())]
+
+
+class SavedEvidence(EvidenceIndex):
+    """The views' evidence index, with the sentences stating a figure as the builder saved them.
+
+    Searching :data:`assistant.text.NUMBER` in each of ~170,000 sentences took ~200 ms of CPU, paid by
+    the first question asking for a figure after every open at 2,000 reports; :func:`build_index_forms`
+    saves that mask with the forms and it is memory-mapped here.
+
+    Args:
+        numerals: The saved mask, one flag per sentence (None: computed on first use, as the base class does).
+        *args, **kwargs: As :class:`assistant.evidence.EvidenceIndex`.
+    """
+
+    def __init__(self, *args, numerals: np.ndarray | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._saved_numerals = numerals if numerals is not None and len(numerals) == len(self.sentence_texts) else None
+
+    def numerals(self) -> np.ndarray:
+        """Sentences stating a figure (the saved mask when there is one)."""
+        return self._saved_numerals if self._saved_numerals is not None else super().numerals()
+
+
+def _saved_numerals(data: dict | None, order: list[str], generation: str) -> np.ndarray | None:
+    """The saved sentences-with-a-figure mask, when the forms it goes with are the rows' and :data:`NUMBER` is unchanged."""
+    if not data or data.get("generation") != generation or data.get("ids") != order:
+        return None
+    mask = data.get("numerals")
+    return mask if mask is not None and data.get("numerals_pattern") == NUMBER.pattern else None
 
 
 FORMS_FILE = "index-forms.npz"
@@ -245,6 +275,7 @@ def read_forms(folder) -> dict | None:
         flat = unpack_strings(arrays["sentences_utf8"], arrays["sentences_offsets"])
         bounds = arrays["sentence_starts"].tolist()
         meta = json.loads(str(arrays["meta"][()]))
+        numerals = arrays.get("numerals")  # absent in files written before it was saved
     except (KeyError, ValueError):
         return None
     if not len(ids) == len(folded) == len(headings) == len(bounds) - 1 or bounds[-1] != len(flat):
@@ -253,6 +284,8 @@ def read_forms(folder) -> dict | None:
         "generation": tag_of(arrays), "version": meta.get("version"), "ids": ids, "folded": folded,
         "headings": headings, "sentences": [flat[a:b] for a, b in zip(bounds, bounds[1:])],
         "pinyin": meta.get("pinyin"), "towns": meta.get("towns"), "aliases": meta.get("aliases"),
+        "numerals": None if numerals is None else numerals.astype(bool, copy=False),
+        "numerals_pattern": meta.get("numerals_pattern"),
     }  # fmt: skip
 
 
@@ -290,11 +323,7 @@ def build_index_forms(kb: KnowledgeBase) -> None:
     packed = pack_strings([s for f in rows for s in f[2]])
     arrays["sentences_utf8"], arrays["sentences_offsets"] = packed["utf8"], packed["offsets"]
     arrays["sentence_starts"] = np.concatenate([[0], np.cumsum([len(f[2]) for f in rows], dtype=np.int64)])
-    meta = {"version": FORMS_VERSION, "pinyin": pinyin, "towns": towns, "aliases": _fold_aliases(towns, pinyin)}
-    arrays["meta"] = np.array(json.dumps(meta, ensure_ascii=False))
-    save_arrays(kb.dir / FORMS_FILE, generation, arrays)
-    legacy.unlink(missing_ok=True)
-    EvidenceIndex(
+    evidence = EvidenceIndex(
         [f[0] for f in rows],
         [f[1] for f in rows],
         [list(f[2]) for f in rows],
@@ -302,3 +331,11 @@ def build_index_forms(kb: KnowledgeBase) -> None:
         tag=generation,
         write=True,
     )
+    arrays["numerals"] = evidence.numerals()  # read by SavedEvidence; tied to the pattern that made it
+    meta = {
+        "version": FORMS_VERSION, "pinyin": pinyin, "towns": towns, "aliases": _fold_aliases(towns, pinyin),
+        "numerals_pattern": NUMBER.pattern,
+    }  # fmt: skip
+    arrays["meta"] = np.array(json.dumps(meta, ensure_ascii=False))
+    save_arrays(kb.dir / FORMS_FILE, generation, arrays)
+    legacy.unlink(missing_ok=True)

@@ -162,6 +162,36 @@ def test_caches_are_memory_mapped_arrays(fresh_copy):
         assistant.kb.close()
 
 
+def test_saved_figure_mask_is_what_the_evidence_index_computes(fresh_copy):
+    """The sentences-with-a-figure mask saved with the forms equals the one computed from the sentences,
+    is memory-mapped, and is ignored when it does not match the sentences or the figure pattern."""
+    import numpy as np
+
+    from assistant import views
+    from assistant.evidence import EvidenceIndex
+
+    assistant = _opened(fresh_copy)
+    try:
+        assistant.open()
+        evidence = assistant.retriever.evidence_index
+        assert isinstance(evidence, views.SavedEvidence)
+        saved = evidence.numerals()
+        assert isinstance(saved.base, np.memmap)
+        computed = EvidenceIndex.numerals(evidence)  # the base class's definition, over the same sentences
+        assert saved.dtype == bool and np.array_equal(saved, computed) and saved.any() and not saved.all()
+        data = views.read_forms(fresh_copy)
+        order = assistant.kb.row_ids
+        generation = assistant.kb.catalog.get_state("generation", "0")
+        assert views._saved_numerals(data, order, generation) is not None
+        assert views._saved_numerals({**data, "numerals_pattern": "other"}, order, generation) is None
+        assert views._saved_numerals(data, order, "another generation") is None
+        assert views._saved_numerals(data, order[:-1], generation) is None
+        short = views.SavedEvidence(["甲"], [""], [["甲"]], numerals=np.ones(3, dtype=bool))
+        assert short.numerals().tolist() == [False]  # a mask of the wrong length is not used
+    finally:
+        assistant.kb.close()
+
+
 def _as_legacy(db: Path) -> None:
     """Turn a knowledge base into one written before the array caches: JSON forms and facts, np.savez n-grams."""
     import json
