@@ -162,6 +162,32 @@ def test_caches_are_memory_mapped_arrays(fresh_copy):
         assistant.kb.close()
 
 
+def test_paragraph_table_reads_texts_one_at_a_time_and_documents_alone(fresh_copy):
+    """Texts are decoded one paragraph at a time by their byte offsets (a table written without them
+    decodes the whole block, as before); a document's paragraphs are made alone; all equal the catalogue's."""
+    from vectorstore.derived import load_arrays
+    from vectorstore.paragraph_table import TABLE_FILE, ParagraphTable
+
+    assistant = _opened(fresh_copy)
+    try:
+        kb = assistant.kb
+        from_catalogue = kb.catalog.paragraphs()
+        arrays = load_arrays(fresh_copy / TABLE_FILE)
+        table = ParagraphTable(arrays)
+        last = from_catalogue[-1]
+        assert table[last.id] == last and table._texts is None  # one text decoded, not the block
+        older = ParagraphTable({k: v for k, v in arrays.items() if k != "text_byte_offsets"})
+        assert older[last.id] == last and older._texts is not None
+        for made in (table, older):
+            assert list(made.values()) == from_catalogue
+        fresh = ParagraphTable(arrays)
+        doc = from_catalogue[len(from_catalogue) // 2].doc_id
+        assert fresh.document_paragraphs(doc) == [p for p in from_catalogue if p.doc_id == doc]
+        assert len(fresh._made) == len(fresh.document_paragraphs(doc)) and fresh.document_paragraphs("无此文档") == []
+    finally:
+        assistant.kb.close()
+
+
 def test_saved_figure_mask_is_what_the_evidence_index_computes(fresh_copy):
     """The sentences-with-a-figure mask saved with the forms equals the one computed from the sentences,
     is memory-mapped, and is ignored when it does not match the sentences or the figure pattern."""
