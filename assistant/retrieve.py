@@ -39,7 +39,7 @@ from assistant.lexicon import GENERIC, term_weight
 from assistant.query import Query, strip_towns
 from assistant.signals import Bm25, Dense, Evidence, Exact, Scope, TopicQuery
 from assistant.support import SupportModel, default_model, default_town_model
-from assistant.text import NUMBER, fold
+from assistant.text import fold
 from assistant.units import strip_asked_units
 from assistant.views import INNER_PUNCT, PUNCT, IndexViews, pinyin_aliases  # noqa: F401 - pinyin_aliases: re-exported
 from assistant.years import ReportYears
@@ -445,7 +445,7 @@ class HybridRetriever(SupportJudge):
     def sentence_forms(self, pid: str) -> list[str]:
         """The index forms of a paragraph's sentences (folded, inner punctuation removed)."""
         self._prepare()
-        return self._views.sentences.get(pid, [])
+        return self._views.sentences_of(pid)
 
     def quote_scores(self, pids: list[str], weights: dict[str, float], numeric: bool) -> dict[str, list[float]]:
         """The :func:`assistant.compose.quote_score` of every sentence form of each paragraph, for many at once.
@@ -458,12 +458,12 @@ class HybridRetriever(SupportJudge):
         self._prepare()
         views = self._views
         evidence = views.evidence
-        known = [pid for pid in dict.fromkeys(pids) if pid in views.row and views.sentences.get(pid)]
+        known = [pid for pid in dict.fromkeys(pids) if views.sentences_of(pid)]
         rows = np.array([views.row[pid] for pid in known], dtype=np.int64)
         sentences, owner = evidence.sentences_of(rows)
         covered = evidence.sentence_coverage(weights, sentences).tolist()
-        texts = evidence.sentence_texts
-        figures = [bool(NUMBER.search(texts[j])) for j in sentences.tolist()] if numeric else [False] * len(covered)
+        # The figure mask is NUMBER searched in each sentence text (saved at ingest: views.SavedEvidence).
+        figures = evidence.numerals()[sentences].tolist() if numeric else [False] * len(covered)
         scores = [quote_score(c, f, numeric) for c, f in zip(covered, figures)]
         bounds = np.searchsorted(owner, np.arange(len(known) + 1)).tolist()
         return {pid: scores[bounds[i] : bounds[i + 1]] for i, pid in enumerate(known)}

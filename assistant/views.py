@@ -11,6 +11,7 @@ memory-mapped string blocks (parsing the 34 MB ``index-forms.json`` of older kno
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -80,19 +81,16 @@ class IndexViews:
         self.aliases = _aliases(kb, data)
         # Rows are the catalogue's paragraphs in its order; BM25 is one signal mapped onto them.
         self.order = kb.row_ids
-        self.folded = dict(zip(self.order, folded))
-        self.headings = dict(zip(self.order, headings))
-        self.sentences = dict(zip(self.order, sentences))
+        # Row-aligned; the by-id dictionaries are made only when asked for (a question reads by row).
+        self._folded_rows, self._heading_rows, self._sentence_rows = folded, headings, sentences
         self.row = {pid: i for i, pid in enumerate(self.order)}
-        table = isinstance(paragraphs, ParagraphTable)  # its columns, without making every paragraph
-        towns_of = paragraphs.column("town") if table else [paragraphs[pid].town for pid in self.order]
-        self.town_names = sorted(set(towns_of))
-        town_ids = {t: i for i, t in enumerate(self.town_names)}
-        self.town_id = np.array([town_ids[t] for t in towns_of], dtype=np.int64)
-        docs_of = paragraphs.column("doc_id") if table else [paragraphs[pid].doc_id for pid in self.order]
-        self.doc_names = sorted(set(docs_of))
-        doc_ids = {d: i for i, d in enumerate(self.doc_names)}
-        self.doc_id = np.array([doc_ids[d] for d in docs_of], dtype=np.int64)
+        if isinstance(paragraphs, ParagraphTable):  # its coded columns, without a look-up per row
+            self.town_names, self.town_id = _sorted_codes(*paragraphs.coded("town"))
+            self.doc_names, self.doc_id = _sorted_codes(*paragraphs.coded("doc_id"))
+        else:
+            towns_of = [paragraphs[pid].town for pid in self.order]
+            self.town_names, self.town_id = _sorted_codes(*_coded(towns_of))
+            self.doc_names, self.doc_id = _sorted_codes(*_coded([paragraphs[pid].doc_id for pid in self.order]))
         self.bm25 = kb.bm25
         # Built from the catalogue in its order, BM25's ids are the rows; were they not, its scores are mapped.
         self._bm25_rows = (
@@ -108,6 +106,26 @@ class IndexViews:
         )
         # The index views are millions of long-lived objects; a full garbage collection
         # walking them all paused a question for 100-300 ms at 2,000 reports (frozen on return).
+
+    @functools.cached_property
+    def folded(self) -> dict[str, str]:
+        """Paragraph id → folded heading + text."""
+        return dict(zip(self.order, self._folded_rows))
+
+    @functools.cached_property
+    def headings(self) -> dict[str, str]:
+        """Paragraph id → folded heading path."""
+        return dict(zip(self.order, self._heading_rows))
+
+    @functools.cached_property
+    def sentences(self) -> dict[str, list[str]]:
+        """Paragraph id → folded sentences."""
+        return dict(zip(self.order, self._sentence_rows))
+
+    def sentences_of(self, pid: str) -> list[str]:
+        """The folded sentences of one paragraph (none for an id outside the rows)."""
+        row = self.row.get(pid)
+        return self._sentence_rows[row] if row is not None else []
 
     def bm25_scores(self, terms: list[str]) -> np.ndarray:
         """BM25 score of every row for the terms."""
@@ -174,6 +192,21 @@ def _saved_numerals(data: dict | None, order: list[str], generation: str) -> np.
         return None
     mask = data.get("numerals")
     return mask if mask is not None and data.get("numerals_pattern") == NUMBER.pattern else None
+
+
+def _coded(values: list[str]) -> tuple[list[str], np.ndarray]:
+    """Distinct values in order of first appearance, and each value's index into them."""
+    code: dict[str, int] = {}
+    codes = np.array([code.setdefault(v, len(code)) for v in values], dtype=np.int64)
+    return list(code), codes
+
+
+def _sorted_codes(names: list[str], codes: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The sorted distinct names, and each row's index into them (rows coded into ``names``)."""
+    ordered = sorted(set(names))
+    at = {name: i for i, name in enumerate(ordered)}
+    lookup = np.array([at[name] for name in names], dtype=np.int64)
+    return ordered, lookup[codes] if len(codes) else np.zeros(0, dtype=np.int64)
 
 
 FORMS_FILE = "index-forms.npz"

@@ -122,6 +122,10 @@ class ParagraphTable(Mapping):
         names = self._names[name]
         return [names[c] for c in self._codes[name].tolist()]
 
+    def coded(self, name: str) -> tuple[list[str], np.ndarray]:
+        """A coded column as stored: its distinct values and each row's index into them."""
+        return list(self._names[name]), self._codes[name]
+
     def distinct(self, name: str) -> list[str]:
         """The distinct values of a coded column."""
         return list(self._names[name])
