@@ -304,8 +304,8 @@ class HybridRetriever(SupportJudge):
     def clear_caches(self) -> None:
         """Forget every result a question leaves behind for the next one; the loaded index views stay.
 
-        The term look-ups and presences of the evidence index, the last question's holding rows,
-        the synonym expansions and coverage plans of :mod:`assistant.lexicon` and the injection
+        The term look-ups and presences of the evidence index, the last question's holding rows and
+        report-year judgement, the synonym expansions and coverage plans of :mod:`assistant.lexicon` and the injection
         verdicts. The benchmark clears them before every question of its caches-cleared figures.
         """
         from assistant import injection, lexicon
@@ -313,6 +313,7 @@ class HybridRetriever(SupportJudge):
         if self._views is not None:
             self._views.evidence.clear_caches()
         self._holding_key = None
+        self.report_years.forget_last()
         self.forget_query_vectors()
         lexicon.expand.cache_clear()
         lexicon._plan.cache_clear()
