@@ -39,7 +39,7 @@ from assistant.lexicon import GENERIC, term_weight
 from assistant.query import Query, strip_towns
 from assistant.signals import Bm25, Dense, Evidence, Exact, Scope, TopicQuery
 from assistant.support import SupportModel, default_model, default_town_model
-from assistant.text import fold
+from assistant.text import NUMBER, fold
 from assistant.units import strip_asked_units
 from assistant.views import INNER_PUNCT, PUNCT, IndexViews, pinyin_aliases  # noqa: F401 - pinyin_aliases: re-exported
 from assistant.years import ReportYears
@@ -463,8 +463,13 @@ class HybridRetriever(SupportJudge):
         rows = np.array([views.row[pid] for pid in known], dtype=np.int64)
         sentences, owner = evidence.sentences_of(rows)
         covered = evidence.sentence_coverage(weights, sentences).tolist()
-        # The figure mask is NUMBER searched in each sentence text (saved at ingest: views.SavedEvidence).
-        figures = evidence.numerals()[sentences].tolist() if numeric else [False] * len(covered)
+        if not numeric:
+            figures = [False] * len(covered)
+        elif getattr(evidence, "numerals_saved", False):  # NUMBER searched in each sentence at ingest
+            figures = evidence.numerals()[sentences].tolist()
+        else:  # (an older knowledge base: only these sentences, not all of them)
+            texts = evidence.sentence_texts
+            figures = [bool(NUMBER.search(texts[j])) for j in sentences.tolist()]
         scores = [quote_score(c, f, numeric) for c, f in zip(covered, figures)]
         bounds = np.searchsorted(owner, np.arange(len(known) + 1)).tolist()
         return {pid: scores[bounds[i] : bounds[i + 1]] for i, pid in enumerate(known)}

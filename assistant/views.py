@@ -181,6 +181,11 @@ class SavedEvidence(EvidenceIndex):
         super().__init__(*args, **kwargs)
         self._saved_numerals = numerals if numerals is not None and len(numerals) == len(self.sentence_texts) else None
 
+    @property
+    def numerals_saved(self) -> bool:
+        """Whether the mask was saved (reading it costs nothing; computing it searches every sentence)."""
+        return self._saved_numerals is not None
+
     def numerals(self) -> np.ndarray:
         """Sentences stating a figure (the saved mask when there is one)."""
         return self._saved_numerals if self._saved_numerals is not None else super().numerals()

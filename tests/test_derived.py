@@ -200,7 +200,7 @@ def test_saved_figure_mask_is_what_the_evidence_index_computes(fresh_copy):
     try:
         assistant.open()
         evidence = assistant.retriever.evidence_index
-        assert isinstance(evidence, views.SavedEvidence)
+        assert isinstance(evidence, views.SavedEvidence) and evidence.numerals_saved
         saved = evidence.numerals()
         assert isinstance(saved.base, np.memmap)
         computed = EvidenceIndex.numerals(evidence)  # the base class's definition, over the same sentences
@@ -213,7 +213,7 @@ def test_saved_figure_mask_is_what_the_evidence_index_computes(fresh_copy):
         assert views._saved_numerals(data, order, "another generation") is None
         assert views._saved_numerals(data, order[:-1], generation) is None
         short = views.SavedEvidence(["甲"], [""], [["甲"]], numerals=np.ones(3, dtype=bool))
-        assert short.numerals().tolist() == [False]  # a mask of the wrong length is not used
+        assert short.numerals().tolist() == [False] and not short.numerals_saved  # wrong length: not used
     finally:
         assistant.kb.close()
 
