@@ -304,8 +304,8 @@ class HybridRetriever(SupportJudge):
     def clear_caches(self) -> None:
         """Forget every result a question leaves behind for the next one; the loaded index views stay.
 
-        The term look-ups and presences of the evidence index, the last question's holding rows,
-        the synonym expansions and coverage plans of :mod:`assistant.lexicon` and the injection
+        The term look-ups and presences of the evidence index, the last question's holding rows and
+        report-year judgement, the synonym expansions and coverage plans of :mod:`assistant.lexicon` and the injection
         verdicts. The benchmark clears them before every question of its caches-cleared figures.
         """
         from assistant import injection, lexicon
@@ -313,6 +313,7 @@ class HybridRetriever(SupportJudge):
         if self._views is not None:
             self._views.evidence.clear_caches()
         self._holding_key = None
+        self.report_years.forget_last()
         self.forget_query_vectors()
         lexicon.expand.cache_clear()
         lexicon._plan.cache_clear()
@@ -445,7 +446,7 @@ class HybridRetriever(SupportJudge):
     def sentence_forms(self, pid: str) -> list[str]:
         """The index forms of a paragraph's sentences (folded, inner punctuation removed)."""
         self._prepare()
-        return self._views.sentences.get(pid, [])
+        return self._views.sentences_of(pid)
 
     def quote_scores(self, pids: list[str], weights: dict[str, float], numeric: bool) -> dict[str, list[float]]:
         """The :func:`assistant.compose.quote_score` of every sentence form of each paragraph, for many at once.
@@ -458,12 +459,17 @@ class HybridRetriever(SupportJudge):
         self._prepare()
         views = self._views
         evidence = views.evidence
-        known = [pid for pid in dict.fromkeys(pids) if pid in views.row and views.sentences.get(pid)]
+        known = [pid for pid in dict.fromkeys(pids) if views.sentences_of(pid)]
         rows = np.array([views.row[pid] for pid in known], dtype=np.int64)
         sentences, owner = evidence.sentences_of(rows)
         covered = evidence.sentence_coverage(weights, sentences).tolist()
-        texts = evidence.sentence_texts
-        figures = [bool(NUMBER.search(texts[j])) for j in sentences.tolist()] if numeric else [False] * len(covered)
+        if not numeric:
+            figures = [False] * len(covered)
+        elif getattr(evidence, "numerals_saved", False):  # NUMBER searched in each sentence at ingest
+            figures = evidence.numerals()[sentences].tolist()
+        else:  # (an older knowledge base: only these sentences, not all of them)
+            texts = evidence.sentence_texts
+            figures = [bool(NUMBER.search(texts[j])) for j in sentences.tolist()]
         scores = [quote_score(c, f, numeric) for c, f in zip(covered, figures)]
         bounds = np.searchsorted(owner, np.arange(len(known) + 1)).tolist()
         return {pid: scores[bounds[i] : bounds[i + 1]] for i, pid in enumerate(known)}

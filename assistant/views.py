@@ -11,6 +11,7 @@ memory-mapped string blocks (parsing the 34 MB ``index-forms.json`` of older kno
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -19,7 +20,7 @@ import numpy as np
 
 from assistant.evidence import EvidenceIndex
 from assistant.fusion import Ranking, SignalHit
-from assistant.text import fold, folded_sentences
+from assistant.text import NUMBER, fold, folded_sentences
 from ingest.records import Paragraph
 from vectorstore.derived import (
     LEGACY,
@@ -80,33 +81,51 @@ class IndexViews:
         self.aliases = _aliases(kb, data)
         # Rows are the catalogue's paragraphs in its order; BM25 is one signal mapped onto them.
         self.order = kb.row_ids
-        self.folded = dict(zip(self.order, folded))
-        self.headings = dict(zip(self.order, headings))
-        self.sentences = dict(zip(self.order, sentences))
+        # Row-aligned; the by-id dictionaries are made only when asked for (a question reads by row).
+        self._folded_rows, self._heading_rows, self._sentence_rows = folded, headings, sentences
         self.row = {pid: i for i, pid in enumerate(self.order)}
-        table = isinstance(paragraphs, ParagraphTable)  # its columns, without making every paragraph
-        towns_of = paragraphs.column("town") if table else [paragraphs[pid].town for pid in self.order]
-        self.town_names = sorted(set(towns_of))
-        town_ids = {t: i for i, t in enumerate(self.town_names)}
-        self.town_id = np.array([town_ids[t] for t in towns_of], dtype=np.int64)
-        docs_of = paragraphs.column("doc_id") if table else [paragraphs[pid].doc_id for pid in self.order]
-        self.doc_names = sorted(set(docs_of))
-        doc_ids = {d: i for i, d in enumerate(self.doc_names)}
-        self.doc_id = np.array([doc_ids[d] for d in docs_of], dtype=np.int64)
+        if isinstance(paragraphs, ParagraphTable):  # its coded columns, without a look-up per row
+            self.town_names, self.town_id = _sorted_codes(*paragraphs.coded("town"))
+            self.doc_names, self.doc_id = _sorted_codes(*paragraphs.coded("doc_id"))
+        else:
+            towns_of = [paragraphs[pid].town for pid in self.order]
+            self.town_names, self.town_id = _sorted_codes(*_coded(towns_of))
+            self.doc_names, self.doc_id = _sorted_codes(*_coded([paragraphs[pid].doc_id for pid in self.order]))
         self.bm25 = kb.bm25
         # Built from the catalogue in its order, BM25's ids are the rows; were they not, its scores are mapped.
         self._bm25_rows = (
             None if self.bm25.ids == self.order else np.array([self.row.get(pid, -1) for pid in self.bm25.ids])
         )
-        self.evidence = EvidenceIndex(
+        self.evidence = SavedEvidence(
             folded,
             headings,
             sentences,
             cache_dir=kb.dir,
             tag=kb.catalog.get_state("generation", "0"),
+            numerals=_saved_numerals(data, self.order, _generation(kb)),
         )
         # The index views are millions of long-lived objects; a full garbage collection
         # walking them all paused a question for 100-300 ms at 2,000 reports (frozen on return).
+
+    @functools.cached_property
+    def folded(self) -> dict[str, str]:
+        """Paragraph id → folded heading + text."""
+        return dict(zip(self.order, self._folded_rows))
+
+    @functools.cached_property
+    def headings(self) -> dict[str, str]:
+        """Paragraph id → folded heading path."""
+        return dict(zip(self.order, self._heading_rows))
+
+    @functools.cached_property
+    def sentences(self) -> dict[str, list[str]]:
+        """Paragraph id → folded sentences."""
+        return dict(zip(self.order, self._sentence_rows))
+
+    def sentences_of(self, pid: str) -> list[str]:
+        """The folded sentences of one paragraph (none for an id outside the rows)."""
+        row = self.row.get(pid)
+        return self._sentence_rows[row] if row is not None else []
 
     def bm25_scores(self, terms: list[str]) -> np.ndarray:
         """BM25 score of every row for the terms."""
@@ -144,6 +163,55 @@ class IndexViews:
         rows = rows[np.lexsort((rows, -scores[rows]))]
         order = self.order
         return [SignalHit(order[i], score, signal) for i, score in zip(rows.tolist(), scores[rows].tolist())]
+
+
+class SavedEvidence(EvidenceIndex):
+    """The views' evidence index, with the sentences stating a figure as the builder saved them.
+
+    Searching :data:`assistant.text.NUMBER` in each of ~170,000 sentences took ~200 ms of CPU, paid by
+    the first question asking for a figure after every open at 2,000 reports; :func:`build_index_forms`
+    saves that mask with the forms and it is memory-mapped here.
+
+    Args:
+        numerals: The saved mask, one flag per sentence (None: computed on first use, as the base class does).
+        *args, **kwargs: As :class:`assistant.evidence.EvidenceIndex`.
+    """
+
+    def __init__(self, *args, numerals: np.ndarray | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._saved_numerals = numerals if numerals is not None and len(numerals) == len(self.sentence_texts) else None
+
+    @property
+    def numerals_saved(self) -> bool:
+        """Whether the mask was saved (reading it costs nothing; computing it searches every sentence)."""
+        return self._saved_numerals is not None
+
+    def numerals(self) -> np.ndarray:
+        """Sentences stating a figure (the saved mask when there is one)."""
+        return self._saved_numerals if self._saved_numerals is not None else super().numerals()
+
+
+def _saved_numerals(data: dict | None, order: list[str], generation: str) -> np.ndarray | None:
+    """The saved sentences-with-a-figure mask, when the forms it goes with are the rows' and :data:`NUMBER` is unchanged."""
+    if not data or data.get("generation") != generation or data.get("ids") != order:
+        return None
+    mask = data.get("numerals")
+    return mask if mask is not None and data.get("numerals_pattern") == NUMBER.pattern else None
+
+
+def _coded(values: list[str]) -> tuple[list[str], np.ndarray]:
+    """Distinct values in order of first appearance, and each value's index into them."""
+    code: dict[str, int] = {}
+    codes = np.array([code.setdefault(v, len(code)) for v in values], dtype=np.int64)
+    return list(code), codes
+
+
+def _sorted_codes(names: list[str], codes: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The sorted distinct names, and each row's index into them (rows coded into ``names``)."""
+    ordered = sorted(set(names))
+    at = {name: i for i, name in enumerate(ordered)}
+    lookup = np.array([at[name] for name in names], dtype=np.int64)
+    return ordered, lookup[codes] if len(codes) else np.zeros(0, dtype=np.int64)
 
 
 FORMS_FILE = "index-forms.npz"
@@ -245,6 +313,7 @@ def read_forms(folder) -> dict | None:
         flat = unpack_strings(arrays["sentences_utf8"], arrays["sentences_offsets"])
         bounds = arrays["sentence_starts"].tolist()
         meta = json.loads(str(arrays["meta"][()]))
+        numerals = arrays.get("numerals")  # absent in files written before it was saved
     except (KeyError, ValueError):
         return None
     if not len(ids) == len(folded) == len(headings) == len(bounds) - 1 or bounds[-1] != len(flat):
@@ -253,6 +322,8 @@ def read_forms(folder) -> dict | None:
         "generation": tag_of(arrays), "version": meta.get("version"), "ids": ids, "folded": folded,
         "headings": headings, "sentences": [flat[a:b] for a, b in zip(bounds, bounds[1:])],
         "pinyin": meta.get("pinyin"), "towns": meta.get("towns"), "aliases": meta.get("aliases"),
+        "numerals": None if numerals is None else numerals.astype(bool, copy=False),
+        "numerals_pattern": meta.get("numerals_pattern"),
     }  # fmt: skip
 
 
@@ -290,11 +361,7 @@ def build_index_forms(kb: KnowledgeBase) -> None:
     packed = pack_strings([s for f in rows for s in f[2]])
     arrays["sentences_utf8"], arrays["sentences_offsets"] = packed["utf8"], packed["offsets"]
     arrays["sentence_starts"] = np.concatenate([[0], np.cumsum([len(f[2]) for f in rows], dtype=np.int64)])
-    meta = {"version": FORMS_VERSION, "pinyin": pinyin, "towns": towns, "aliases": _fold_aliases(towns, pinyin)}
-    arrays["meta"] = np.array(json.dumps(meta, ensure_ascii=False))
-    save_arrays(kb.dir / FORMS_FILE, generation, arrays)
-    legacy.unlink(missing_ok=True)
-    EvidenceIndex(
+    evidence = EvidenceIndex(
         [f[0] for f in rows],
         [f[1] for f in rows],
         [list(f[2]) for f in rows],
@@ -302,3 +369,11 @@ def build_index_forms(kb: KnowledgeBase) -> None:
         tag=generation,
         write=True,
     )
+    arrays["numerals"] = evidence.numerals()  # read by SavedEvidence; tied to the pattern that made it
+    meta = {
+        "version": FORMS_VERSION, "pinyin": pinyin, "towns": towns, "aliases": _fold_aliases(towns, pinyin),
+        "numerals_pattern": NUMBER.pattern,
+    }  # fmt: skip
+    arrays["meta"] = np.array(json.dumps(meta, ensure_ascii=False))
+    save_arrays(kb.dir / FORMS_FILE, generation, arrays)
+    legacy.unlink(missing_ok=True)

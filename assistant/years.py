@@ -33,6 +33,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from vectorstore.paragraph_table import ParagraphTable
+
 if TYPE_CHECKING:
     from assistant.query import Query
     from ingest.records import DocumentMeta
@@ -133,10 +135,19 @@ class ReportYears:
         self._stated: dict[str, frozenset[int]] = {}
         self._rows: list[str] | None = None  # the row ids the grouping below was made from
         self._by_doc: dict[str, list[str]] = {}
+        self._metas: dict | None = None  # the metadata the grouping by town was made from
+        self._by_town: dict[str, list[DocumentMeta]] = {}
+        self._last: tuple | None = None  # (question key, metadata, missing()) of the last question
 
     def reports(self, town: str) -> list[DocumentMeta]:
-        """The town's documents."""
-        return [m for m in self.kb.metas.values() if m.town == town]
+        """The town's documents (in the catalogue's order; grouped once per state of the metadata)."""
+        metas = self.kb.metas
+        if metas is not self._metas:
+            by_town: dict[str, list[DocumentMeta]] = {}
+            for meta in metas.values():
+                by_town.setdefault(meta.town, []).append(meta)
+            self._metas, self._by_town = metas, by_town
+        return list(self._by_town.get(town, ()))
 
     def _paragraph_ids(self, doc_id: str) -> list[str]:
         """The ids of a document's paragraphs (grouped once per index state, in one pass over its rows)."""
@@ -152,7 +163,11 @@ class ReportYears:
         """Years the body of a document states (read once per document)."""
         if doc_id not in self._stated:
             paragraphs = self.kb.paragraphs
-            texts = [p.text for p in (paragraphs[pid] for pid in self._paragraph_ids(doc_id)) if p.role == "body"]
+            if isinstance(paragraphs, ParagraphTable):  # that document's paragraphs only, no grouping of all rows
+                own = paragraphs.document_paragraphs(doc_id)
+            else:
+                own = [paragraphs[pid] for pid in self._paragraph_ids(doc_id)]
+            texts = [p.text for p in own if p.role == "body"]
             self._stated[doc_id] = stated_years(texts)
         return self._stated[doc_id]
 
@@ -166,6 +181,10 @@ class ReportYears:
             plans and meta.year is not None and asked.year == meta.year + 1
         )
 
+    def forget_last(self) -> None:
+        """Forget the last question's judgement (:meth:`assistant.retrieve.HybridRetriever.clear_caches`)."""
+        self._last = None
+
     def missing(self, query: Query) -> YearGap | None:
         """The named towns none of whose reports covers any year the question asks about (None: none).
 
@@ -173,6 +192,16 @@ class ReportYears:
         """
         if not query.towns:
             return None
+        # The answerer and the retrieval both ask for the same question: judged once.
+        key, metas = (query.towns, query.folded, query.group), self.kb.metas
+        last = self._last
+        if last is not None and last[0] == key and last[1] is metas:
+            return last[2]
+        found = self._missing(query)
+        self._last = (key, metas, found)
+        return found
+
+    def _missing(self, query: Query) -> YearGap | None:
         asked = asked_years(query.folded)
         if not asked:
             return None

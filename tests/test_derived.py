@@ -162,6 +162,62 @@ def test_caches_are_memory_mapped_arrays(fresh_copy):
         assistant.kb.close()
 
 
+def test_paragraph_table_reads_texts_one_at_a_time_and_documents_alone(fresh_copy):
+    """Texts are decoded one paragraph at a time by their byte offsets (a table written without them
+    decodes the whole block, as before); a document's paragraphs are made alone; all equal the catalogue's."""
+    from vectorstore.derived import load_arrays
+    from vectorstore.paragraph_table import TABLE_FILE, ParagraphTable
+
+    assistant = _opened(fresh_copy)
+    try:
+        kb = assistant.kb
+        from_catalogue = kb.catalog.paragraphs()
+        arrays = load_arrays(fresh_copy / TABLE_FILE)
+        table = ParagraphTable(arrays)
+        last = from_catalogue[-1]
+        assert table[last.id] == last and table._texts is None  # one text decoded, not the block
+        older = ParagraphTable({k: v for k, v in arrays.items() if k != "text_byte_offsets"})
+        assert older[last.id] == last and older._texts is not None
+        for made in (table, older):
+            assert list(made.values()) == from_catalogue
+        fresh = ParagraphTable(arrays)
+        doc = from_catalogue[len(from_catalogue) // 2].doc_id
+        assert fresh.document_paragraphs(doc) == [p for p in from_catalogue if p.doc_id == doc]
+        assert len(fresh._made) == len(fresh.document_paragraphs(doc)) and fresh.document_paragraphs("无此文档") == []
+    finally:
+        assistant.kb.close()
+
+
+def test_saved_figure_mask_is_what_the_evidence_index_computes(fresh_copy):
+    """The sentences-with-a-figure mask saved with the forms equals the one computed from the sentences,
+    is memory-mapped, and is ignored when it does not match the sentences or the figure pattern."""
+    import numpy as np
+
+    from assistant import views
+    from assistant.evidence import EvidenceIndex
+
+    assistant = _opened(fresh_copy)
+    try:
+        assistant.open()
+        evidence = assistant.retriever.evidence_index
+        assert isinstance(evidence, views.SavedEvidence) and evidence.numerals_saved
+        saved = evidence.numerals()
+        assert isinstance(saved.base, np.memmap)
+        computed = EvidenceIndex.numerals(evidence)  # the base class's definition, over the same sentences
+        assert saved.dtype == bool and np.array_equal(saved, computed) and saved.any() and not saved.all()
+        data = views.read_forms(fresh_copy)
+        order = assistant.kb.row_ids
+        generation = assistant.kb.catalog.get_state("generation", "0")
+        assert views._saved_numerals(data, order, generation) is not None
+        assert views._saved_numerals({**data, "numerals_pattern": "other"}, order, generation) is None
+        assert views._saved_numerals(data, order, "another generation") is None
+        assert views._saved_numerals(data, order[:-1], generation) is None
+        short = views.SavedEvidence(["甲"], [""], [["甲"]], numerals=np.ones(3, dtype=bool))
+        assert short.numerals().tolist() == [False] and not short.numerals_saved  # wrong length: not used
+    finally:
+        assistant.kb.close()
+
+
 def _as_legacy(db: Path) -> None:
     """Turn a knowledge base into one written before the array caches: JSON forms and facts, np.savez n-grams."""
     import json

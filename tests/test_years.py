@@ -111,6 +111,27 @@ def test_demo_towns_abstain_for_a_year_not_loaded(demo):
     _check_knowledge_base(demo)  # every demo report is of 2024: no pair of towns differs in its years
 
 
+def test_report_years_read_each_document_alone_and_judge_a_question_once(demo):
+    """Grouping by town and reading one document's paragraphs give what scanning them all gives;
+    the same question is judged once until the caches are cleared."""
+    from assistant.years import ReportYears, stated_years
+
+    retriever = demo.retriever
+    kb = retriever.kb
+    years = ReportYears(kb)
+    for town in kb.towns():
+        assert years.reports(town) == [m for m in kb.metas.values() if m.town == town]
+    for doc_id in kb.metas:
+        body = [p.text for p in kb.paragraphs.values() if p.doc_id == doc_id and p.role == "body"]
+        assert years.stated(doc_id) == stated_years(body)
+    query = retriever.understand(f"{kb.towns()[0]}1990年办了几场普法讲座？")
+    first = retriever.report_years.missing(query)
+    assert first is not None and retriever.report_years.missing(query) is first
+    retriever.clear_caches()
+    again = retriever.report_years.missing(query)
+    assert again == first and again is not first
+
+
 def test_a_question_over_all_towns_is_not_judged_by_year():
     query = understand("2019年哪些镇开展了普法宣传？")
     assert not query.towns

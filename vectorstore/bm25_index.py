@@ -10,6 +10,7 @@ or foreign index is recognised on open instead of answering from the wrong parag
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -33,7 +34,11 @@ class BM25Index:
     def __init__(self, ids: list[str], retriever=None) -> None:
         self.ids = ids
         self.retriever = retriever
-        self.position = {pid: i for i, pid in enumerate(ids)}
+
+    @functools.cached_property
+    def position(self) -> dict[str, int]:
+        """Index position of every paragraph id (made when first asked for, not at every open)."""
+        return {pid: i for i, pid in enumerate(self.ids)}
 
     @classmethod
     def build(cls, ids: list[str], texts: list[str], tokens: list[list[str]] | None = None) -> BM25Index:
