@@ -15,6 +15,7 @@ from typing import Any
 
 import gradio as gr
 
+from assistant.app.answer_cache import AnswerCache
 from assistant.app.chat_tab import ChatTab
 from assistant.app.common import EXAMPLES, MODE_ASK, RWLock, _draft_function, _stats_module
 from assistant.app.i18n import LOCALE_JS
@@ -72,6 +73,9 @@ class AssistantApp(ChatTab, KnowledgeBaseTab, StatsTab):
         # One knowledge base for every session, read-only while they answer (ingest writes through
         # a second handle); a question any session asked before skips its query embedding.
         self.query_vectors = share_query_vectors(assistant)
+        # The same question asked again (by any session) while the knowledge base is unchanged gets
+        # the answer computed the first time. Extractive answers only: an LLM's are its own each time.
+        self.answers: AnswerCache | None = None if self.settings.llm_url else AnswerCache()
         self._lock = RWLock()
         self._writer: Assistant | None = None
         self._writer_guard = threading.Lock()
@@ -136,6 +140,8 @@ class AssistantApp(ChatTab, KnowledgeBaseTab, StatsTab):
         """Make readers see the knowledge base as it is now (after ingest/delete/rename)."""
         with self._lock.write():
             generation = self._read_generation()
+            if self.answers is not None:
+                self.answers.clear()
             self.assistant.reload()
             self._warm()
             self._generation = generation
