@@ -274,7 +274,9 @@ def serve_and_load(
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
         command = [sys.executable, "-m", "benchmarks.load", demo.local_url, "--users", str(users),
                    "--per-user", str(per_user), "--questions", str(pool), "--pause"]  # fmt: skip
-        cache = getattr(getattr(demo, "assistant_app", None), "answers", None)
+        app = getattr(demo, "assistant_app", None)
+        pool = getattr(app, "pool", None)
+        cache = getattr(app, "answers", None)
         remembered = {"before": cache.hits if cache is not None else 0}
 
         def forget() -> None:  # the reference answers are computed afresh, not recalled from the load
@@ -282,20 +284,90 @@ def serve_and_load(
                 remembered["load"] = cache.hits - remembered["before"]
                 cache.clear()
 
+        memory = MemorySampler(pool.pids if pool is not None else tuple)
         try:
-            returncode, out, err = _run_paused(command, env, root, forget)
+            with memory:
+                returncode, out, err = _run_paused(command, env, root, forget)
         finally:
             demo.close()
     if returncode != 0:
         raise RuntimeError(f"load run failed: {err.strip()[-500:]}")
     summary = json.loads(out.strip().splitlines()[-1])
     summary["load_answers_remembered"] = remembered.get("load", 0)
+    summary["load_workers"] = pool.size if pool is not None else 0
+    summary.update(memory.summary())
     summary["load_error_samples"] = summary.pop("errors")
     summary["load_mismatch_samples"] = summary.pop("mismatches")
     return summary
 
 
 PAUSED = "paused before the reference answers"
+
+
+def memory_kb(pid: int) -> tuple[int, int]:
+    """(PSS, USS) of a process in KiB from ``/proc/PID/smaps_rollup``; (0, 0) where unreadable.
+
+    PSS charges each shared page to its sharers in equal parts, so the PSS of a server and its
+    forked answer workers adds up to what they hold together (their RSS counts shared pages once
+    per process); USS is each one's private pages.
+    """
+    pss = uss = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as handle:
+            for line in handle:
+                key, _, rest = line.partition(":")
+                if key == "Pss":
+                    pss = int(rest.split()[0])
+                elif key in ("Private_Clean", "Private_Dirty"):
+                    uss += int(rest.split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0, 0
+    return pss, uss
+
+
+class MemorySampler:
+    """Peak summed PSS and USS of this process and the app's answer workers, sampled in a thread.
+
+    Args:
+        pids: Returns the process ids to add to this one's (the answer workers).
+        interval: Seconds between samples.
+    """
+
+    def __init__(self, pids: Callable[[], Sequence[int]], interval: float = 0.2) -> None:
+        self.pids, self.interval = pids, interval
+        self.pss_kb = self.uss_kb = self.processes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="load-memory", daemon=True)
+
+    def sample(self) -> None:
+        """Take one sample now."""
+        pids = [os.getpid(), *self.pids()]
+        pairs = [memory_kb(pid) for pid in pids]
+        self.pss_kb = max(self.pss_kb, sum(p for p, _ in pairs))
+        self.uss_kb = max(self.uss_kb, sum(u for _, u in pairs))
+        self.processes = max(self.processes, sum(1 for p, _ in pairs if p))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def __enter__(self) -> MemorySampler:
+        self.sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    def summary(self) -> dict:
+        """``load_pss_mb``, ``load_uss_mb`` (peaks, None where ``/proc`` is missing) and ``load_processes``."""
+        return {
+            "load_pss_mb": _round(self.pss_kb / 1024) if self.pss_kb else None,
+            "load_uss_mb": _round(self.uss_kb / 1024) if self.uss_kb else None,
+            "load_processes": self.processes or None,
+        }
 
 
 def _run_paused(command: list[str], env: dict, cwd: Path, between: Callable[[], None]) -> tuple[int, str, str]:

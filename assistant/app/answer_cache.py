@@ -84,25 +84,29 @@ class AnswerCache:
         return len(self._values)
 
 
-class CachedAsker:
-    """An assistant whose :meth:`ask` goes through an :class:`AnswerCache`; everything else is the assistant's.
+class SharedAsker:
+    """An assistant whose :meth:`ask` goes through the app: its answer cache, its answer workers.
 
     A :class:`assistant.conversation.Conversation` built on it resolves follow-ups as before and
     asks the resolved question here, so the key is the self-contained question: a follow-up
-    that resolves to a question asked before gets that question's answer.
+    that resolves to a question asked before gets that question's answer. Everything else is
+    the assistant's.
 
     Args:
         assistant: The :class:`assistant.service.Assistant`.
-        cache: The cache shared by every session.
+        answer: Computes the answer to a validated question (the assistant's ``ask``, or a worker's).
+        cache: The cache shared by every session (None: every question is computed).
     """
 
-    def __init__(self, assistant: Any, cache: AnswerCache) -> None:
-        self.assistant, self.cache = assistant, cache
+    def __init__(self, assistant: Any, answer: Callable[[str], Any], cache: AnswerCache | None = None) -> None:
+        self.assistant, self.answer, self.cache = assistant, answer, cache
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.assistant, name)
 
     def ask(self, question: str) -> Any:
-        """The assistant's answer to ``question`` (validated as :meth:`Assistant.ask` does)."""
+        """The answer to ``question`` (validated as :meth:`Assistant.ask` does)."""
         question = self.assistant.check_question(question)
-        return self.cache.get(question, lambda: self.assistant.ask(question))
+        if self.cache is None:
+            return self.answer(question)
+        return self.cache.get(question, lambda: self.answer(question))

@@ -13,7 +13,7 @@ from typing import Any
 
 import gradio as gr
 
-from assistant.app.answer_cache import CachedAsker
+from assistant.app.answer_cache import SharedAsker
 from assistant.app.common import (
     EMPTY_HINT,
     EXAMPLES,
@@ -157,8 +157,7 @@ class ChatTab:
         self.generation()  # a knowledge base changed elsewhere (another page, the CLI) is loaded first
         with self._lock.read():
             if session.conversation is None:
-                asker = self.assistant if self.answers is None else CachedAsker(self.assistant, self.answers)
-                session.conversation = Conversation(asker)
+                session.conversation = Conversation(SharedAsker(self.assistant, self.compute_answer, self.answers))
             wants_draft = mode == MODE_DRAFT or is_draft_command(question)
             notice = ""
             if wants_draft:
