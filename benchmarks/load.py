@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -179,6 +179,7 @@ def run_load(
     users: int = DEFAULT_USERS,
     per_user: int = DEFAULT_PER_USER,
     timeout: float = 120.0,
+    before_reference: Callable[[], None] | None = None,
 ) -> LoadResult:
     """``users`` sessions asking ``per_user`` questions each at once, then single-user reference answers.
 
@@ -190,6 +191,8 @@ def run_load(
         users: Simulated users.
         per_user: Questions per user.
         timeout: Seconds one request may take.
+        before_reference: Called between the load and the reference answers (the server then
+            forgets the answers it remembered, so the reference answers are computed afresh).
 
     Returns:
         The measured :class:`LoadResult`.
@@ -225,6 +228,8 @@ def run_load(
     for thread in threads:
         thread.join()
     result.wall_s = time.perf_counter() - start
+    if before_reference is not None:
+        before_reference()
     reference = [_ask_all(url, seq, timeout) for seq in seqs[: min(users, len(seqs))]]
     for (i, j), answer in sorted(got.items()):
         if answer != reference[i % len(seqs)][j]:
@@ -268,17 +273,128 @@ def serve_and_load(
         pool.write_text("".join(json.dumps({"question": q}, ensure_ascii=False) + "\n" for q in questions), "utf-8")
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
         command = [sys.executable, "-m", "benchmarks.load", demo.local_url, "--users", str(users),
-                   "--per-user", str(per_user), "--questions", str(pool)]  # fmt: skip
+                   "--per-user", str(per_user), "--questions", str(pool), "--pause"]  # fmt: skip
+        app = getattr(demo, "assistant_app", None)
+        pool = getattr(app, "pool", None)
+        cache = getattr(app, "answers", None)
+        remembered = {"before": cache.hits if cache is not None else 0}
+
+        def forget() -> None:  # the reference answers are computed afresh, not recalled from the load
+            if cache is not None:
+                remembered["load"] = cache.hits - remembered["before"]
+                cache.clear()
+
+        memory = MemorySampler(pool.pids if pool is not None else tuple)
         try:
-            done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=root, timeout=900)
+            with memory:
+                returncode, out, err = _run_paused(command, env, root, forget)
         finally:
             demo.close()
-    if done.returncode != 0:
-        raise RuntimeError(f"load run failed: {done.stderr.strip()[-500:]}")
-    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    if returncode != 0:
+        raise RuntimeError(f"load run failed: {err.strip()[-500:]}")
+    summary = json.loads(out.strip().splitlines()[-1])
+    summary["load_answers_remembered"] = remembered.get("load", 0)
+    summary["load_workers"] = pool.size if pool is not None else 0
+    summary.update(memory.summary())
     summary["load_error_samples"] = summary.pop("errors")
     summary["load_mismatch_samples"] = summary.pop("mismatches")
     return summary
+
+
+PAUSED = "paused before the reference answers"
+
+
+def memory_kb(pid: int) -> tuple[int, int]:
+    """(PSS, USS) of a process in KiB from ``/proc/PID/smaps_rollup``; (0, 0) where unreadable.
+
+    PSS charges each shared page to its sharers in equal parts, so the PSS of a server and its
+    forked answer workers adds up to what they hold together (their RSS counts shared pages once
+    per process); USS is each one's private pages.
+    """
+    pss = uss = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as handle:
+            for line in handle:
+                key, _, rest = line.partition(":")
+                if key == "Pss":
+                    pss = int(rest.split()[0])
+                elif key in ("Private_Clean", "Private_Dirty"):
+                    uss += int(rest.split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0, 0
+    return pss, uss
+
+
+class MemorySampler:
+    """Peak summed PSS and USS of this process and the app's answer workers, sampled in a thread.
+
+    Args:
+        pids: Returns the process ids to add to this one's (the answer workers).
+        interval: Seconds between samples.
+    """
+
+    def __init__(self, pids: Callable[[], Sequence[int]], interval: float = 0.2) -> None:
+        self.pids, self.interval = pids, interval
+        self.pss_kb = self.uss_kb = self.processes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="load-memory", daemon=True)
+
+    def sample(self) -> None:
+        """Take one sample now."""
+        pids = [os.getpid(), *self.pids()]
+        pairs = [memory_kb(pid) for pid in pids]
+        self.pss_kb = max(self.pss_kb, sum(p for p, _ in pairs))
+        self.uss_kb = max(self.uss_kb, sum(u for _, u in pairs))
+        self.processes = max(self.processes, sum(1 for p, _ in pairs if p))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def __enter__(self) -> MemorySampler:
+        self.sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    def summary(self) -> dict:
+        """``load_pss_mb``, ``load_uss_mb`` (peaks, None where ``/proc`` is missing) and ``load_processes``."""
+        return {
+            "load_pss_mb": _round(self.pss_kb / 1024) if self.pss_kb else None,
+            "load_uss_mb": _round(self.uss_kb / 1024) if self.uss_kb else None,
+            "load_processes": self.processes or None,
+        }
+
+
+def _run_paused(command: list[str], env: dict, cwd: Path, between: Callable[[], None]) -> tuple[int, str, str]:
+    """Run the load process; when it says :data:`PAUSED`, call ``between`` and let it go on.
+
+    Returns:
+        (return code, standard output, standard error).
+    """
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as errors:
+        child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
+                                 text=True, env=env, cwd=cwd)  # fmt: skip
+        lines = []
+        try:
+            for line in child.stdout:
+                if line.strip() == PAUSED:
+                    between()
+                    child.stdin.write("\n")
+                    child.stdin.flush()
+                else:
+                    lines.append(line)
+            child.wait(timeout=900)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+        errors.seek(0)
+        return child.returncode, "".join(lines), errors.read()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -288,10 +404,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--users", type=int, default=DEFAULT_USERS)
     parser.add_argument("--per-user", type=int, default=DEFAULT_PER_USER)
     parser.add_argument("--questions", required=True, help="JSONL 文件，每行含 question")
+    parser.add_argument("--pause", action="store_true", help="压测后、单用户参照回答前打印一行并等待标准输入的一行")
     args = parser.parse_args(argv)
     with open(args.questions, encoding="utf-8") as handle:
         pool = [json.loads(line)["question"] for line in handle if line.strip()]
-    result = run_load(args.url, pool, users=args.users, per_user=args.per_user)
+
+    def pause() -> None:
+        print(PAUSED, flush=True)
+        sys.stdin.readline()
+
+    result = run_load(args.url, pool, users=args.users, per_user=args.per_user,
+                      before_reference=pause if args.pause else None)  # fmt: skip
     print(json.dumps({**result.summary(), "errors": result.errors[:5], "mismatches": result.mismatches[:5]},
                      ensure_ascii=False))  # fmt: skip
 

@@ -96,6 +96,8 @@ def _load_rows(r: dict) -> list[str]:
             f"| {_fmt(r.get('load_p50_ms'))} / {_fmt(r.get('load_p95_ms'))} | — | p95 ≤ 1000 |",
             f"| 并发压测：出错 / 与单用户答案不一致 / 每秒答复 | {r.get('load_errors')} / "
             f"{r.get('load_mismatches')} / {_fmt(r.get('load_answers_per_s'))} | — | 0 / 0 |",
+            f"| 并发压测：回答进程 / 服务与回答进程 PSS 合计（MB） | {r.get('load_workers', 0)} / "
+            f"{_fmt(r.get('load_pss_mb'))} | — | PSS ≤ 2000 |",
         ]
     if r.get("distinct"):
         rows.append(

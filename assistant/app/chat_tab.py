@@ -13,6 +13,7 @@ from typing import Any
 
 import gradio as gr
 
+from assistant.app.answer_cache import SharedAsker
 from assistant.app.common import (
     EMPTY_HINT,
     EXAMPLES,
@@ -156,7 +157,7 @@ class ChatTab:
         self.generation()  # a knowledge base changed elsewhere (another page, the CLI) is loaded first
         with self._lock.read():
             if session.conversation is None:
-                session.conversation = Conversation(self.assistant)
+                session.conversation = Conversation(SharedAsker(self.assistant, self.compute_answer, self.answers))
             wants_draft = mode == MODE_DRAFT or is_draft_command(question)
             notice = ""
             if wants_draft:

@@ -15,6 +15,7 @@ from typing import Any
 
 import gradio as gr
 
+from assistant.app.answer_cache import AnswerCache
 from assistant.app.chat_tab import ChatTab
 from assistant.app.common import EXAMPLES, MODE_ASK, RWLock, _draft_function, _stats_module
 from assistant.app.i18n import LOCALE_JS
@@ -23,6 +24,7 @@ from assistant.app.query_cache import share_query_vectors
 from assistant.app.stats_tab import StatsTab
 from assistant.service import Assistant, warm_process
 from assistant.settings import Settings
+from assistant.workers import AnswerPool, WorkerFailed, fork_safe
 
 log = logging.getLogger(__name__)
 
@@ -72,15 +74,49 @@ class AssistantApp(ChatTab, KnowledgeBaseTab, StatsTab):
         # One knowledge base for every session, read-only while they answer (ingest writes through
         # a second handle); a question any session asked before skips its query embedding.
         self.query_vectors = share_query_vectors(assistant)
+        # The same question asked again (by any session) while the knowledge base is unchanged gets
+        # the answer computed the first time. Extractive answers only: an LLM's are its own each time.
+        self.answers: AnswerCache | None = None if self.settings.llm_url else AnswerCache()
         self._lock = RWLock()
         self._writer: Assistant | None = None
         self._writer_guard = threading.Lock()
         self._facts: tuple[object, list] | None = None  # (the answerer it came from, its table)
         self._facts_guard = threading.Lock()
         self._generation: str | None = None  # the index generation the readers have loaded
+        self.pool: AnswerPool | None = None  # answer worker processes (launch_app starts them)
         self._sync_guard = threading.Lock()
 
     # --- shared data -----------------------------------------------------
+    def start_workers(self, workers: int) -> bool:
+        """Answer in ``workers`` processes forked from this one (before :meth:`warm_up`; see :mod:`assistant.workers`).
+
+        Returns:
+            False when this process cannot fork safely any more (see :func:`assistant.workers.fork_safe`):
+            the answers are then computed here, as without workers.
+        """
+        if not fork_safe():
+            log.info("answer workers not started: this process already embedded or opened Chroma")
+            return False
+        with self._lock.write():
+            self._generation = self._read_generation()
+            pool = AnswerPool(self.assistant, workers)
+            pool.prepare(self._generation)
+            self.pool = pool
+        return True
+
+    def compute_answer(self, question: str) -> Any:
+        """The answer to a resolved, validated question: by an answer worker when there are any.
+
+        Called under the read lock, so the generation is the one the workers must answer from.
+        A worker that ended is not used again; its question is answered here.
+        """
+        if self.pool is not None and self.pool.usable:
+            try:
+                return self.pool.ask(question, self._generation)
+            except WorkerFailed:
+                log.warning("an answer worker ended; answering in the server process", exc_info=True)
+        return self.assistant.ask(question)
+
     def warm_up(self) -> float:
         """Load models and indexes and run one search, so the first real answer is fast.
 
@@ -136,6 +172,8 @@ class AssistantApp(ChatTab, KnowledgeBaseTab, StatsTab):
         """Make readers see the knowledge base as it is now (after ingest/delete/rename)."""
         with self._lock.write():
             generation = self._read_generation()
+            if self.answers is not None:
+                self.answers.clear()
             self.assistant.reload()
             self._warm()
             self._generation = generation

@@ -19,6 +19,7 @@ import gradio as gr
 from assistant.app.core import PAGE_CSS, AssistantApp
 from assistant.service import Assistant
 from assistant.settings import Settings
+from assistant.workers import worker_count
 
 log = logging.getLogger(__name__)
 
@@ -352,6 +353,7 @@ def launch_app(
     throttle: LoginThrottle | None = None,
     upload_cache: UploadCache | None = None,
     concurrency: int | None = None,
+    workers: int | None = None,
 ) -> gr.Blocks:
     """Warm up, build and launch the app.
 
@@ -366,6 +368,8 @@ def launch_app(
         throttle: The delay after failed logins (default :class:`LoginThrottle`).
         upload_cache: Bounds of Gradio's upload cache (default :class:`UploadCache`).
         concurrency: Events of one kind computed at once (default :func:`concurrency_limit`).
+        workers: Answer worker processes (default :func:`assistant.workers.worker_count`; 0:
+            answers are computed in this process).
 
     Returns:
         The launched Blocks (``.local_url``; stop it with ``.close()``).
@@ -375,6 +379,9 @@ def launch_app(
     """
     check_exposure(host, share, auth)
     app = AssistantApp(assistant)
+    workers = worker_count() if workers is None else workers
+    if workers:
+        app.start_workers(workers)  # forked before this process embeds anything or opens Chroma
     seconds = app.warm_up()
     log.info("models and index loaded in %.1f s", seconds)
     demo = app.build()
@@ -407,6 +414,17 @@ def launch_app(
         css=APP_CSS + PAGE_CSS,
         _app=server_app,
     )
+    pool = app.pool
+    if pool is not None:
+        stop = demo.close
+
+        def close(*args, **kwargs):  # stopping the server stops its answer workers
+            try:
+                return stop(*args, **kwargs)
+            finally:
+                pool.close()
+
+        demo.close = close
     return demo
 
 
