@@ -127,7 +127,7 @@ TOWN_FEATURES = (
 - ``rule_towns``: log(1 + the number of towns the relevance-share rule matches): a question the reports
   answer in their own words is matched by the rule somewhere, one none answers rarely;
 - ``window_z``: the question's similarity to the best sentence window of its likeliest candidate, in
-  standard deviations over the question's towns not matched by the rule (NaN: not comparable).
+  standard deviations over the likeliest towns the rule leaves open (NaN: not read, or not comparable).
 """
 
 
@@ -178,21 +178,30 @@ def town_table(retriever: HybridRetriever, retrieval: Retrieval) -> tuple[dict[s
     }
     for name in ("support_logit_gap", "support_z", "dense_z", "bigram_z", "relevance_z", "coverage_known"):
         table[name] = np.array([_best(_column(m, name)) for m in towns])
-    table["window_z"] = _window_z(retriever, retrieval, likeliest)
+    table["window_z"] = _window_z(retriever, retrieval, likeliest, table["support"])
     return table, likeliest
 
 
-def _window_z(retriever: HybridRetriever, retrieval: Retrieval, likeliest: list[str]) -> np.ndarray:
-    """Each town's likeliest candidate's best window similarity, standardised over the towns the rule leaves open.
+WINDOW_TOWNS = 100
+"""How many towns the window standing is read for: the likeliest of those the rule leaves open."""
 
-    Read for those towns only (the rule's towns are matched whatever their meaning), with the
-    question vector the dense query already embedded.
+
+def _window_z(
+    retriever: HybridRetriever, retrieval: Retrieval, likeliest: list[str], support: np.ndarray
+) -> np.ndarray:
+    """The best window similarity of each open town's likeliest candidate, standardised over those read.
+
+    Read for the :data:`WINDOW_TOWNS` towns the rule leaves open with the highest support (the
+    rule's towns are matched whatever their meaning; a town far down is not added on meaning
+    alone, and at 2,000 reports reading every town's windows would cost more than the rest of the
+    answer), with the question vector the dense query already embedded; NaN for the others.
     """
     query = retrieval.query
     out = np.full(len(likeliest), np.nan)
     if not comparable(query):  # another script or language: every similarity is lower alike
         return out
-    open_at = [i for i, m in enumerate(retrieval.towns) if not m.ruled]
+    open_towns = [i for i, m in enumerate(retrieval.towns) if not m.ruled]
+    open_at = sorted(open_towns, key=lambda i: -support[i])[:WINDOW_TOWNS]
     vectors, _ = retriever.sentence_vectors()
     vector = retriever.embed_query(dense_text(query, _unit_scope(retriever, query), retriever.aliases))
     paragraphs = retriever.kb.paragraphs
