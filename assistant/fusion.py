@@ -199,6 +199,7 @@ class TownDecision:
             probability where no town model decides).
         judged: The town's candidates the decision read (its best :data:`TOWN_PASSAGES`).
         features: Their :data:`CANDIDATE_FEATURES`, one row each (kept for fitting the town model).
+        ruled: The relevance-share rule alone matches it (``matched`` may add the town model's towns).
     """
 
     town: str
@@ -208,6 +209,7 @@ class TownDecision:
     probability: float = field(default=0.0, compare=False)
     judged: tuple[str, ...] = field(default=(), compare=False, repr=False)
     features: np.ndarray | None = field(default=None, compare=False, repr=False)
+    ruled: bool = field(default=False, compare=False)
 
 
 def decide_towns(
@@ -380,6 +382,7 @@ def decide_ranked_towns(
     best = float(supported.max()) if len(supported) else 0.0
     probability = read.probability[lead_at]
     matched = has_lead & (scores[asked[lead_at]] >= threshold * best)
+    ruled = matched.tolist()
     if town_model is not None and len(asked_starts) >= town_model.min_towns:
         # The fitted decision adds the towns it finds (a town's probability is its likeliest candidate's, which
         # then leads it) to the rule's: it was fitted on questions few towns answer (at most 32 of 112), and on a
@@ -412,6 +415,7 @@ def decide_ranked_towns(
                 float(probability[g]),
                 tuple(ids[i] for i in asked_list[first:last]),
                 matrix[first:last],
+                ruled[g],
             )  # fmt: skip
         )
     decided.sort(key=lambda d: (-d.matched, -d.relevance))

@@ -141,6 +141,7 @@ class TownMatch:
             :func:`assistant.fusion.decide_ranked_towns`).
         judged: The town's candidates the decision read.
         features: Their features (:data:`assistant.fusion.CANDIDATE_FEATURES`, one row each).
+        ruled: The relevance-share rule alone matches it (see :class:`assistant.fusion.TownDecision`).
     """
 
     town: str
@@ -151,6 +152,7 @@ class TownMatch:
     probability: float = field(default=0.0, compare=False)
     judged: tuple[str, ...] = field(default=(), repr=False, compare=False)
     features: np.ndarray | None = field(default=None, repr=False, compare=False)
+    ruled: bool = field(default=False, compare=False)
 
     @functools.cached_property
     def hits(self) -> tuple[Hit, ...]:
@@ -809,6 +811,7 @@ class HybridRetriever(SupportJudge):
                 probability=d.probability,
                 judged=d.judged,
                 features=d.features,
+                ruled=d.ruled,
             )  # fmt: skip
             for d in decisions
         ]

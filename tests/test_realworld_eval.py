@@ -197,23 +197,18 @@ def test_blind18_regression_floor(county_db):
     assert summary["answer_accuracy"] >= 0.45
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Compared fairly (scripts/fit_town_decision.py: the rule's own towns plus the model's, each feature set "
-        "held out on the same question folds, as the app decides), the packaged feature set (support relative) "
-        "scores exact town sets 0.381, F1 0.732 on train17's 84 which-towns questions and the refit's choice "
-        "(meaning: support, window_z, window_gap, bigram_z, question_support) 0.381 / 0.774 — but shipped, the "
-        "refit lowers blind17 town sets 0.16 -> 0.12 and real-world evidence recall 0.739 -> 0.728 (an eval-guard "
-        "drop), so the packaged model is kept (issue 15, para helper's note)."
-    ),
-)
-def test_town_decision_refits_to_the_packaged_model(county_db, tmp_path):
-    """scripts/fit_town_decision.py on tests/data/train17.jsonl gives back assistant/data/town_model.json."""
+def test_which_towns_decision_refits_to_the_packaged_model(county_db, tmp_path):
+    """scripts/fit_town_decision.py on train17, colloquial_dev and train19 gives back ``which_towns`` of
+    assistant/data/town_model.json, and keeps the file's candidate-level model as it is.
+
+    The candidate-level model (fitted on train17 alone) was kept: refit, it lowered blind17 town sets and
+    real-world recall (the fifth session's note). The town-level decision fitted here (sixth session): held-out
+    exact town sets 0.382 over the three files (the relevance-share rule alone 0.352, the candidate-level model
+    on the same questions 0.315), no-town questions naming a town 13 of 34 (that model: 20 of 34)."""
     import subprocess
     import sys
 
-    from assistant.support import SupportModel, default_town_model
+    from assistant.kinds.which_towns import which_towns_model
 
     out = tmp_path / "town_model.json"
     result = subprocess.run(
@@ -221,11 +216,17 @@ def test_town_decision_refits_to_the_packaged_model(county_db, tmp_path):
         capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    fitted, packaged = SupportModel.load(out), default_town_model()
-    assert fitted.features == packaged.features and fitted.min_towns == packaged.min_towns
-    assert all(abs(a - b) < 0.05 for a, b in zip(fitted.weights, packaged.weights)), (fitted.weights, packaged.weights)
-    assert abs(fitted.threshold - packaged.threshold) <= 0.05
-    assert fitted.provenance["held_out"]["exact_town_sets"] >= fitted.provenance["before"]["exact_town_sets"]
+    written = json.loads(out.read_text(encoding="utf-8"))
+    packaged = json.loads((ROOT / "assistant" / "data" / "town_model.json").read_text(encoding="utf-8"))
+    assert {k: v for k, v in written.items() if k != "which_towns"} == {
+        k: v for k, v in packaged.items() if k != "which_towns"
+    }
+    fitted, model = written["which_towns"], which_towns_model()
+    assert tuple(fitted["features"]) == model.features and fitted["min_towns"] == model.min_towns
+    assert all(abs(a - b) < 0.05 for a, b in zip(fitted["weights"], model.weights)), (fitted["weights"], model.weights)
+    assert abs(fitted["threshold"] - model.threshold) <= 0.05
+    held_out, before = fitted["provenance"]["held_out"], fitted["provenance"]["before"]
+    assert held_out["exact_town_sets"] > before["exact_town_sets"]
 
 
 def test_a_which_towns_question_in_new_words_names_its_towns(county_db):

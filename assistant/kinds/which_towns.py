@@ -3,25 +3,45 @@
 Recognised by its wording; retrieved town by town (each town is decided on its own best evidence,
 see :meth:`assistant.retrieve.HybridRetriever.town_by_town`); answered with one quoted sentence per
 matched town.
+
+Over a county (at least the model's ``min_towns`` candidate towns) the list is the fitted
+which-towns decision's (:func:`decide`): the towns the relevance-share rule matches, and those a
+logistic regression over each town's :data:`TOWN_FEATURES` finds likely. Its features read a
+whole town (its best candidates' support, how many of them support, their standing among the
+question's other candidates, the meaning of its likeliest paragraph's best sentence window) and
+the question (its best support anywhere, how many towns the rule found). The regression is fitted
+by ``scripts/fit_town_decision.py`` on labelled which-towns questions, among them questions no
+report answers and towns whose related-looking sentence does not answer (``near``), and stored
+under ``which_towns`` in ``assistant/data/town_model.json``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import itertools
+import json
 import re
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from assistant import phrasing
 from assistant.compose import Answer, best_sentences, quotable, topic_weights
+from assistant.fusion import CANDIDATE_FEATURES, TOWN_PASSAGES
+from assistant.judging import comparable
 from assistant.kinds.abstain import abstain
-from assistant.kinds.base import QuestionKind
+from assistant.kinds.base import QuestionKind, _unit_scope
 from assistant.parts import Bold, Item, Line
 from assistant.query import MULTI_TOWN, topic_phrase
+from assistant.signals import dense_text
+from assistant.support import TOWN_MODEL_FILE, SupportModel
 from assistant.units import UNIT, WHICH, unit_word
 
 if TYPE_CHECKING:
     from assistant.kinds.base import Context
     from assistant.query import Query
-    from assistant.retrieve import Retrieval
+    from assistant.retrieve import HybridRetriever, Retrieval, Topic, TownMatch
 
 _WHICH = re.compile(rf"(?:{WHICH})(?:{UNIT}|地方)|which towns?\b|what towns?\b")
 # Asking to pick among towns the question lists ("北留、旧院中哪些提到…", "…里有没有…？是哪几个？").
@@ -46,6 +66,13 @@ class WhichTowns(QuestionKind):
 
     def recognise(self, query: Query) -> bool:
         return super().recognise(query) and self.town_by_town(query)
+
+    def retrieve(self, retriever: HybridRetriever, query: Query, topic: Topic, k: int) -> Retrieval:
+        retrieval = super().retrieve(retriever, query, topic, k)
+        model = which_towns_model()
+        if model is None or query.towns or len(retrieval.towns) < model.min_towns:
+            return retrieval  # the demo's handful of towns, or towns the question names: as retrieved
+        return decide(retriever, retrieval, model, k)
 
     def compose(self, ctx: Context, retrieval: Retrieval) -> Answer:
         matched = [m.town for m in retrieval.towns if m.matched and quotable(m.lead)]
@@ -86,3 +113,134 @@ def town_lines(ctx: Context, retrieval: Retrieval, lead: str) -> Answer:
         question=query.text, blocks=tuple(blocks), towns=tuple(m.town for m in matched), abstained=False,
         citations=tuple(citations), kind=query.kind,
     )  # fmt: skip
+
+
+TOWN_FEATURES = (
+    "support", "support_second", "support_logit_gap", "support_z", "question_support", "rule_towns", "dense_z", "bigram_z", "relevance_z", "coverage_known", "window_z",
+)  # fmt: skip
+"""A candidate town's features for the which-towns decision (:func:`town_table`):
+
+- ``support``, ``support_second``: the paragraph support probability of its likeliest and second candidates;
+- ``support_logit_gap``, ``support_z``, ``dense_z``, ``bigram_z``, ``relevance_z``, ``coverage_known``: its best
+  candidate's (:data:`assistant.fusion.CANDIDATE_FEATURES`, read relative to the question's other candidates);
+- ``question_support``: the best support of any candidate of the question;
+- ``rule_towns``: log(1 + the number of towns the relevance-share rule matches): a question the reports
+  answer in their own words is matched by the rule somewhere, one none answers rarely;
+- ``window_z``: the question's similarity to the best sentence window of its likeliest candidate, in
+  standard deviations over the likeliest towns the rule leaves open (NaN: not read, or not comparable).
+"""
+
+
+@functools.lru_cache(maxsize=1)
+def which_towns_model() -> SupportModel | None:
+    """The packaged which-towns decision (``which_towns`` in ``assistant/data/town_model.json``; None: none)."""
+    data = (
+        json.loads(TOWN_MODEL_FILE.read_text(encoding="utf-8")).get("which_towns") if TOWN_MODEL_FILE.exists() else None
+    )
+    if not data:
+        return None
+    return SupportModel(
+        features=tuple(data["features"]), mean=tuple(data["mean"]), scale=tuple(data["scale"]),
+        weights=tuple(data["weights"]), bias=float(data["bias"]), threshold=float(data["threshold"]),
+        provenance=data.get("provenance", {}),
+        bounds={name: (float(lo), float(hi)) for name, (lo, hi) in data.get("bounds", {}).items()},
+        min_towns=int(data.get("min_towns", 0)),
+    )  # fmt: skip
+
+
+def _column(match: TownMatch, name: str) -> np.ndarray:
+    values = match.features[:, CANDIDATE_FEATURES.index(name)] if match.features is not None else np.array([])
+    return np.asarray(values, dtype=np.float64)
+
+
+def _best(values: np.ndarray) -> float:
+    known = values[~np.isnan(values)]
+    return float(known.max()) if len(known) else float("nan")
+
+
+def town_table(retriever: HybridRetriever, retrieval: Retrieval) -> tuple[dict[str, np.ndarray], list[str]]:
+    """The :data:`TOWN_FEATURES` of every candidate town of a which-towns retrieval (one row per town).
+
+    Returns:
+        Feature name → one value per town of ``retrieval.towns`` (NaN: unknown), and each town's
+        likeliest candidate (the paragraph with the highest support probability).
+    """
+    towns = retrieval.towns
+    support = [_column(m, "support") for m in towns]
+    likeliest = [m.judged[int(np.argmax(s))] if len(s) and m.judged else m.ids[0] for m, s in zip(towns, support)]
+    ranked = [np.sort(s)[::-1] for s in support]
+    rule_towns = sum(m.ruled for m in towns)
+    table = {
+        "support": np.array([r[0] if len(r) else 0.0 for r in ranked]),
+        "support_second": np.array([r[1] if len(r) > 1 else 0.0 for r in ranked]),
+        "question_support": np.full(len(towns), max((r[0] for r in ranked if len(r)), default=0.0)),
+        "rule_towns": np.full(len(towns), float(np.log1p(rule_towns))),
+    }
+    for name in ("support_logit_gap", "support_z", "dense_z", "bigram_z", "relevance_z", "coverage_known"):
+        table[name] = np.array([_best(_column(m, name)) for m in towns])
+    table["window_z"] = _window_z(retriever, retrieval, likeliest, table["support"])
+    return table, likeliest
+
+
+WINDOW_TOWNS = 100
+"""How many towns the window standing is read for: the likeliest of those the rule leaves open."""
+
+
+def _window_z(
+    retriever: HybridRetriever, retrieval: Retrieval, likeliest: list[str], support: np.ndarray
+) -> np.ndarray:
+    """The best window similarity of each open town's likeliest candidate, standardised over those read.
+
+    Read for the :data:`WINDOW_TOWNS` towns the rule leaves open with the highest support (the
+    rule's towns are matched whatever their meaning; a town far down is not added on meaning
+    alone, and at 2,000 reports reading every town's windows would cost more than the rest of the
+    answer), with the question vector the dense query already embedded; NaN for the others.
+    """
+    query = retrieval.query
+    out = np.full(len(likeliest), np.nan)
+    if not comparable(query):  # another script or language: every similarity is lower alike
+        return out
+    open_towns = [i for i, m in enumerate(retrieval.towns) if not m.ruled]
+    open_at = sorted(open_towns, key=lambda i: -support[i])[:WINDOW_TOWNS]
+    vectors, _ = retriever.sentence_vectors()
+    vector = retriever.embed_query(dense_text(query, _unit_scope(retriever, query), retriever.aliases))
+    paragraphs = retriever.kb.paragraphs
+    found = vectors.best_many([paragraphs[likeliest[i]] for i in open_at], vector)
+    values = np.array([np.nan if v is None else v for v in found], dtype=np.float64)
+    known = values[~np.isnan(values)]
+    if len(known) >= 2 and float(known.std()) > 0:
+        out[open_at] = (values - known.mean()) / known.std()
+    return out
+
+
+def decide(retriever: HybridRetriever, retrieval: Retrieval, model: SupportModel, k: int) -> Retrieval:
+    """The retrieval with the which-towns decision's towns: the rule's, and those the model finds likely.
+
+    A town the model adds is led by its likeliest candidate; a town it does not keep shows only its
+    lead. With no town left the retrieval abstains (报告中未找到提及该内容的镇).
+    """
+    table, likeliest = town_table(retriever, retrieval)
+    probability = model.probabilities(table, len(retrieval.towns))
+    decided = []
+    for m, p, lead in zip(retrieval.towns, probability.tolist(), likeliest):
+        if m.ruled:
+            decided.append(dataclasses.replace(m, matched=True))
+        elif p >= model.threshold:
+            rest = [pid for pid in m.judged if pid != lead]
+            decided.append(dataclasses.replace(m, matched=True, ids=(lead, *rest)[:TOWN_PASSAGES], probability=p))
+        else:
+            decided.append(dataclasses.replace(m, matched=False, ids=m.ids[:1], probability=p))
+    decided.sort(key=lambda m: (-m.matched, -m.relevance))
+    matched = [m for m in decided if m.matched]
+    # Every matched town's lead, then the passages retrieval showed (other towns the rule or the
+    # candidate-level model found: the nearest), then the matched towns' second and third: a
+    # shortlist of k passages reaches as many towns as it can.
+    leads = [m.ids[0] for m in matched]
+    deeper = [m.ids[depth] for depth in range(1, TOWN_PASSAGES) for m in matched if depth < len(m.ids)]
+    by_id = {h.id: h for h in retrieval.hits}
+    build = retrieval.towns[0].build
+    order = dict.fromkeys(itertools.chain(leads, by_id, deeper))
+    hits = tuple(by_id.get(pid) or build(pid) for pid in itertools.islice(order, k))
+    return dataclasses.replace(
+        retrieval, hits=hits, towns=tuple(decided), abstain=not matched, reason="" if matched else phrasing.NO_TOWN
+    )
