@@ -1,0 +1,363 @@
+"""Does the named town's report state what a fact question asks, or only speak of its topic?
+
+"三道沟镇有几个专门调解邻里纠纷的人？" is answered by "全镇已配备人民调解员26人" although the two
+share almost no word, while "三道沟镇给各村请法律顾问一年花了多少钱？" is *not* answered by "各村
+聘用律师担任法律顾问", which shares nearly all of them. Coverage of the question's words cannot
+tell the two apart; what can is whether the sentence states the *kind of thing* asked (a count, an
+amount of money, a share, a date, a person, a name) next to the question's meaning. This module
+reads, for every sentence of the named town's best paragraphs, features of both, and a logistic
+regression fitted on labelled questions (``scripts/fit_fact.py`` on ``tests/data/train18.jsonl`` and
+the fact items of ``train17.jsonl``; held-out figures in ``assistant/data/fact_model.json``) gives
+the probability that the sentence answers. A question is answered when its best sentence clears the
+fitted threshold, and abstains otherwise — so no passage then listed as "可能相关" clears it.
+
+Features of a candidate sentence (read with its section heading; "next" is the sentence after it
+in the same paragraph, where reports often give the figure: "开展远程视频会见。已累计380余次"):
+
+- ``bigram``: IDF-weighted share of the question's content bigrams (scaffolding removed) in the
+  heading and sentence; ``bigram_next`` the same over heading, sentence and next;
+- ``coverage``: the lexical coverage of the question's weighted terms (:mod:`assistant.lexicon`);
+- ``standing``/``gap``: the best window holding the sentence, by meaning, against the question's
+  background sample and its peak (:class:`assistant.judging.WindowMeaning`); unknown where the
+  question's similarities are not on the fitted scale (another script or language);
+- ``type_here``/``type_next``: the asked item's type (:func:`asked_type`) is stated in the sentence,
+  or only in the next one; for an open question ("什么问题") any sentence states it;
+- ``unit``: the sentence's figure carries a measure word of the asked class (几回/几趟 ↔ 次/趟/场;
+  多少人/几个人 ↔ 人/名/位);
+- ``rank``: the paragraph's rank among the hits;
+- ``rule``: the retriever's own verdict on the question (its lexical rule or support model found
+  support, and a figure where one is asked), so the fit learns how far to trust it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from assistant.compose import drop_leads, quotable
+from assistant.judging import comparable
+from assistant.lexicon import coverage as lexical_coverage
+from assistant.support import SupportModel, bigram_coverage
+from assistant.text import fold, split_sentences, to_simplified
+from assistant.views import INNER_PUNCT, PUNCT
+from vectorstore.tokenize import default_tokenizer
+
+if TYPE_CHECKING:
+    from assistant.retrieve import HybridRetriever, Retrieval
+
+MODEL_FILE = Path(__file__).with_name("data") / "fact_model.json"
+RUNNER_UP_SHARE = 0.9  # a second sentence is quoted when its probability is this share of the best one's
+CANDIDATES = 5  # paragraphs whose sentences are judged (the abstention lists the first 3 as "可能相关")
+FEATURES = (
+    "bigram", "bigram_next", "coverage", "standing", "gap", "type_here", "type_next", "unit", "near", "rank", "rule",
+)  # fmt: skip
+
+# --- what the question asks for -------------------------------------------------------------
+COUNT, MONEY, SHARE, DATE, PERSON, NAME, OPEN = "count", "money", "share", "date", "person", "name", "open"
+_ASKS = (  # first match wins: "经费是多少" asks money before it asks a count
+    (SHARE, re.compile(r"(率|比例|占比|百分之)[^，。？?]{0,6}(多少|几|多高)|百分之几|(多少|几)成")),
+    (MONEY, re.compile(r"多少钱|几万|(费|经费|资金|金额|投入|投资|拨款|罚款|罚了|花了|花费|预算|补助)[^，。？?]{0,8}多少|多少(经费|资金|费用|万元|元)")),
+    (NAME, re.compile(r"(文号|字号|编号|文件号)[^，。？?]{0,3}(多少|什么|是啥)")),  # "文号是多少" asks a name, not a count
+    (DATE, re.compile(r"哪天|哪一天|什么时候|何时|几月|哪个月|哪一年|哪年|日期|时间是")),
+    (PERSON, re.compile(r"谁|哪位|叫什么名字|姓名|名字叫|什么人")),
+    (COUNT, re.compile(r"多少|几[个名人次回趟场期件项份条家户位座台批起遍天届轮所处]|有几|几\w?$")),
+    (NAME, re.compile(r"哪家|哪个|哪所|哪些?单位|叫什么|叫啥|名称|设在哪|放在哪|在哪|是什么|字号|文号")),
+)  # fmt: skip
+
+_YEAR_DATE = re.compile(r"\d{4}\s*年(度|初|底|末)?|\d{1,2}\s*月(\s*\d{1,2}\s*日)?|\d{1,2}\s*日|〔\d{4}〕|\[\d{4}\]")
+_FIGURE = re.compile(
+    r"\d+(?:\.\d+)?|[一二三四五六七八九十百千两]+(?=[次个名人件起项条份场期户本家位座台批趟余轮届所处])"
+)
+_MONEY = re.compile(r"\d[\d.,]*\s*(余|多)?\s*(万|亿|千)?\s*元")
+_SHARE = re.compile(r"\d+(?:\.\d+)?\s*%|百分之|全覆盖|全部")
+_DATE = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月|\d{1,2}\s*月\s*\d{1,2}\s*日")
+# A name quoted (“灵秀塔庄”), a firm, a document number; a book title 《…》 is a document's name, not the asked one.
+_PROPER = re.compile(r"[“「『\"][^”」』\"]{2,20}[”」』\"]|\w{2,8}(律师事务所|律所)|\w{1,4}〔\d{4}〕\d+号")
+_PERSON_MARK = re.compile(r"同志|签发人|[^\W\d]{2,3}(法官|律师|书记|主任|乡长|镇长|所长|局长)")
+_NAMED = frozenset({"nr", "ns", "nt", "nz", "nrt", "nrfg"})
+
+# Measure words that count the same kind of thing: the question's and the report's need not be the same word.
+_UNIT_CLASSES = (
+    "次回趟场期遍轮批届",
+    "人名位号口",
+    "个家所处座台",
+    "件份项条起宗篇",
+    "户",
+)
+_ASKED_UNIT = re.compile(r"(?:多少|几)([^\W\d])")
+_STATED_UNIT = re.compile(r"(?:\d+(?:\.\d+)?|[一二三四五六七八九十百千两]+)\s*(?:余|多)?\s*([^\W\d])")
+
+
+def asked_type(question: str, numeric: bool = False) -> str:
+    """The type of item a fact question asks for (:data:`COUNT`, :data:`MONEY`, … or :data:`OPEN`).
+
+    >>> asked_type("北留镇去年行政处罚一共罚了多少钱？")
+    'money'
+    >>> asked_type("古竹乡乡长叫什么？")
+    'person'
+    >>> asked_type("塔庄镇发布政务信息用的微信公众号叫啥名字？")
+    'name'
+    >>> asked_type("旧院镇报告的不足里，行政执法方面存在什么问题？")
+    'open'
+    """
+    text = to_simplified(fold(question))
+    for kind, pattern in _ASKS:
+        if pattern.search(text):
+            if kind == NAME and re.search(
+                r"(长|书记|主任|组长|负责人|法官|律师|干部|委员)\w{0,2}(叫什么|是什么|是谁)", text
+            ):
+                return PERSON
+            return kind
+    return COUNT if numeric else OPEN
+
+
+def _blank(pattern: re.Pattern[str], text: str) -> str:
+    """``text`` with ``pattern``'s matches blanked out, every other character where it was."""
+    return pattern.sub(lambda m: " " * len(m.group()), text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _proper_nouns(text: str) -> tuple[tuple[int, int], ...]:
+    """Spans of the words jieba tags as a person, place, organisation or other proper name in ``text``."""
+    spans, at = [], 0
+    for w in default_tokenizer().pos.cut(text):
+        if w.flag in _NAMED and len(w.word) >= 2:
+            spans.append((at, at + len(w.word)))
+        at += len(w.word)
+    return tuple(spans)
+
+
+def stated_spans(kind: str, text: str) -> list[tuple[int, int]]:
+    """Where ``text`` states an item of the asked ``kind`` (character spans; the whole text for an open question).
+
+    >>> stated_spans("money", "罚款11.88万元")
+    [(2, 9)]
+    >>> stated_spans("count", "2024年，我镇聘请法律顾问")
+    []
+    """
+    text = to_simplified(text)
+    if kind == OPEN:
+        return [(0, len(text))]
+    if kind == COUNT:
+        matches = list(_FIGURE.finditer(_blank(_YEAR_DATE, text)))
+    elif kind == MONEY:
+        matches = list(_MONEY.finditer(text))
+    elif kind == SHARE:
+        matches = list(_SHARE.finditer(text))
+    elif kind == DATE:
+        matches = list(_DATE.finditer(text))
+    else:
+        marks = _PERSON_MARK if kind == PERSON else _PROPER
+        return [m.span() for m in marks.finditer(text)] + list(_proper_nouns(text))
+    return [m.span() for m in matches]
+
+
+def states(kind: str, text: str) -> bool:
+    """Whether ``text`` states an item of the asked ``kind``."""
+    return bool(stated_spans(kind, text))
+
+
+NEAR = 12  # characters either side of a stated item read as what it is about
+
+
+def near_coverage(grams: dict[str, float], kind: str, text: str) -> float:
+    """The best bigram coverage of the question in the :data:`NEAR` characters around an item of the asked kind.
+
+    "人民调解员26人" states the count next to what is counted; "都配备了法律顾问、人民调解员" beside
+    "13个村" does not — coverage of the whole sentence cannot tell the two apart.
+    """
+    folded = fold(to_simplified(text))
+    best = 0.0
+    for start, end in stated_spans(kind, folded):
+        window = INNER_PUNCT.sub("", folded[max(0, start - NEAR) : end + NEAR])
+        best = max(best, bigram_coverage(grams, window))
+    return best
+
+
+def unit_class(unit: str) -> int | None:
+    """The class of a measure word (:data:`_UNIT_CLASSES`), None when it is none of them."""
+    for i, members in enumerate(_UNIT_CLASSES):
+        if unit in members:
+            return i
+    return None
+
+
+def asked_unit(question: str) -> int | None:
+    """The class of the measure word after the question's 多少/几 ("几回" → the class of 次)."""
+    match = _ASKED_UNIT.search(to_simplified(fold(question)))
+    # 个 counts anything ("几个…的人", "几个村"): it says nothing of what the report counts with.
+    return unit_class(match.group(1)) if match and match.group(1) != "个" else None
+
+
+def unit_stated(asked: int | None, text: str) -> float:
+    """1 when a figure of ``text`` carries a measure word of the asked class, 0 when none does, 0.5 unknown."""
+    if asked is None:
+        return 0.5
+    units = {unit_class(m.group(1)) for m in _STATED_UNIT.finditer(_YEAR_DATE.sub("", to_simplified(text)))}
+    return float(asked in units)
+
+
+# --- candidates ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Candidate:
+    """One sentence of a hit, with the sentence after it in the same paragraph.
+
+    Attributes:
+        hit: The paragraph (a :class:`assistant.retrieve.Hit`).
+        rank: The paragraph's rank among the hits (0: best).
+        sentence: The sentence, as written.
+        following: The next sentence of the paragraph ("" for the last).
+    """
+
+    hit: object
+    rank: int
+    sentence: str
+    following: str
+
+
+def candidates(retrieval: Retrieval, limit: int = CANDIDATES) -> list[Candidate]:
+    """The sentences of the first ``limit`` quotable hits (a sentence only restating its heading left out)."""
+    out = []
+    for rank, hit in enumerate(retrieval.hits[:limit]):
+        if not quotable(hit):
+            continue
+        sentences = split_sentences(hit.text) or [hit.text]
+        kept = set(drop_leads(sentences, hit.section))
+        for i, s in enumerate(sentences):
+            if s in kept:
+                out.append(Candidate(hit, rank, s, sentences[i + 1] if i + 1 < len(sentences) else ""))
+    return out
+
+
+def _squeeze(text: str) -> str:
+    return INNER_PUNCT.sub("", fold(text))
+
+
+def candidate_features(retriever: HybridRetriever, retrieval: Retrieval, rule: bool) -> list[dict[str, float | None]]:
+    """The :data:`FEATURES` of every :func:`candidates` sentence of a retrieval (same order)."""
+    query, topic = retrieval.query, retrieval.topic
+    found = candidates(retrieval)
+    if not found:
+        return []
+    grams = retriever.bigram_weights(query)
+    weights = topic.weights if topic is not None else {}
+    kind = asked_type(query.text, query.numeric)
+    unit = asked_unit(query.text) if kind == COUNT else None
+    windows = None
+    if comparable(query):
+        dense = {h.id: h.dense for h in retrieval.hits if h.dense}
+        windows = retriever.window_meaning(query, list(query.towns) or None, dense)
+    out = []
+    for c in found:
+        heading = PUNCT.sub("", fold(c.hit.section))
+        here, after = _squeeze(c.sentence), _squeeze(c.following)
+        stated_here = states(kind, c.sentence)
+        stated_next = not stated_here and bool(c.following) and states(kind, c.following)
+        meaning = windows(c.hit.id, c.sentence) if windows is not None else {"standing": None, "gap": None}
+        out.append(
+            {
+                "bigram": bigram_coverage(grams, heading + here),
+                "bigram_next": bigram_coverage(grams, heading + here + after),
+                "coverage": lexical_coverage(heading + here, weights) if weights else 0.0,
+                "standing": meaning["standing"],
+                "gap": meaning["gap"],
+                "type_here": float(stated_here),
+                "type_next": float(stated_next),
+                "unit": unit_stated(unit, c.sentence + (c.following if stated_next else "")),
+                "near": near_coverage(grams, kind, c.sentence + (c.following if stated_next else "")),
+                "rank": float(c.rank),
+                "rule": float(rule),
+            }
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The fact decision on one retrieval.
+
+    Attributes:
+        answers: Some sentence clears the threshold.
+        candidate: The best sentence (None when there was none to judge).
+        probability: Its probability.
+        with_next: The asked item is stated only in the sentence after it (quote both).
+        kind: The asked item's type.
+        runner_up: Another sentence that clears the threshold nearly as well (quoted too: two
+            sentences may each state a figure of the asked kind, and the better match may be the second).
+    """
+
+    answers: bool
+    candidate: Candidate | None
+    probability: float
+    with_next: bool
+    kind: str
+    runner_up: Candidate | None = None
+
+
+@dataclass(frozen=True)
+class FactModel:
+    """The fitted sentence model and its two thresholds.
+
+    Attributes:
+        model: Logistic regression over :data:`FEATURES` (its ``threshold``: where the retriever
+            found support, a best sentence below it abstains).
+        overrule: Where the retriever found no support, a best sentence at or above this answers
+            (fitted with a higher cost of an invented answer, so it lies higher).
+    """
+
+    model: SupportModel
+    overrule: float
+
+    @classmethod
+    def load(cls, path: str | Path = MODEL_FILE) -> FactModel:
+        """Read a model written by ``scripts/fit_fact.py``."""
+        model = SupportModel.load(path)
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return cls(model, float(data.get("overrule_threshold", model.threshold)))
+
+    def threshold(self, rule: bool) -> float:
+        """The threshold of a question whose retriever found support (``rule``) or not."""
+        return self.model.threshold if rule else self.overrule
+
+
+@functools.lru_cache(maxsize=1)
+def default_fact_model() -> FactModel | None:
+    """The packaged fact decision (``assistant/data/fact_model.json``); None when none is packaged."""
+    return FactModel.load(MODEL_FILE) if MODEL_FILE.exists() else None
+
+
+def judge(retriever: HybridRetriever, retrieval: Retrieval, rule: bool, model: FactModel) -> Verdict:
+    """The best candidate sentence of a retrieval and whether it answers the question.
+
+    Args:
+        retriever: The retriever (sentence vectors, bigram weights).
+        retrieval: The question's retrieval (its hits are the candidates' paragraphs).
+        rule: The retriever's own verdict: it found support (and a figure where one is asked).
+        model: The fitted decision.
+    """
+    query = retrieval.query
+    kind = asked_type(query.text, query.numeric)
+    found = candidates(retrieval)
+    values = candidate_features(retriever, retrieval, rule)
+    if not found:
+        return Verdict(False, None, 0.0, False, kind)
+    scored = sorted(((model.model.probability(v), i) for i, v in enumerate(values)), key=lambda pi: (-pi[0], pi[1]))
+    probability, best = scored[0]
+    bar = max(model.threshold(rule), RUNNER_UP_SHARE * probability)
+    quoted = {found[best].sentence, found[best].following if values[best]["type_next"] else ""}
+    runner_up = next((found[i] for p, i in scored[1:] if p >= bar and found[i].sentence not in quoted), None)
+    return Verdict(
+        answers=probability >= model.threshold(rule),
+        candidate=found[best],
+        probability=probability,
+        with_next=bool(values[best]["type_next"]),
+        kind=kind,
+        runner_up=runner_up,
+    )
+
+
+__all__ = ["FEATURES", "Candidate", "Verdict", "asked_type", "candidates", "judge", "states"]
