@@ -38,13 +38,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from assistant.compose import drop_leads, quotable
-from assistant.judging import comparable
+from assistant.judging import WindowMeaning, comparable
 from assistant.lexicon import coverage as lexical_coverage
 from assistant.support import SupportModel, bigram_coverage
-from assistant.text import fold, split_sentences, to_simplified
+from assistant.text import fold, split_sentences
 from assistant.views import INNER_PUNCT, PUNCT
-from vectorstore.tokenize import default_tokenizer
+from vectorstore.sentences import sentence_windows
 
 if TYPE_CHECKING:
     from assistant.retrieve import HybridRetriever, Retrieval
@@ -58,6 +60,9 @@ FEATURES = (
 
 # --- what the question asks for -------------------------------------------------------------
 COUNT, MONEY, SHARE, DATE, PERSON, NAME, OPEN = "count", "money", "share", "date", "person", "name", "open"
+# Asked types whose presence a pattern tells reliably: only for these does the decision overrule the
+# retriever's answer (a name or an open question's answer has no shape a pattern is sure to see).
+FIGURES = (COUNT, MONEY, SHARE, DATE)
 _ASKS = (  # first match wins: "经费是多少" asks money before it asks a count
     (SHARE, re.compile(r"(率|比例|占比|百分之)[^，。？?]{0,6}(多少|几|多高)|百分之几|(多少|几)成")),
     (MONEY, re.compile(r"多少钱|几万|(费|经费|资金|金额|投入|投资|拨款|罚款|罚了|花了|花费|预算|补助)[^，。？?]{0,8}多少|多少(经费|资金|费用|万元|元)")),
@@ -65,7 +70,7 @@ _ASKS = (  # first match wins: "经费是多少" asks money before it asks a cou
     (DATE, re.compile(r"哪天|哪一天|什么时候|何时|几月|哪个月|哪一年|哪年|日期|时间是")),
     (PERSON, re.compile(r"谁|哪位|叫什么名字|姓名|名字叫|什么人")),
     (COUNT, re.compile(r"多少|几[个名人次回趟场期件项份条家户位座台批起遍天届轮所处]|有几|几\w?$")),
-    (NAME, re.compile(r"哪家|哪个|哪所|哪些?单位|叫什么|叫啥|名称|设在哪|放在哪|在哪|是什么|字号|文号")),
+    (NAME, re.compile(r"哪家|哪个|哪所|哪些?单位|叫什么|叫啥|名称|设在哪|放在哪|在哪|字号|文号")),
 )  # fmt: skip
 
 _YEAR_DATE = re.compile(r"\d{4}\s*年(度|初|底|末)?|\d{1,2}\s*月(\s*\d{1,2}\s*日)?|\d{1,2}\s*日|〔\d{4}〕|\[\d{4}\]")
@@ -77,8 +82,13 @@ _SHARE = re.compile(r"\d+(?:\.\d+)?\s*%|百分之|全覆盖|全部")
 _DATE = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月|\d{1,2}\s*月\s*\d{1,2}\s*日")
 # A name quoted (“灵秀塔庄”), a firm, a document number; a book title 《…》 is a document's name, not the asked one.
 _PROPER = re.compile(r"[“「『\"][^”」』\"]{2,20}[”」』\"]|\w{2,8}(律师事务所|律所)|\w{1,4}〔\d{4}〕\d+号")
-_PERSON_MARK = re.compile(r"同志|签发人|[^\W\d]{2,3}(法官|律师|书记|主任|乡长|镇长|所长|局长)")
-_NAMED = frozenset({"nr", "ns", "nt", "nz", "nrt", "nrfg"})
+_ROLES = "法官|律师|书记|主任|乡长|镇长|所长|局长|组长|主席|委员"
+# A person named by role: "肖永德法官", "乡长卢荣富", "签发人：熊思炜", "王某某同志".
+_NOT_NAME_END = "委部副为任乡镇所院党会政局办组长"  # "乡党委书记", "副组长": a body or rank before the role, not a name
+_PERSON_MARK = re.compile(
+    rf"[^\W\d]{{1,2}}[^\W\d{_NOT_NAME_END}](?:{_ROLES})|(?:{_ROLES}|签发人)[:：]?[^\W\d]{{2,3}}(?=[,，。、；;(（同负担任主兼]|$)"
+    rf"|[^\W\d]{{2,3}}同志"
+)
 
 # Measure words that count the same kind of thing: the question's and the report's need not be the same word.
 _UNIT_CLASSES = (
@@ -104,7 +114,7 @@ def asked_type(question: str, numeric: bool = False) -> str:
     >>> asked_type("旧院镇报告的不足里，行政执法方面存在什么问题？")
     'open'
     """
-    text = to_simplified(fold(question))
+    text = fold(question)
     for kind, pattern in _ASKS:
         if pattern.search(text):
             if kind == NAME and re.search(
@@ -120,26 +130,16 @@ def _blank(pattern: re.Pattern[str], text: str) -> str:
     return pattern.sub(lambda m: " " * len(m.group()), text)
 
 
-@functools.lru_cache(maxsize=4096)
-def _proper_nouns(text: str) -> tuple[tuple[int, int], ...]:
-    """Spans of the words jieba tags as a person, place, organisation or other proper name in ``text``."""
-    spans, at = [], 0
-    for w in default_tokenizer().pos.cut(text):
-        if w.flag in _NAMED and len(w.word) >= 2:
-            spans.append((at, at + len(w.word)))
-        at += len(w.word)
-    return tuple(spans)
-
-
 def stated_spans(kind: str, text: str) -> list[tuple[int, int]]:
-    """Where ``text`` states an item of the asked ``kind`` (character spans; the whole text for an open question).
+    """Where ``text`` (folded: :func:`assistant.text.fold`) states an item of the asked ``kind``.
+
+    Character spans; the whole text for an open question.
 
     >>> stated_spans("money", "罚款11.88万元")
     [(2, 9)]
     >>> stated_spans("count", "2024年，我镇聘请法律顾问")
     []
     """
-    text = to_simplified(text)
     if kind == OPEN:
         return [(0, len(text))]
     if kind == COUNT:
@@ -152,13 +152,13 @@ def stated_spans(kind: str, text: str) -> list[tuple[int, int]]:
         matches = list(_DATE.finditer(text))
     else:
         marks = _PERSON_MARK if kind == PERSON else _PROPER
-        return [m.span() for m in marks.finditer(text)] + list(_proper_nouns(text))
+        return [m.span() for m in marks.finditer(text)]
     return [m.span() for m in matches]
 
 
 def states(kind: str, text: str) -> bool:
-    """Whether ``text`` states an item of the asked ``kind``."""
-    return bool(stated_spans(kind, text))
+    """Whether ``text`` (as written) states an item of the asked ``kind``."""
+    return bool(stated_spans(kind, fold(text)))
 
 
 NEAR = 12  # characters either side of a stated item read as what it is about
@@ -167,13 +167,14 @@ NEAR = 12  # characters either side of a stated item read as what it is about
 def near_coverage(grams: dict[str, float], kind: str, text: str) -> float:
     """The best bigram coverage of the question in the :data:`NEAR` characters around an item of the asked kind.
 
+    ``text`` is folded (:func:`assistant.text.fold`).
+
     "人民调解员26人" states the count next to what is counted; "都配备了法律顾问、人民调解员" beside
     "13个村" does not — coverage of the whole sentence cannot tell the two apart.
     """
-    folded = fold(to_simplified(text))
     best = 0.0
-    for start, end in stated_spans(kind, folded):
-        window = INNER_PUNCT.sub("", folded[max(0, start - NEAR) : end + NEAR])
+    for start, end in stated_spans(kind, text):
+        window = INNER_PUNCT.sub("", text[max(0, start - NEAR) : end + NEAR])
         best = max(best, bigram_coverage(grams, window))
     return best
 
@@ -188,16 +189,16 @@ def unit_class(unit: str) -> int | None:
 
 def asked_unit(question: str) -> int | None:
     """The class of the measure word after the question's 多少/几 ("几回" → the class of 次)."""
-    match = _ASKED_UNIT.search(to_simplified(fold(question)))
+    match = _ASKED_UNIT.search(fold(question))
     # 个 counts anything ("几个…的人", "几个村"): it says nothing of what the report counts with.
     return unit_class(match.group(1)) if match and match.group(1) != "个" else None
 
 
 def unit_stated(asked: int | None, text: str) -> float:
-    """1 when a figure of ``text`` carries a measure word of the asked class, 0 when none does, 0.5 unknown."""
+    """1 when a figure of ``text`` (folded) carries a measure word of the asked class, 0 when none does, 0.5 unknown."""
     if asked is None:
         return 0.5
-    units = {unit_class(m.group(1)) for m in _STATED_UNIT.finditer(_YEAR_DATE.sub("", to_simplified(text)))}
+    units = {unit_class(m.group(1)) for m in _STATED_UNIT.finditer(_YEAR_DATE.sub("", text))}
     return float(asked in units)
 
 
@@ -233,8 +234,44 @@ def candidates(retrieval: Retrieval, limit: int = CANDIDATES) -> list[Candidate]
     return out
 
 
-def _squeeze(text: str) -> str:
-    return INNER_PUNCT.sub("", fold(text))
+class _SentenceMeaning:
+    """``standing`` and ``gap`` of the best window holding a sentence, as :class:`WindowMeaning` reads them.
+
+    The same values, read for every sentence of a few paragraphs: each paragraph's window
+    similarities are computed once, and the background's mean and spread once per question
+    (:class:`WindowMeaning` recomputes both for every sentence it is asked about).
+    """
+
+    def __init__(self, windows: WindowMeaning) -> None:
+        self.windows = windows
+        background = windows.background
+        known = background is not None and len(background) >= 2
+        self.mean = float(background.mean()) if known else None
+        self.spread = max(float(background.std()), 1e-6) if known else 1.0
+        query = np.asarray(windows.vector, dtype=np.float32)
+        self.query, self.norm = query, max(float(np.linalg.norm(query)), 1e-12)
+        self._paragraphs: dict[str, tuple[list[str], np.ndarray] | None] = {}
+
+    def _similarities(self, pid: str) -> tuple[list[str], np.ndarray] | None:
+        if pid not in self._paragraphs:
+            paragraph = self.windows.paragraphs.get(pid)
+            rows = None if paragraph is None else self.windows.vectors.matrix(paragraph)
+            self._paragraphs[pid] = None if rows is None else (sentence_windows(paragraph.text), rows @ self.query)
+        return self._paragraphs[pid]
+
+    def __call__(self, pid: str, sentence: str) -> tuple[float | None, float | None]:
+        found = self._similarities(pid)
+        if found is None:
+            return None, None
+        texts, similarities = found
+        core = sentence.strip()
+        inside = [i for i, w in enumerate(texts) if core in w or w.strip() in core]
+        if not inside:
+            return None, None
+        similarity = float(similarities[inside].max() / self.norm)
+        standing = None if self.mean is None else round((similarity - self.mean) / self.spread, 3)
+        peak = self.windows.peak
+        return standing, None if peak is None else round(similarity - peak, 6)
 
 
 def candidate_features(retriever: HybridRetriever, retrieval: Retrieval, rule: bool) -> list[dict[str, float | None]]:
@@ -247,28 +284,33 @@ def candidate_features(retriever: HybridRetriever, retrieval: Retrieval, rule: b
     weights = topic.weights if topic is not None else {}
     kind = asked_type(query.text, query.numeric)
     unit = asked_unit(query.text) if kind == COUNT else None
-    windows = None
+    meaning = None
     if comparable(query):
         dense = {h.id: h.dense for h in retrieval.hits if h.dense}
-        windows = retriever.window_meaning(query, list(query.towns) or None, dense)
+        meaning = _SentenceMeaning(retriever.window_meaning(query, list(query.towns) or None, dense))
+    headings: dict[str, str] = {}
     out = []
     for c in found:
-        heading = PUNCT.sub("", fold(c.hit.section))
-        here, after = _squeeze(c.sentence), _squeeze(c.following)
-        stated_here = states(kind, c.sentence)
-        stated_next = not stated_here and bool(c.following) and states(kind, c.following)
-        meaning = windows(c.hit.id, c.sentence) if windows is not None else {"standing": None, "gap": None}
+        if c.hit.section not in headings:
+            headings[c.hit.section] = PUNCT.sub("", fold(c.hit.section))
+        heading = headings[c.hit.section]
+        sentence, following = fold(c.sentence), fold(c.following)
+        here, after = INNER_PUNCT.sub("", sentence), INNER_PUNCT.sub("", following)
+        stated_here = bool(stated_spans(kind, sentence))
+        stated_next = not stated_here and bool(following) and bool(stated_spans(kind, following))
+        stated = sentence + following if stated_next else sentence
+        standing, gap = meaning(c.hit.id, c.sentence) if meaning is not None else (None, None)
         out.append(
             {
                 "bigram": bigram_coverage(grams, heading + here),
                 "bigram_next": bigram_coverage(grams, heading + here + after),
                 "coverage": lexical_coverage(heading + here, weights) if weights else 0.0,
-                "standing": meaning["standing"],
-                "gap": meaning["gap"],
+                "standing": standing,
+                "gap": gap,
                 "type_here": float(stated_here),
                 "type_next": float(stated_next),
-                "unit": unit_stated(unit, c.sentence + (c.following if stated_next else "")),
-                "near": near_coverage(grams, kind, c.sentence + (c.following if stated_next else "")),
+                "unit": unit_stated(unit, stated),
+                "near": near_coverage(grams, kind, stated),
                 "rank": float(c.rank),
                 "rule": float(rule),
             }
@@ -286,6 +328,9 @@ class Verdict:
         probability: Its probability.
         with_next: The asked item is stated only in the sentence after it (quote both).
         kind: The asked item's type.
+        kept: The retriever's own answer stands: it found support, the question asks no figure
+            (:data:`FIGURES`) and no sentence clears the threshold — a name's absence is not told
+            reliably enough to overrule it.
         runner_up: Another sentence that clears the threshold nearly as well (quoted too: two
             sentences may each state a figure of the asked kind, and the better match may be the second).
     """
@@ -296,6 +341,7 @@ class Verdict:
     with_next: bool
     kind: str
     runner_up: Candidate | None = None
+    kept: bool = False
 
 
 @dataclass(frozen=True)
@@ -347,6 +393,8 @@ def judge(retriever: HybridRetriever, retrieval: Retrieval, rule: bool, model: F
         return Verdict(False, None, 0.0, False, kind)
     scored = sorted(((model.model.probability(v), i) for i, v in enumerate(values)), key=lambda pi: (-pi[0], pi[1]))
     probability, best = scored[0]
+    if probability < model.threshold(rule) and rule and kind not in FIGURES:
+        return Verdict(True, None, probability, False, kind, kept=True)
     bar = max(model.threshold(rule), RUNNER_UP_SHARE * probability)
     quoted = {found[best].sentence, found[best].following if values[best]["type_next"] else ""}
     runner_up = next((found[i] for p, i in scored[1:] if p >= bar and found[i].sentence not in quoted), None)

@@ -62,6 +62,8 @@ class Fact(QuestionKind):
                 return Answered(abstain(ctx, retrieval), retrieval)
             return Answered(self.compose(ctx, retrieval), retrieval)
         verdict = judge(ctx.retriever, retrieval, not retrieval.abstain, model)
+        if verdict.kept:
+            return Answered(self.compose(ctx, retrieval), retrieval)
         if not verdict.answers:
             reason = phrasing.NO_SUPPORT if verdict.kind == OPEN else phrasing.NO_FIGURE
             retrieval = replace(retrieval, abstain=True, reason=reason)
