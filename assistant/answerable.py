@@ -18,8 +18,8 @@ in the same paragraph, where reports often give the figure: "开展远程视频�
   heading and sentence; ``bigram_next`` the same over heading, sentence and next;
 - ``coverage``: the lexical coverage of the question's weighted terms (:mod:`assistant.lexicon`);
 - ``standing``/``gap``: the best window holding the sentence, by meaning, against the question's
-  background sample and its peak (:class:`assistant.judging.WindowMeaning`); unknown where the
-  question's similarities are not on the fitted scale (another script or language);
+  background sample and the best window of the candidate paragraphs (:class:`_SentenceMeaning`);
+  unknown where the question's similarities are not on the fitted scale (another script or language);
 - ``type_here``/``type_next``: the asked item's type (:func:`asked_type`) is stated in the sentence,
   or only in the next one; for an open question ("什么问题") any sentence states it;
 - ``unit``: the sentence's figure carries a measure word of the asked class (几回/几趟 ↔ 次/趟/场;
@@ -41,12 +41,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from assistant.compose import drop_leads, quotable
-from assistant.judging import WindowMeaning, comparable
+from assistant.judging import comparable
 from assistant.lexicon import coverage as lexical_coverage
+from assistant.signals import dense_text
 from assistant.support import SupportModel, bigram_coverage
 from assistant.text import fold, split_sentences
 from assistant.views import INNER_PUNCT, PUNCT
-from vectorstore.sentences import sentence_windows
+from vectorstore.sentences import SentenceVectors, sentence_windows
 
 if TYPE_CHECKING:
     from assistant.retrieve import HybridRetriever, Retrieval
@@ -212,12 +213,14 @@ class Candidate:
         rank: The paragraph's rank among the hits (0: best).
         sentence: The sentence, as written.
         following: The next sentence of the paragraph ("" for the last).
+        position: The sentence's place in the paragraph (0: first).
     """
 
     hit: object
     rank: int
     sentence: str
     following: str
+    position: int = 0
 
 
 def candidates(retrieval: Retrieval, limit: int = CANDIDATES) -> list[Candidate]:
@@ -230,37 +233,43 @@ def candidates(retrieval: Retrieval, limit: int = CANDIDATES) -> list[Candidate]
         kept = set(drop_leads(sentences, hit.section))
         for i, s in enumerate(sentences):
             if s in kept:
-                out.append(Candidate(hit, rank, s, sentences[i + 1] if i + 1 < len(sentences) else ""))
+                out.append(Candidate(hit, rank, s, sentences[i + 1] if i + 1 < len(sentences) else "", i))
     return out
 
 
 class _SentenceMeaning:
-    """``standing`` and ``gap`` of the best window holding a sentence, as :class:`WindowMeaning` reads them.
+    """``standing`` and ``gap`` of the best window holding a sentence of the candidate paragraphs.
 
-    The same values, read for every sentence of a few paragraphs: each paragraph's window
-    similarities are computed once, and the background's mean and spread once per question
-    (:class:`WindowMeaning` recomputes both for every sentence it is asked about).
+    As :class:`assistant.judging.WindowMeaning` reads them — standard deviations above the
+    question's background sample, and the distance below its peak — with the peak taken over the
+    candidate paragraphs themselves, whose window similarities are computed once each (one
+    catalogue read for all of them) and the background's mean and spread once per question.
+
+    Args:
+        vectors: The knowledge base's window vectors.
+        vector: The question's vector (the dense query's).
+        background: The question's similarities to the background sample (None: no sample).
+        paragraphs: The candidate paragraphs.
     """
 
-    def __init__(self, windows: WindowMeaning) -> None:
-        self.windows = windows
-        background = windows.background
+    def __init__(
+        self, vectors: SentenceVectors, vector: np.ndarray, background: np.ndarray | None, paragraphs: list
+    ) -> None:
         known = background is not None and len(background) >= 2
         self.mean = float(background.mean()) if known else None
         self.spread = max(float(background.std()), 1e-6) if known else 1.0
-        query = np.asarray(windows.vector, dtype=np.float32)
-        self.query, self.norm = query, max(float(np.linalg.norm(query)), 1e-12)
+        query = np.asarray(vector, dtype=np.float32)
+        self.norm = max(float(np.linalg.norm(query)), 1e-12)
+        vectors.best_many(paragraphs, query)  # reads every candidate's windows at once
         self._paragraphs: dict[str, tuple[list[str], np.ndarray] | None] = {}
-
-    def _similarities(self, pid: str) -> tuple[list[str], np.ndarray] | None:
-        if pid not in self._paragraphs:
-            paragraph = self.windows.paragraphs.get(pid)
-            rows = None if paragraph is None else self.windows.vectors.matrix(paragraph)
-            self._paragraphs[pid] = None if rows is None else (sentence_windows(paragraph.text), rows @ self.query)
-        return self._paragraphs[pid]
+        for paragraph in paragraphs:
+            rows = vectors.matrix(paragraph)
+            self._paragraphs[paragraph.id] = None if rows is None else (sentence_windows(paragraph.text), rows @ query)
+        peaks = [float(found[1].max()) for found in self._paragraphs.values() if found is not None and len(found[1])]
+        self.peak = max(peaks) / self.norm if peaks else None
 
     def __call__(self, pid: str, sentence: str) -> tuple[float | None, float | None]:
-        found = self._similarities(pid)
+        found = self._paragraphs.get(pid)
         if found is None:
             return None, None
         texts, similarities = found
@@ -270,14 +279,32 @@ class _SentenceMeaning:
             return None, None
         similarity = float(similarities[inside].max() / self.norm)
         standing = None if self.mean is None else round((similarity - self.mean) / self.spread, 3)
-        peak = self.windows.peak
-        return standing, None if peak is None else round(similarity - peak, 6)
+        return standing, None if self.peak is None else round(similarity - self.peak, 6)
 
 
-def candidate_features(retriever: HybridRetriever, retrieval: Retrieval, rule: bool) -> list[dict[str, float | None]]:
-    """The :data:`FEATURES` of every :func:`candidates` sentence of a retrieval (same order)."""
+def _folded_sentences(found: list[Candidate]) -> dict[tuple[str, int], str]:
+    """The folded form of every candidate sentence and the sentence after it, keyed by (paragraph id, position).
+
+    Each paragraph is folded once and split again: folding keeps sentence ends, so the pieces are
+    the sentences folded; where the counts differ (a sentence end folding into another) each
+    sentence is folded alone.
+    """
+    out: dict[tuple[str, int], str] = {}
+    for hit in {c.hit.id: c.hit for c in found}.values():
+        raw = split_sentences(hit.text) or [hit.text]
+        folded = split_sentences(fold(hit.text)) or [fold(hit.text)]
+        if len(folded) != len(raw):
+            folded = [fold(sentence) for sentence in raw]
+        out.update({(hit.id, i): text for i, text in enumerate(folded)})
+    return out
+
+
+def candidate_features(
+    retriever: HybridRetriever, retrieval: Retrieval, rule: bool, found: list[Candidate] | None = None
+) -> list[dict[str, float | None]]:
+    """The :data:`FEATURES` of every :func:`candidates` sentence of a retrieval (same order; ``found``: them, if known)."""
     query, topic = retrieval.query, retrieval.topic
-    found = candidates(retrieval)
+    found = candidates(retrieval) if found is None else found
     if not found:
         return []
     grams = retriever.bigram_weights(query)
@@ -286,15 +313,22 @@ def candidate_features(retriever: HybridRetriever, retrieval: Retrieval, rule: b
     unit = asked_unit(query.text) if kind == COUNT else None
     meaning = None
     if comparable(query):
-        dense = {h.id: h.dense for h in retrieval.hits if h.dense}
-        meaning = _SentenceMeaning(retriever.window_meaning(query, list(query.towns) or None, dense))
+        vectors, background = retriever.sentence_vectors()
+        vector = retriever.embed_query(dense_text(query, list(query.towns) or None, retriever.aliases))
+        similarities = None if background is None else background @ vector / max(float(np.linalg.norm(vector)), 1e-12)
+        paragraphs = retriever.kb.paragraphs
+        hits = list(dict.fromkeys(c.hit.id for c in found))
+        meaning = _SentenceMeaning(
+            vectors, vector, similarities, [paragraphs[pid] for pid in hits if pid in paragraphs]
+        )
+    folded = _folded_sentences(found)
     headings: dict[str, str] = {}
     out = []
     for c in found:
         if c.hit.section not in headings:
             headings[c.hit.section] = PUNCT.sub("", fold(c.hit.section))
         heading = headings[c.hit.section]
-        sentence, following = fold(c.sentence), fold(c.following)
+        sentence, following = folded[(c.hit.id, c.position)], folded.get((c.hit.id, c.position + 1), "")
         here, after = INNER_PUNCT.sub("", sentence), INNER_PUNCT.sub("", following)
         stated_here = bool(stated_spans(kind, sentence))
         stated_next = not stated_here and bool(following) and bool(stated_spans(kind, following))
@@ -388,10 +422,12 @@ def judge(retriever: HybridRetriever, retrieval: Retrieval, rule: bool, model: F
     query = retrieval.query
     kind = asked_type(query.text, query.numeric)
     found = candidates(retrieval)
-    values = candidate_features(retriever, retrieval, rule)
+    values = candidate_features(retriever, retrieval, rule, found)
     if not found:
         return Verdict(False, None, 0.0, False, kind)
-    scored = sorted(((model.model.probability(v), i) for i, v in enumerate(values)), key=lambda pi: (-pi[0], pi[1]))
+    columns = {f: np.array([np.nan if v[f] is None else v[f] for v in values], dtype=np.float64) for f in FEATURES}
+    probabilities = model.model.probabilities(columns, len(values)).tolist()
+    scored = sorted(((p, i) for i, p in enumerate(probabilities)), key=lambda pi: (-pi[0], pi[1]))
     probability, best = scored[0]
     if probability < model.threshold(rule) and rule and kind not in FIGURES:
         return Verdict(True, None, probability, False, kind, kept=True)
