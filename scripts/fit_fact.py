@@ -13,11 +13,14 @@ but does not state the asked item) is negative.
 
 The model is a logistic regression over standardised features (the Newton fit of
 ``scripts/fit_support.py``). A question is answered when its best sentence clears the threshold; it
-is *right* when that sentence is a positive one (answerable) or when nothing clears it (abstain). The
-threshold maximises the questions right, held out, among thresholds where the abstain items are
-abstained at least as often as at every lower one of them (a precision floor: an invented answer
-costs more than an abstention with the passage listed). Held-out figures come from 5 folds grouped
-by town (a town's questions are never both fitted and scored), in-sample figures from the whole fit.
+is *right* when that sentence is a positive one (answerable) or when nothing clears it (abstain).
+There are two thresholds, one for questions where the retriever found support and one where it did
+not, each chosen on its own side to maximise, held out, the questions made right that the retriever
+had wrong less :data:`COST` times those made wrong that it had right (an invented answer costs 5,
+an abstention on a question it answered 3): a precision floor on every change. The retriever's
+answer to a question asking no figure is kept (:data:`assistant.answerable.FIGURES`). Held-out
+figures come from 5 folds grouped by town (a town's questions are never both fitted and scored),
+in-sample figures from the whole fit.
 """
 
 from __future__ import annotations
