@@ -34,6 +34,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -64,43 +65,19 @@ COUNT, MONEY, SHARE, DATE, PERSON, NAME, OPEN = "count", "money", "share", "date
 # Asked types whose presence a pattern tells reliably: only for these does the decision overrule the
 # retriever's answer (a name or an open question's answer has no shape a pattern is sure to see).
 FIGURES = (COUNT, MONEY, SHARE, DATE)
-_ASKS = (  # first match wins: "经费是多少" asks money before it asks a count
-    (SHARE, re.compile(r"(率|比例|占比|百分之)[^，。？?]{0,6}(多少|几|多高)|百分之几|(多少|几)成")),
-    (MONEY, re.compile(r"多少钱|几万|(费|经费|资金|金额|投入|投资|拨款|罚款|罚了|花了|花费|预算|补助)[^，。？?]{0,8}多少|多少(经费|资金|费用|万元|元)")),
-    (NAME, re.compile(r"(文号|字号|编号|文件号)[^，。？?]{0,3}(多少|什么|是啥)")),  # "文号是多少" asks a name, not a count
-    (DATE, re.compile(r"哪天|哪一天|什么时候|何时|几月|哪个月|哪一年|哪年|日期|时间是")),
-    (PERSON, re.compile(r"谁|哪位|叫什么名字|姓名|名字叫|什么人")),
-    (COUNT, re.compile(r"多少|几[个名人次回趟场期件项份条家户位座台批起遍天届轮所处]|有几|几\w?$")),
-    (NAME, re.compile(r"哪家|哪个|哪所|哪些?单位|叫什么|叫啥|名称|设在哪|放在哪|在哪|字号|文号")),
-)  # fmt: skip
+SHAPES_FILE = Path(__file__).with_name("data") / "answer_shapes.toml"
 
-_YEAR_DATE = re.compile(r"\d{4}\s*年(度|初|底|末)?|\d{1,2}\s*月(\s*\d{1,2}\s*日)?|\d{1,2}\s*日|〔\d{4}〕|\[\d{4}\]")
-_FIGURE = re.compile(
-    r"\d+(?:\.\d+)?|[一二三四五六七八九十百千两]+(?=[次个名人件起项条份场期户本家位座台批趟余轮届所处])"
-)
-_MONEY = re.compile(r"\d[\d.,]*\s*(余|多)?\s*(万|亿|千)?\s*元")
-_SHARE = re.compile(r"\d+(?:\.\d+)?\s*%|百分之|全覆盖|全部")
-_DATE = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月|\d{1,2}\s*月\s*\d{1,2}\s*日")
-# A name quoted (“灵秀塔庄”), a firm, a document number; a book title 《…》 is a document's name, not the asked one.
-_PROPER = re.compile(r"[“「『\"][^”」』\"]{2,20}[”」』\"]|\w{2,8}(律师事务所|律所)|\w{1,4}〔\d{4}〕\d+号")
-_ROLES = "法官|律师|书记|主任|乡长|镇长|所长|局长|组长|主席|委员"
-# A person named by role: "肖永德法官", "乡长卢荣富", "签发人：熊思炜", "王某某同志".
-_NOT_NAME_END = "委部副为任乡镇所院党会政局办组长"  # "乡党委书记", "副组长": a body or rank before the role, not a name
-_PERSON_MARK = re.compile(
-    rf"[^\W\d]{{1,2}}[^\W\d{_NOT_NAME_END}](?:{_ROLES})|(?:{_ROLES}|签发人)[:：]?[^\W\d]{{2,3}}(?=[,，。、；;(（同负担任主兼]|$)"
-    rf"|[^\W\d]{{2,3}}同志"
-)
-
+# Interrogative phrases, measure words and how figures, dates and named people are written: closed
+# classes of the language kept in one data file (assistant/data/answer_shapes.toml, which says why).
+_SHAPES = tomllib.loads(SHAPES_FILE.read_text("utf-8"))
+_ASKS = tuple((entry["type"], re.compile(entry["pattern"])) for entry in _SHAPES["ask"])  # first match wins
+_ASKS_PERSON_BY_OFFICE = re.compile(_SHAPES["ask_person_by_office"]["pattern"])
+_STATED = {key: re.compile(pattern) for key, pattern in _SHAPES["stated"].items()}
+_YEAR_DATE, _FIGURE, _MONEY = _STATED["year_date"], _STATED["count"], _STATED["money"]
+_SHARE, _DATE, _PROPER, _PERSON_MARK = _STATED["share"], _STATED["date"], _STATED["name"], _STATED["person"]
+_ASKED_UNIT, _STATED_UNIT = _STATED["asked_unit"], _STATED["stated_unit"]
 # Measure words that count the same kind of thing: the question's and the report's need not be the same word.
-_UNIT_CLASSES = (
-    "次回趟场期遍轮批届",
-    "人名位号口",
-    "个家所处座台",
-    "件份项条起宗篇",
-    "户",
-)
-_ASKED_UNIT = re.compile(r"(?:多少|几)([^\W\d])")
-_STATED_UNIT = re.compile(r"(?:\d+(?:\.\d+)?|[一二三四五六七八九十百千两]+)\s*(?:余|多)?\s*([^\W\d])")
+_UNIT_CLASSES = tuple(_SHAPES["units"]["classes"])
 
 
 def asked_type(question: str, numeric: bool = False) -> str:
@@ -118,9 +95,7 @@ def asked_type(question: str, numeric: bool = False) -> str:
     text = fold(question)
     for kind, pattern in _ASKS:
         if pattern.search(text):
-            if kind == NAME and re.search(
-                r"(长|书记|主任|组长|负责人|法官|律师|干部|委员)\w{0,2}(叫什么|是什么|是谁)", text
-            ):
+            if kind == NAME and _ASKS_PERSON_BY_OFFICE.search(text):
                 return PERSON
             return kind
     return COUNT if numeric else OPEN
