@@ -36,7 +36,9 @@ What counts, read from the AST (so a comment or a docstring never counts):
   example questions, of UI messages or of regex patterns is not a word list);
 * *data-file lines*: groups in ``assistant/data/synonyms.txt``, lines of ``abbreviations.txt``,
   ``en_zh.tsv`` and ``vectorstore/data/domain_terms.txt``, and the ``[[metric]]`` tables and their list
-  strings (units, cues, aliases, hints) in ``metrics.toml``. A data line is *cited* when the comment
+  strings (units, cues, aliases, hints) in ``metrics.toml``; the patterns and measure-word classes of
+  ``answer_shapes.toml`` (interrogatives and figure formats, a closed class of the language) on their own
+  column with their alternation branches. A data line is *cited* when the comment
   block right above it (or its trailing comment) quotes, in 「…」, text found in a real report
   (``data/reports/*.txt`` or ``tests/data/realworld/*.txt``, whitespace removed).
 """
@@ -69,6 +71,7 @@ DATA_FILES = {
     "abbreviations": "assistant/data/abbreviations.txt",
     "en_zh": "assistant/data/en_zh.tsv",
     "metrics": "assistant/data/metrics.toml",
+    "answer_shapes": "assistant/data/answer_shapes.toml",
     "domain_terms": "vectorstore/data/domain_terms.txt",
 }
 REPORT_GLOBS = ("data/reports/*.txt", "tests/data/realworld/*.txt")
@@ -335,6 +338,14 @@ def count(root: Path, rev: str | None) -> Counts:
             c.data["metric strings"] = sum(
                 len(m.get(k, [])) for m in metrics for k in ("units", "cues", "after_cues", "aliases", "hints")
             )
+            continue
+        if name == "answer_shapes":  # interrogatives, measure words, figure formats (assistant/answerable.py)
+            shapes = tomllib.loads(text) if text else {}
+            patterns = [e["pattern"] for e in shapes.get("ask", [])]
+            patterns += [e["pattern"] for k, e in shapes.items() if isinstance(e, dict) and "pattern" in e]
+            patterns += list(shapes.get("stated", {}).values())
+            c.data["answer shapes"] = len(patterns) + len(shapes.get("units", {}).get("classes", []))
+            c.data["answer shape branches"] = sum(alternation_branches(p) for p in patterns)
             continue
         lines = data_lines(text)
         c.data[name] = len(lines)

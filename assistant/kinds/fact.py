@@ -2,16 +2,24 @@
 
 The fallback kind: it labels and answers every question no earlier kind takes. A fact asked of
 several named towns ("北留镇和旧院镇…") is answered town by town.
+
+A fact asked of one named town is decided by the fitted fact decision (:mod:`assistant.answerable`):
+the report may state the asked item in other words ("人民调解员26人" for "专门调解邻里纠纷的人"),
+or speak of its topic without stating it ("聘请法律顾问" for "法律顾问花了多少钱"); the retriever's
+own verdict is one of its features. It answers with the sentence that clears the decision, and
+abstains — listing passages none of whose sentences clears it — when none does.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from assistant import phrasing
+from assistant.answerable import OPEN, Verdict, default_fact_model, judge
 from assistant.compose import Answer, drop_leads, quotable, sentence_score, topic_weights
 from assistant.kinds.abstain import abstain
-from assistant.kinds.base import QuestionKind
+from assistant.kinds.base import ANSWER_PASSAGES, Answered, QuestionKind
 from assistant.kinds.which_towns import town_lines
 from assistant.parts import Line
 from assistant.query import FACT
@@ -25,6 +33,8 @@ if TYPE_CHECKING:
 CANDIDATES = 3  # paragraphs of the top town whose sentences compete
 RANK_PENALTY = 0.05  # per rank of the paragraph a sentence comes from: the best paragraph wins a tie
 SECOND_SHARE = 0.9  # a second sentence is quoted when it scores this share of the best one
+# Retrieval abstentions the fact decision may overrule: the passages are there, the verdict on them is its own.
+OVERRULABLE = (phrasing.NO_SUPPORT, phrasing.NO_FIGURE)
 
 
 class Fact(QuestionKind):
@@ -41,6 +51,25 @@ class Fact(QuestionKind):
 
     def town_by_town(self, query: Query) -> bool:
         return len(query.towns) > 1
+
+    def answer(self, ctx: Context, query: Query) -> Answered | None:
+        """One named town's fact by the fitted fact decision; any other question as every kind answers it."""
+        retrieval = ctx.retriever.retrieve(query, k=ANSWER_PASSAGES)
+        model = default_fact_model()
+        decided = query.kind == FACT and len(query.towns) == 1 and not retrieval.towns
+        if model is None or not decided or (retrieval.abstain and retrieval.reason not in OVERRULABLE):
+            if retrieval.abstain:
+                return Answered(abstain(ctx, retrieval), retrieval)
+            return Answered(self.compose(ctx, retrieval), retrieval)
+        verdict = judge(ctx.retriever, retrieval, not retrieval.abstain, model)
+        if verdict.kept:
+            return Answered(self.compose(ctx, retrieval), retrieval)
+        if not verdict.answers:
+            reason = phrasing.NO_SUPPORT if verdict.kind == OPEN else phrasing.NO_FIGURE
+            retrieval = replace(retrieval, abstain=True, reason=reason)
+            return Answered(abstain(ctx, retrieval), retrieval)
+        retrieval = replace(retrieval, abstain=False, reason="")
+        return Answered(quote_verdict(ctx, retrieval, verdict), retrieval)
 
     def compose(self, ctx: Context, retrieval: Retrieval) -> Answer:
         if retrieval.towns:
@@ -78,4 +107,23 @@ def quote_best(ctx: Context, retrieval: Retrieval) -> Answer:
     return Answer(
         question=query.text, blocks=tuple(blocks), towns=(hit.town,), abstained=False,
         citations=tuple(citations), kind=query.kind,
+    )  # fmt: skip
+
+
+def quote_verdict(ctx: Context, retrieval: Retrieval, verdict: Verdict) -> Answer:
+    """The sentence the fact decision found answering (with the next one when the asked item is stated
+    there), and a runner-up that clears the decision nearly as well."""
+    best = verdict.candidate
+    assert best is not None  # an answering verdict has a candidate
+    hit = best.hit
+    sentence = best.sentence + best.following if verdict.with_next else best.sentence
+    citations = [ctx.cite(hit.id, sentence)]
+    blocks = [Line((phrasing.fact(hit.town), sentence, citations[0]))]
+    if verdict.runner_up is not None:
+        second = verdict.runner_up
+        citations.append(ctx.cite(second.hit.id, second.sentence))
+        blocks.append(Line((phrasing.fact(second.hit.town), second.sentence, citations[1])))
+    return Answer(
+        question=retrieval.query.text, blocks=tuple(blocks), towns=(hit.town,), abstained=False,
+        citations=tuple(citations), kind=retrieval.query.kind,
     )  # fmt: skip

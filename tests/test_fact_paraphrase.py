@@ -1,0 +1,158 @@
+"""The fact decision (assistant/answerable.py): answer a fact stated in other words, abstain when only the topic is.
+
+The questions below are train18 items (tests/data/train18.jsonl, training data for the decision) about
+the demo reports; the unit tests pin what the features read.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.answerable import (
+    COUNT,
+    DATE,
+    FEATURES,
+    MONEY,
+    NAME,
+    OPEN,
+    PERSON,
+    SHARE,
+    FactModel,
+    asked_type,
+    asked_unit,
+    candidates,
+    default_fact_model,
+    judge,
+    near_coverage,
+    stated_spans,
+    unit_stated,
+)
+from assistant.text import fold
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("北留镇去年行政处罚一共罚了多少钱？", MONEY),
+        ("头营镇镇村干部法律知识考试的合格率是多少？", SHARE),
+        ("中村乡的法治政府建设考核办法是哪天印发的？", DATE),
+        ("王河镇法治政府建设领导小组组长是谁？", PERSON),
+        ("古竹乡乡长叫什么？", PERSON),
+        ("青龙镇和哪家律所签的法律顾问合同？", NAME),
+        ("石鼻镇这份法治报告的发文字号是什么？", NAME),
+        ("旧院镇是照着哪个通知办的？文号是多少？", NAME),
+        ("东方红镇开会之前先学一段法律，去年总共搞了几回？", COUNT),
+        ("旧院镇报告的不足里，行政执法方面存在什么问题？", OPEN),
+    ],
+)
+def test_asked_type(question, kind):
+    assert asked_type(question) == kind
+
+
+def test_stated_items_of_each_type():
+    # A year or a date is no count; a per-unit figure or a figure with its unit is.
+    assert not stated_spans(COUNT, fold("2024年，我镇聘请法律顾问"))
+    assert stated_spans(COUNT, fold("全镇已配备人民调解员26人"))
+    assert stated_spans(COUNT, fold("开展法治讲座两场"))
+    assert stated_spans(MONEY, fold("罚款 11.88 万元")) and not stated_spans(MONEY, fold("罚款案件12件"))
+    assert stated_spans(SHARE, fold("参考率、合格率均达100%"))
+    assert stated_spans(DATE, fold("2023年5月11日印发")) and not stated_spans(DATE, fold("2023年印发"))
+    assert stated_spans(PERSON, fold("签发人：熊思炜")) and stated_spans(PERSON, fold("邀请肖永德法官授课"))
+    assert stated_spans(NAME, fold("现有“灵秀塔庄”微信公众号")) and stated_spans(NAME, fold("与聚焦律师事务所签订合同"))
+    assert not stated_spans(NAME, fold("通过聘请律师、购买法律服务的方式"))
+
+
+def test_measure_words_of_one_class_match():
+    assert asked_unit("去年总共搞了几回？") == asked_unit("开了几次会？") is not None
+    assert unit_stated(asked_unit("搞了几回？"), fold("共计开展会前学法26次")) == 1.0
+    assert unit_stated(asked_unit("有多少号人？"), fold("共计开展会前学法26次")) == 0.0
+    assert unit_stated(asked_unit("有几个专门调解的人？"), fold("人民调解员26人")) == 0.5  # 个 counts anything
+
+
+def test_near_reads_the_words_around_the_figure():
+    grams = {"调解": 1.0, "解员": 1.0}
+    assert near_coverage(grams, COUNT, fold("全镇已配备人民调解员26人")) == 1.0
+    far = fold("都配备了法律顾问、人民调解员，覆盖全部村（社区）；全年共开展法治宣传活动13场")
+    assert near_coverage(grams, COUNT, far) == 0.0
+
+
+def test_packaged_model_reads_the_features_and_overrules_with_more_confidence():
+    model = default_fact_model()
+    assert model is not None and model.model.features == FEATURES
+    assert model.threshold(False) >= model.threshold(True)
+    provenance = model.model.provenance
+    assert "held_out_train18" in provenance and "grouped by town" in provenance["folds"]
+
+
+def test_answers_a_figure_asked_in_other_words(demo):
+    answer = demo.ask("北留镇帮服刑人员家属和监狱隔着屏幕见面，累计弄了多少次？")
+    assert not answer.abstained and "380" in answer.answer
+    assert any("远程视频会见" in c.text for c in answer.citations)
+
+
+def test_answers_a_figure_given_in_the_next_sentence(demo):
+    answer = demo.ask("三道沟镇请专家给干部上法律课，前后来听课的有多少人次？")
+    assert not answer.abstained and "500" in answer.answer
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "北留镇综治中心提升改造花了多少钱？",
+        "北留镇领导接访一年接了多少批来访群众？",
+        "三道沟镇给各村请法律顾问一年花了多少钱？",
+    ],
+)
+def test_abstains_when_the_report_speaks_of_the_topic_only(demo, question):
+    answer = demo.ask(question)
+    assert answer.abstained and not answer.towns
+    # Nothing listed under "可能相关" clears the decision: every listed passage was judged, none answered.
+    retriever = demo.retriever
+    retrieval = retriever.retrieve(retriever.understand(question), k=8)
+    verdict = judge(retriever, retrieval, not retrieval.abstain, default_fact_model())
+    assert not verdict.answers and not verdict.kept
+    judged = {c.hit.id for c in candidates(retrieval)}
+    assert answer.related and {c.id for c in answer.related} <= judged
+
+
+def test_threshold_choice_weighs_an_invented_answer_above_a_missed_one():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from fit_fact import choose_thresholds
+
+    def record(answerable: bool, rule: bool, p: float) -> dict:
+        return {"answerable": answerable, "rule": rule, "kind": COUNT, "labels": [int(answerable)]}, np.array([p])
+
+    # Where the retriever found nothing: two answerable questions at 0.5 and 0.7 and one unstated at 0.6.
+    # Overruling at 0.55 gains one answer and invents one (cost 5): only above 0.6 does it pay.
+    pairs = [record(True, False, 0.5), record(False, False, 0.6), record(True, False, 0.7)]
+    pairs += [record(True, True, 0.9), record(False, True, 0.1)]
+    _, overrule = choose_thresholds([r for r, _ in pairs], [p for _, p in pairs])
+    assert 0.6 < overrule <= 0.7
+
+
+def test_fit_writes_a_loadable_model(tmp_path):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from fit_fact import model_of
+
+    rng = np.random.default_rng(0)
+    records = []
+    for i in range(12):
+        values = [{f: float(rng.random()) for f in FEATURES} for _ in range(3)]
+        records.append({"town": f"t{i % 4}", "answerable": True, "rule": True, "features": values, "labels": [1, 0, 0]})
+    fitted = model_of(records, FEATURES, 1.0)
+    data = {
+        "features": list(FEATURES), "mean": fitted["mean"].tolist(), "scale": fitted["scale"].tolist(),
+        "weights": fitted["weights"].tolist(), "bias": fitted["bias"], "threshold": 0.3, "overrule_threshold": 0.6,
+        "bounds": {f: list(b) for f, b in fitted["bounds"].items()},
+    }  # fmt: skip
+    path = tmp_path / "fact_model.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    model = FactModel.load(path)
+    assert model.threshold(True) == 0.3 and model.threshold(False) == 0.6
