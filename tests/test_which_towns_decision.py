@@ -187,3 +187,38 @@ def test_a_hard_negative_weighs_more_in_the_fit():
     heavy = fit.fit(x, y, np.array([1.0, 4.0, 1.0, 1.0]), l2=0.1)  # the negative at x=1 is a near miss
     probability = lambda w: 1 / (1 + np.exp(-(w[0] + w[1] * 1.0)))  # noqa: E731
     assert probability(heavy) < probability(plain)
+
+
+def test_town_table_reads_every_town_at_once_as_town_by_town():
+    """The grouped numpy reading of the candidates gives each town's values as reading it alone would:
+    its likeliest candidate (first of equal supports), its two best supports, its best known value of a
+    column (NaN when none is known), and zeros for a town without candidates."""
+    nan = float("nan")
+    towns = [
+        _match("甲镇", [0.2, 0.7, 0.7], matched=False, ruled=False, relevance=0.5),
+        _match("乙镇", [], matched=False, ruled=False, relevance=0.4),
+        _match("丙镇", [0.4], matched=False, ruled=True, relevance=0.6),
+        _match("丁镇", [0.1, 0.3], matched=False, ruled=False, relevance=0.3),
+    ]
+    towns[0] = _with(towns[0], dense_z=[nan, 1.5, -0.5])
+    towns[3] = _with(towns[3], dense_z=[nan, nan])
+    towns[1] = _with(towns[1], ids=("乙镇-9",), features=None)  # retrieved, never judged
+    table, likeliest = town_table(_Retriever({}), _retrieval("哪些镇提到执法力量薄弱？", towns))
+    assert likeliest == ["甲镇-1", "乙镇-9", "丙镇-0", "丁镇-1"]
+    assert table["support"].tolist() == [0.7, 0.0, 0.4, 0.3]
+    assert table["support_second"].tolist() == [0.7, 0.0, 0.0, 0.1]
+    assert table["question_support"].tolist() == [0.7] * 4
+    assert table["dense_z"][0] == 1.5 and np.isnan(table["dense_z"][1]) and np.isnan(table["dense_z"][3])
+    assert table["dense_z"][2] == 0.0
+
+
+def _with(match: TownMatch, ids: tuple[str, ...] | None = None, features: bool = True, **columns) -> TownMatch:
+    """``match`` with other column values, other ids, or (``features=None``) no candidate rows."""
+    import dataclasses
+
+    rows = match.features.copy() if features is not None else None
+    for name, values in columns.items():
+        rows[:, CANDIDATE_FEATURES.index(name)] = values
+    return dataclasses.replace(
+        match, features=rows, ids=ids or match.ids, judged=match.judged if rows is not None else ()
+    )

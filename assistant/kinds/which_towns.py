@@ -153,9 +153,34 @@ def _column(match: TownMatch, name: str) -> np.ndarray:
     return np.asarray(values, dtype=np.float64)
 
 
-def _best(values: np.ndarray) -> float:
-    known = values[~np.isnan(values)]
-    return float(known.max()) if len(known) else float("nan")
+class _Candidates:
+    """Every candidate town's feature rows stacked in one array, town after town.
+
+    At 2,000 reports a which-towns question has ~2,000 candidate towns; reading each town's best
+    value feature by feature in Python cost ~50 ms a question, one grouped numpy reduction per
+    feature costs well under 1 ms.
+    """
+
+    def __init__(self, towns: tuple[TownMatch, ...]) -> None:
+        width = len(CANDIDATE_FEATURES)
+        blocks = [m.features if m.features is not None else np.empty((0, width)) for m in towns]
+        self.counts = np.fromiter((len(b) for b in blocks), dtype=np.intp, count=len(blocks))
+        self.rows = np.concatenate(blocks).astype(np.float64) if self.counts.sum() else np.empty((0, width))
+        self.starts = np.concatenate(([0], np.cumsum(self.counts)[:-1])).astype(np.intp)
+        self.has = self.counts > 0
+
+    def column(self, name: str) -> np.ndarray:
+        return self.rows[:, CANDIDATE_FEATURES.index(name)]
+
+    def best(self, name: str) -> np.ndarray:
+        """Each town's highest known value of ``name`` (NaN: none known), the largest value that is not NaN."""
+        values = self.column(name)
+        values = np.where(np.isnan(values), -np.inf, values)
+        out = np.full(len(self.counts), -np.inf)
+        if self.has.any():
+            out[self.has] = np.maximum.reduceat(values, self.starts[self.has])
+        out[np.isneginf(out)] = np.nan
+        return out
 
 
 def town_table(retriever: HybridRetriever, retrieval: Retrieval) -> tuple[dict[str, np.ndarray], list[str]]:
@@ -166,20 +191,44 @@ def town_table(retriever: HybridRetriever, retrieval: Retrieval) -> tuple[dict[s
         likeliest candidate (the paragraph with the highest support probability).
     """
     towns = retrieval.towns
-    support = [_column(m, "support") for m in towns]
-    likeliest = [m.judged[int(np.argmax(s))] if len(s) and m.judged else m.ids[0] for m, s in zip(towns, support)]
-    ranked = [np.sort(s)[::-1] for s in support]
+    candidates = _Candidates(towns)
+    support = candidates.column("support")
+    if np.isnan(support).any():  # the grouped sort below orders NaN unlike argmax; read town by town
+        first, second, at = _support_by_town(towns)
+    else:
+        group = np.repeat(np.arange(len(towns)), candidates.counts)
+        order = np.lexsort((-support, group))  # by town, each town's likeliest first (ties: first row)
+        ranked = support[order]
+        starts, has = candidates.starts, candidates.has
+        first = np.where(has, ranked[np.minimum(starts, max(len(ranked) - 1, 0))] if len(ranked) else 0.0, 0.0)
+        two = candidates.counts > 1
+        second = np.zeros(len(towns))
+        second[two] = ranked[starts[two] + 1]
+        at = np.where(has, order[np.minimum(starts, max(len(order) - 1, 0))] - starts if len(order) else 0, 0)
+    likeliest = [m.judged[int(j)] if n and m.judged else m.ids[0] for m, n, j in zip(towns, candidates.counts, at)]
     rule_towns = sum(m.ruled for m in towns)
     table = {
-        "support": np.array([r[0] if len(r) else 0.0 for r in ranked]),
-        "support_second": np.array([r[1] if len(r) > 1 else 0.0 for r in ranked]),
-        "question_support": np.full(len(towns), max((r[0] for r in ranked if len(r)), default=0.0)),
+        "support": np.asarray(first, dtype=np.float64),
+        "support_second": np.asarray(second, dtype=np.float64),
+        "question_support": np.full(
+            len(towns), max((float(v) for v, n in zip(first, candidates.counts) if n), default=0.0)
+        ),
         "rule_towns": np.full(len(towns), float(np.log1p(rule_towns))),
     }
     for name in ("support_logit_gap", "support_z", "dense_z", "bigram_z", "relevance_z", "coverage_known"):
-        table[name] = np.array([_best(_column(m, name)) for m in towns])
+        table[name] = candidates.best(name)
     table["window_z"] = _window_z(retriever, retrieval, likeliest, table["support"])
     return table, likeliest
+
+
+def _support_by_town(towns: tuple[TownMatch, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each town's highest and second support and the row of its highest, town by town (NaN-safe)."""
+    support = [_column(m, "support") for m in towns]
+    ranked = [np.sort(s)[::-1] for s in support]
+    first = np.array([r[0] if len(r) else 0.0 for r in ranked])
+    second = np.array([r[1] if len(r) > 1 else 0.0 for r in ranked])
+    at = np.array([int(np.argmax(s)) if len(s) else 0 for s in support], dtype=np.intp)
+    return first, second, at
 
 
 WINDOW_TOWNS = 100
