@@ -299,7 +299,7 @@ def fill(template: str, rng: random.Random) -> dict:
 # train17 (the town decision's fitting set) is not an evaluation set, but its questions are not copied either.
 EVAL_SETS = (
     "dev", "holdout", "blind2", "blind3", "forms", "realworld_gold", "train17", "blind16", "blind17", "blind18",
-    "colloquial_dev", "train18", "train19",
+    "blind19", "colloquial_dev", "train18", "train19",
 )  # fmt: skip
 
 
