@@ -179,10 +179,16 @@ class Assistant:
         ready = self.kb.ready_generation()
         return ready if ready is not None else str(self.kb.catalog.get_state("generation", "0"))
 
-    def reload(self) -> None:
+    def reload(self, written_elsewhere: bool = False) -> None:
         """Drop what was loaded from the knowledge base (retriever, answerer, paragraph views).
 
         The next question loads the knowledge base as it is now.
+
+        Args:
+            written_elsewhere: Another process changed the knowledge base (the CLI beside a served
+                app): the vector store is reopened too, since an embedded Chroma goes on reading
+                its collection as it was (:meth:`vectorstore.chroma_store.ChromaStore.reopen`).
+                A change made through a handle of this process needs no reopening.
         """
         self.__dict__.pop("retriever", None)
         self.__dict__.pop("answerer", None)
@@ -190,6 +196,8 @@ class Assistant:
         invalidate = getattr(kb, "_invalidate", None)
         if callable(invalidate):
             invalidate()
+        if written_elsewhere and kb is not None:
+            kb.store.reopen()
 
     def check_question(self, question: str) -> str:
         """Validate a question; returns it stripped.

@@ -109,6 +109,29 @@ class ChromaStore:
                 )
         return self._collection
 
+    def reopen(self) -> None:
+        """Read the collection as it is on disk now, after another process wrote to it.
+
+        An embedded Chroma keeps one system per folder and process, and that system goes on reading
+        the collection's segments as they were when it started: vectors another process (the CLI's
+        ``ingest``) added since are not found ("Error finding id"). A fresh system for the folder
+        reads them; every client of this process for the folder looks its system up by the folder
+        on each call, so all of them move to the new one. The old system is not stopped (a call in
+        flight may still use it). A server (``url``) is always current: nothing to do.
+        """
+        if self.url:
+            return
+        self._ready()
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        with self._guard:
+            if self._client is not None:
+                identifier = getattr(self._client, "_identifier", None)
+                # Popped and made again at once, so another client of the folder finds a system.
+                SharedSystemClient._identifier_to_system.pop(identifier, None)
+                self._client = self._collection = None
+                self._make_client()
+
     @property
     def client(self):
         self._ready()

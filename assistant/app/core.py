@@ -168,13 +168,17 @@ class AssistantApp(ChatTab, KnowledgeBaseTab, StatsTab):
                 self._writer = Assistant(self.settings)
             return self._writer
 
-    def _refresh(self) -> None:
-        """Make readers see the knowledge base as it is now (after ingest/delete/rename)."""
+    def _refresh(self, written_elsewhere: bool = False) -> None:
+        """Make readers see the knowledge base as it is now (after ingest/delete/rename).
+
+        Args:
+            written_elsewhere: The change was made by another process (see :meth:`Assistant.reload`).
+        """
         with self._lock.write():
             generation = self._read_generation()
             if self.answers is not None:
                 self.answers.clear()
-            self.assistant.reload()
+            self.assistant.reload(written_elsewhere=written_elsewhere)
             self._warm()
             self._generation = generation
 
@@ -196,7 +200,7 @@ class AssistantApp(ChatTab, KnowledgeBaseTab, StatsTab):
         if current is not None and current != self._generation:
             with self._sync_guard:  # one reload for many pages noticing the change at once
                 if current != self._generation:
-                    self._refresh()
+                    self._refresh(written_elsewhere=True)
         return self._generation
 
     def towns(self) -> list[str]:
