@@ -58,3 +58,26 @@ def test_the_app_notices_a_cli_ingest_and_answers_about_its_town(tmp_path):
     assert app.generation() != loaded
     answer = app.compute_answer("三道沟镇有多少名人民调解员？")
     assert answer.towns == ("三道沟镇",) and not answer.abstained
+
+
+def test_a_writer_handle_of_the_same_process_writes_where_the_reopened_readers_look(tmp_path):
+    """After a reopen the app's writer handle (a second Assistant on the folder) must not go on writing
+    through the old Chroma system: its upload would be invisible to the readers (found by the browser test
+    of a draft after an upload, which then had no citations)."""
+    from assistant.service import Assistant
+    from assistant.settings import Settings
+
+    db = tmp_path / "db"
+    reports = {p.name.split("_")[0]: str(p) for p in REPORTS.glob("*.txt")}
+    ingest = [sys.executable, "-m", "assistant", "ingest"]
+    subprocess.run([*ingest, reports["旧院镇"], "--db", str(db)], check=True, capture_output=True, cwd=ROOT)
+    reader, writer = Assistant(Settings(db=str(db))), Assistant(Settings(db=str(db)))
+    reader.open()
+    writer.ingest([reports["北留镇"]])  # the writer's client is made on the first system
+    reader.reload()
+    subprocess.run([*ingest, reports["三道沟镇"], "--db", str(db)], check=True, capture_output=True, cwd=ROOT)
+    reader.reload(written_elsewhere=True)
+    assert reader.ask("三道沟镇有多少名人民调解员？").towns == ("三道沟镇",)
+    writer.ingest([reports["东方红镇"]])
+    reader.reload()
+    assert reader.ask("东方红镇有多少执法人员？").towns == ("东方红镇",)

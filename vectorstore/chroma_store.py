@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlparse
@@ -40,6 +41,10 @@ log = logging.getLogger(__name__)
 EXACT_LIMIT = 5000  # filtered searches over at most this many chunks are ranked exactly
 
 
+# Every embedded store of this process, so a reopen reaches all the handles on one folder.
+_EMBEDDED: weakref.WeakSet[ChromaStore] = weakref.WeakSet()
+
+
 class ChromaStore:
     """Chunk vectors in one Chroma collection (cosine space).
 
@@ -67,6 +72,8 @@ class ChromaStore:
         # in the same order.
         self.chunk_ids_of: Callable[[list[str] | None, list[str] | None], list[str] | None] | None = None
         self._before_use: Callable[[], None] | None = None
+        if not url:
+            _EMBEDDED.add(self)
 
     def open_in_background(self) -> None:
         """Open the store, count its chunks and read its stamp in a thread, while the caller loads the rest.
@@ -115,22 +122,23 @@ class ChromaStore:
         An embedded Chroma keeps one system per folder and process, and that system goes on reading
         the collection's segments as they were when it started: vectors another process (the CLI's
         ``ingest``) added since are not found ("Error finding id"). A fresh system for the folder
-        reads them; every client of this process for the folder looks its system up by the folder
-        on each call, so all of them move to the new one. The old system is not stopped (a call in
-        flight may still use it). A server (``url``) is always current: nothing to do.
+        reads them. A client keeps the system it was made with, so every store of this process on
+        the folder (the app's readers and its writer handle) drops its client and makes a new one on
+        next use — a writer left on the old system would write where the readers no longer look.
+        The old system is not stopped (a call in flight may still use it). A server (``url``) is
+        always current: nothing to do.
         """
         if self.url:
             return
-        self._ready()
         from chromadb.api.shared_system_client import SharedSystemClient
 
-        with self._guard:
-            if self._client is not None:
-                identifier = getattr(self._client, "_identifier", None)
-                # Popped and made again at once, so another client of the folder finds a system.
-                SharedSystemClient._identifier_to_system.pop(identifier, None)
-                self._client = self._collection = None
-                self._make_client()
+        for store in list(_EMBEDDED):
+            if store.path == self.path and not store.url:
+                store._ready()
+                with store._guard:
+                    if store._client is not None:
+                        SharedSystemClient._identifier_to_system.pop(getattr(store._client, "_identifier", None), None)
+                    store._client = store._collection = None
 
     @property
     def client(self):
