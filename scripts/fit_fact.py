@@ -26,7 +26,6 @@ in-sample figures from the whole fit.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -38,6 +37,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+# The logistic fit and the hash folds of the support fit (scripts/ is the running script's folder, on the path).
+from fit_support import fit, fold_of  # noqa: E402
 
 from assistant.answerable import FEATURES, FIGURES, MODEL_FILE, asked_type, candidate_features, candidates  # noqa: E402
 
@@ -99,19 +101,6 @@ def rows(gold_files: list[Path], db: str) -> list[dict]:
     return out
 
 
-def fit(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 50) -> np.ndarray:
-    """Logistic regression weights (intercept first) by Newton's method with an L2 penalty."""
-    a = np.hstack([np.ones((len(x), 1)), x])
-    w = np.zeros(a.shape[1])
-    penalty = l2 * np.diag(np.r_[0.0, np.ones(a.shape[1] - 1)])
-    for _ in range(steps):
-        p = 1 / (1 + np.exp(-a @ w))
-        grad = a.T @ (p - y) + penalty @ w
-        hess = (a * (p * (1 - p))[:, None]).T @ a + penalty
-        w -= np.linalg.solve(hess, grad)
-    return w
-
-
 def matrix(records: list[dict], features: tuple[str, ...], mean: np.ndarray | None = None) -> tuple:
     """Feature matrix (unknown values → the training mean), labels and the record of each row."""
     raw = np.array(
@@ -126,16 +115,11 @@ def matrix(records: list[dict], features: tuple[str, ...], mean: np.ndarray | No
     return x, y, owner, mean
 
 
-def town_fold(town: str) -> int:
-    """The fixed fold of a town (a hash of its name: adding questions moves no other town)."""
-    return int(hashlib.sha1(town.encode()).hexdigest(), 16) % FOLDS
-
-
 def model_of(records: list[dict], features: tuple[str, ...], l2: float) -> dict:
     """Mean, scale, weights, bias and bounds fitted on ``records``."""
     x, y, _, mean = matrix(records, features)
     scale = x.std(0) + 1e-9
-    w = fit((x - mean) / scale, y, l2)
+    w = fit((x - mean) / scale, y, l2=l2)
     bounds = {f: (float(x[:, i].min()), float(x[:, i].max())) for i, f in enumerate(features)}
     return {"mean": mean, "scale": scale, "weights": w[1:], "bias": float(w[0]), "bounds": bounds}
 
@@ -196,9 +180,9 @@ def held_out(records: list[dict], features: tuple[str, ...], l2: float) -> list[
     """Each question's candidate probabilities from a model fitted without its town's fold."""
     probs: list[np.ndarray] = [np.zeros(0)] * len(records)
     for k in range(FOLDS):
-        train = [r for r in records if town_fold(r["town"]) != k]
+        train = [r for r in records if fold_of(r["town"], FOLDS) != k]
         model = model_of(train, features, l2)
-        test = [i for i, r in enumerate(records) if town_fold(r["town"]) == k]
+        test = [i for i, r in enumerate(records) if fold_of(r["town"], FOLDS) == k]
         for i, p in zip(test, probabilities(model, [records[i] for i in test], features)):
             probs[i] = p
     return probs

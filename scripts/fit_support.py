@@ -184,15 +184,20 @@ def fold_of(qid: str, folds: int = 5) -> int:
     return int(hashlib.sha1(qid.encode()).hexdigest(), 16) % folds
 
 
-def fit(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 50) -> np.ndarray:
-    """Logistic regression weights (intercept first) by Newton's method with an L2 penalty."""
+def fit(x: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None, l2: float = 1.0, steps: int = 50) -> np.ndarray:
+    """Logistic regression weights (intercept first) by Newton's method with an L2 penalty.
+
+    The one fit of every script here (support, town decision, fact decision). ``weight``: one per row
+    (None: all 1, which gives exactly the unweighted fit).
+    """
     a = np.hstack([np.ones((len(x), 1)), x])
     w = np.zeros(a.shape[1])
+    weight = np.ones(len(x)) if weight is None else weight
     penalty = l2 * np.diag(np.r_[0.0, np.ones(a.shape[1] - 1)])
     for _ in range(steps):
         p = 1 / (1 + np.exp(-a @ w))
-        grad = a.T @ (p - y) + penalty @ w
-        hess = (a * (p * (1 - p))[:, None]).T @ a + penalty
+        grad = a.T @ (weight * (p - y)) + penalty @ w
+        hess = (a * (weight * p * (1 - p))[:, None]).T @ a + penalty
         w -= np.linalg.solve(hess, grad)
     return w
 

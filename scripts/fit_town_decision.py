@@ -49,8 +49,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-# The question folds of the paragraph-level fit (scripts/ is the running script's folder, on the path).
-from fit_support import fold_of  # noqa: E402
+# The question folds and the logistic fit of the paragraph-level fit (scripts/ is the running script's folder, on the path).
+from fit_support import fit, fold_of  # noqa: E402
 
 from assistant.kinds.which_towns import TOWN_FEATURES  # noqa: E402
 from assistant.support import TOWN_MODEL_FILE, SupportModel  # noqa: E402
@@ -169,19 +169,6 @@ def load(path: str) -> list[Question] | None:
                  set(m["required"]), set(m["optional"]), m["routed"])
         for i, m in enumerate(meta)
     ]  # fmt: skip
-
-
-def fit(x: np.ndarray, y: np.ndarray, weight: np.ndarray, l2: float = 1.0, steps: int = 50) -> np.ndarray:
-    """Weighted logistic regression weights (intercept first) by Newton's method with an L2 penalty."""
-    a = np.hstack([np.ones((len(x), 1)), x])
-    w = np.zeros(a.shape[1])
-    penalty = l2 * np.diag(np.r_[0.0, np.ones(a.shape[1] - 1)])
-    for _ in range(steps):
-        p = 1 / (1 + np.exp(-a @ w))
-        grad = a.T @ (weight * (p - y)) + penalty @ w
-        hess = (a * (weight * p * (1 - p))[:, None]).T @ a + penalty
-        w -= np.linalg.solve(hess, grad)
-    return w
 
 
 def fit_model(
