@@ -26,7 +26,9 @@ def test_parts_and_markdown_export_alike(demo, question, tmp_path):
     answer = demo.ask(question)
     citations = list(answer.citations) or list(answer.related)
     assert footnote(answer.blocks, citations) == footnote(answer.answer, citations)
-    assert document_markdown(question, answer.blocks, citations) == document_markdown(question, answer.answer, citations)
+    assert document_markdown(question, answer.blocks, citations) == document_markdown(
+        question, answer.answer, citations
+    )
     assert answer_markdown(answer) == document_markdown(question, answer.answer, citations)
     from_parts = write_docx(tmp_path / "parts.docx", question, answer.blocks, citations)
     from_text = write_docx(tmp_path / "text.docx", question, answer.answer, citations)

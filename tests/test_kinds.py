@@ -76,6 +76,8 @@ def test_input_that_asks_nothing_gets_a_request_never_a_citation(demo, text):
     assert answer.answer.startswith("请就报告的内容提问")
 
 
-@pytest.mark.parametrize("text", ["北留镇罚款多少？", "Which towns mention weak law enforcement capacity?", "執法力量薄弱"])
+@pytest.mark.parametrize(
+    "text", ["北留镇罚款多少？", "Which towns mention weak law enforcement capacity?", "執法力量薄弱"]
+)
 def test_real_questions_are_not_taken_for_noise(demo, text):
     assert not demo.ask(text).answer.startswith("请就报告的内容提问")

@@ -28,7 +28,9 @@ def _reports(folder, n: int) -> None:
             f"覆盖{j + 2}个行政村，编号{i}-{j}。"
             for j in range(6)
         )
-        text = f"{town}2024年法治政府建设工作总结\n\n一、主要工作\n\n{body}\n\n{town}人民政府\n\n2025年1月{i % 28 + 1}日\n"
+        text = (
+            f"{town}2024年法治政府建设工作总结\n\n一、主要工作\n\n{body}\n\n{town}人民政府\n\n2025年1月{i % 28 + 1}日\n"
+        )
         (folder / f"r{i:03d}.txt").write_text(text, encoding="utf-8")
 
 
