@@ -35,7 +35,7 @@ import functools
 import json
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -57,7 +57,8 @@ MODEL_FILE = Path(__file__).with_name("data") / "fact_model.json"
 RUNNER_UP_SHARE = 0.9  # a second sentence is quoted when its probability is this share of the best one's
 CANDIDATES = 5  # paragraphs whose sentences are judged (the abstention lists the first 3 as "可能相关")
 FEATURES = (
-    "bigram", "bigram_next", "coverage", "standing", "gap", "type_here", "type_next", "unit", "near", "rank", "rule",
+    "bigram", "bigram_next", "coverage", "standing", "gap", "type_here", "type_next", "unit", "head", "per_unit",
+    "near", "rank", "rule",
 )  # fmt: skip
 
 # --- what the question asks for -------------------------------------------------------------
@@ -75,9 +76,12 @@ _ASKS_PERSON_BY_OFFICE = re.compile(_SHAPES["ask_person_by_office"]["pattern"])
 _STATED = {key: re.compile(pattern) for key, pattern in _SHAPES["stated"].items()}
 _YEAR_DATE, _FIGURE, _MONEY = _STATED["year_date"], _STATED["count"], _STATED["money"]
 _SHARE, _DATE, _PROPER, _PERSON_MARK = _STATED["share"], _STATED["date"], _STATED["name"], _STATED["person"]
-_ASKED_UNIT, _STATED_UNIT = _STATED["asked_unit"], _STATED["stated_unit"]
+_ASKED_UNIT, _STATED_UNIT, _ASKED_HEAD = _STATED["asked_unit"], _STATED["stated_unit"], _STATED["asked_head"]
+_PER_UNIT, _ASKS_PER_UNIT = _STATED["per_unit"], _STATED["asks_per_unit"]
 # Measure words that count the same kind of thing: the question's and the report's need not be the same word.
 _UNIT_CLASSES = tuple(_SHAPES["units"]["classes"])
+# Head nouns (their last character) of a measure-word class: "调解员" is counted in 人/名/位.
+_HEAD_CLASSES = {_SHAPES["units"]["classes"].index("人名位号口"): _SHAPES["heads"]["people"]}
 
 
 def asked_type(question: str, numeric: bool = False) -> str:
@@ -168,6 +172,45 @@ def asked_unit(question: str) -> int | None:
     match = _ASKED_UNIT.search(fold(question))
     # 个 counts anything ("几个…的人", "几个村"): it says nothing of what the report counts with.
     return unit_class(match.group(1)) if match and match.group(1) != "个" else None
+
+
+def head_class(char: str | None) -> int | None:
+    """The measure-word class that counts a noun ending in ``char`` ([heads] of the shapes file), None when none."""
+    return next((i for i, heads in _HEAD_CLASSES.items() if char and char in heads), None)
+
+
+def asked_head(question: str) -> int | None:
+    """The measure-word class of the noun a count asks about when its measure word says nothing of it.
+
+    "几个专门调解邻里纠纷的人" asks for people (a figure in 人/名/位), though 个 counts anything; a
+    question whose measure word has a class (:func:`asked_unit`) is read by that instead.
+
+    >>> asked_head("三道沟镇有几个专门调解邻里纠纷的人？") == asked_unit("有多少名？")
+    True
+    >>> asked_head("新建了几个农村社区法治服务站？") is None
+    True
+    """
+    text = fold(question)
+    if asked_unit(text) is not None:
+        return None
+    match = _ASKED_HEAD.search(text)
+    if not match:
+        return None
+    for group in ("next", "end", "before"):
+        found = head_class(match.group(group))
+        if found is not None:
+            return found
+    return None
+
+
+def per_unit_only(question: str, text: str) -> float:
+    """1 when every figure of ``text`` (folded) is given per unit ("每人一台") and the question asks no rate."""
+    if _ASKS_PER_UNIT.search(fold(question)):
+        return 0.0
+    bare = _blank(_YEAR_DATE, text)
+    figures = [m.start() for m in _FIGURE.finditer(bare)]
+    rates = {m.end() - 1 for m in _PER_UNIT.finditer(bare)}
+    return float(bool(figures) and all(start in rates for start in figures))
 
 
 def unit_stated(asked: int | None, text: str) -> float:
@@ -286,10 +329,14 @@ def candidate_features(
     weights = topic.weights if topic is not None else {}
     kind = asked_type(query.text, query.numeric)
     unit = asked_unit(query.text) if kind == COUNT else None
+    head = asked_head(query.text) if kind == COUNT else None
     meaning = None
-    if comparable(query):
+    embedded = dense_text(query, list(query.towns) or None, retriever.aliases)
+    # The scale is the embedded text's: a named town's question embeds its folded (simplified) form, so a
+    # question in traditional characters is judged on the meaning its simplified twin is judged on.
+    if comparable(replace(query, text=embedded)):
         vectors, background = retriever.sentence_vectors()
-        vector = retriever.embed_query(dense_text(query, list(query.towns) or None, retriever.aliases))
+        vector = retriever.embed_query(embedded)
         similarities = None if background is None else background @ vector / max(float(np.linalg.norm(vector)), 1e-12)
         paragraphs = retriever.kb.paragraphs
         hits = list(dict.fromkeys(c.hit.id for c in found))
@@ -319,6 +366,8 @@ def candidate_features(
                 "type_here": float(stated_here),
                 "type_next": float(stated_next),
                 "unit": unit_stated(unit, stated),
+                "head": unit_stated(head, stated),
+                "per_unit": per_unit_only(query.text, stated) if kind == COUNT else 0.0,
                 "near": near_coverage(grams, kind, stated),
                 "rank": float(c.rank),
                 "rule": float(rule),
@@ -339,7 +388,8 @@ class Verdict:
         kind: The asked item's type.
         kept: The retriever's own answer stands: it found support, the question asks no figure
             (:data:`FIGURES`) and no sentence clears the threshold — a name's absence is not told
-            reliably enough to overrule it.
+            reliably enough to overrule it (a person's is, where no candidate names anyone:
+            :func:`names_anyone`).
         runner_up: Another sentence that clears the threshold nearly as well (quoted too: two
             sentences may each state a figure of the asked kind, and the better match may be the second).
     """
@@ -385,6 +435,17 @@ def default_fact_model() -> FactModel | None:
     return FactModel.load(MODEL_FILE) if MODEL_FILE.exists() else None
 
 
+def names_anyone(kind: str, values: list[dict[str, float | None]]) -> bool:
+    """False when a person is asked and no candidate sentence (or the one after it) names anyone by office.
+
+    The retriever's answer to a question asking no figure is kept, but not when the asked item has a
+    shape none of the passages shows: "组长是谁" over "建立法治政府建设领导小组" names no one. A
+    person named by office (:data:`_PERSON_MARK`) is the one such shape a pattern tells reliably; a
+    name's is not (a quoted name, a title), so a name question's answer is kept.
+    """
+    return kind != PERSON or any(v["type_here"] or v["type_next"] for v in values)
+
+
 def judge(retriever: HybridRetriever, retrieval: Retrieval, rule: bool, model: FactModel) -> Verdict:
     """The best candidate sentence of a retrieval and whether it answers the question.
 
@@ -405,6 +466,8 @@ def judge(retriever: HybridRetriever, retrieval: Retrieval, rule: bool, model: F
     scored = sorted(((p, i) for i, p in enumerate(probabilities)), key=lambda pi: (-pi[0], pi[1]))
     probability, best = scored[0]
     if probability < model.threshold(rule) and rule and kind not in FIGURES:
+        if not names_anyone(kind, values):
+            return Verdict(False, found[best], probability, False, kind)
         return Verdict(True, None, probability, False, kind, kept=True)
     bar = max(model.threshold(rule), RUNNER_UP_SHARE * probability)
     quoted = {found[best].sentence, found[best].following if values[best]["type_next"] else ""}
@@ -419,4 +482,4 @@ def judge(retriever: HybridRetriever, retrieval: Retrieval, rule: bool, model: F
     )
 
 
-__all__ = ["FEATURES", "Candidate", "Verdict", "asked_type", "candidates", "judge", "states"]
+__all__ = ["FEATURES", "Candidate", "Verdict", "asked_type", "candidates", "judge", "names_anyone", "states"]

@@ -23,12 +23,15 @@ from assistant.answerable import (
     PERSON,
     SHARE,
     FactModel,
+    asked_head,
     asked_type,
     asked_unit,
     candidates,
     default_fact_model,
     judge,
+    names_anyone,
     near_coverage,
+    per_unit_only,
     stated_spans,
     unit_stated,
 )
@@ -156,3 +159,54 @@ def test_fit_writes_a_loadable_model(tmp_path):
     path.write_text(json.dumps(data), encoding="utf-8")
     model = FactModel.load(path)
     assert model.threshold(True) == 0.3 and model.threshold(False) == 0.6
+
+
+# --- the asked noun's head, per-unit figures, traditional script (questions written from the demo reports) ---
+def test_the_head_of_a_count_asked_with_ge_names_what_is_counted():
+    people = asked_unit("有多少名？")
+    assert asked_head("三道沟镇负责调解矛盾的调解员有几个？") == people
+    assert asked_head("全镇有几个人考出了执法证？") == people
+    assert asked_head("三道沟镇建了几个调解室？") is None  # not a noun of people: no class
+    assert asked_head("有多少名调解员？") is None  # the measure word already says it
+    asked = asked_head("三道沟镇有几个专门帮人调解纠纷的人？")
+    assert unit_stated(asked, fold("全镇已配备人民调解员26人")) == 1.0
+    assert unit_stated(asked, fold("全年与各村社区共同调解各类矛盾纠纷百余起")) == 0.0
+
+
+def test_a_figure_given_per_unit_is_no_total():
+    assert per_unit_only("一共配了多少台执法记录仪？", fold("为执法人员配备执法记录仪，每人一台")) == 1.0
+    assert per_unit_only("每人配了几台执法记录仪？", fold("为执法人员配备执法记录仪，每人一台")) == 0.0
+    assert per_unit_only("一共有几名法律顾问？", fold("每村配备1名法律顾问，共13名")) == 0.0
+
+
+def test_a_person_asked_where_no_passage_names_anyone_is_not_kept():
+    assert not names_anyone(PERSON, [{"type_here": 0.0, "type_next": 0.0}])
+    assert names_anyone(PERSON, [{"type_here": 0.0, "type_next": 1.0}])
+    assert names_anyone(NAME, [{"type_here": 0.0, "type_next": 0.0}])  # a name's absence is not told reliably
+
+
+@pytest.mark.parametrize(
+    "question", ["三道沟镇有几个专门帮人调解纠纷的人？", "三道溝鎮負責調解鄰里矛盾的調解員有幾個？"]
+)
+def test_people_asked_with_ge_are_answered_with_the_count_of_people(demo, question):
+    answer = demo.ask(question)
+    assert not answer.abstained and "调解员26人" in answer.answer
+    assert "百余起" not in answer.answer
+
+
+def test_traditional_and_simplified_twins_are_judged_alike(demo):
+    simplified = "三道沟镇有几个专门帮人调解纠纷的人？"
+    retriever = demo.retriever
+    verdicts = []
+    for question in (simplified, to_traditional(simplified)):
+        retrieval = retriever.retrieve(retriever.understand(question), k=8)
+        verdicts.append(judge(retriever, retrieval, not retrieval.abstain, default_fact_model()))
+    assert verdicts[0].answers == verdicts[1].answers
+    assert abs(verdicts[0].probability - verdicts[1].probability) < 1e-6
+
+
+def to_traditional(text: str) -> str:
+    """``text`` in traditional characters (OpenCC, the converter folding uses the other way)."""
+    import opencc
+
+    return opencc.OpenCC("s2t").convert(text)

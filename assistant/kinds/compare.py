@@ -7,19 +7,21 @@ first (:mod:`assistant.kinds.figures`); this kind compares what the reports say.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from assistant import phrasing
+from assistant.answerable import Verdict, default_fact_model, judge
 from assistant.compose import Answer, best_sentences, quotable, topic_weights
-from assistant.kinds.base import QuestionKind
+from assistant.kinds.base import ANSWER_PASSAGES, QuestionKind
 from assistant.parts import Gap, Line, Table
-from assistant.query import COMPARE, MULTI_TOWN
+from assistant.query import COMPARE, FACT, MULTI_TOWN
 from assistant.units import unit_word
 
 if TYPE_CHECKING:
     from assistant.kinds.base import Context
     from assistant.query import Query
-    from assistant.retrieve import Retrieval
+    from assistant.retrieve import Hit, Retrieval, TownMatch
 
 RANKING = "最多|最少|最高|最低"
 """Superlatives that make a question a comparison (:mod:`assistant.kinds.figures` adds 最大/最小 for figures)."""
@@ -48,22 +50,18 @@ class Compare(QuestionKind):
 
     def compose(self, ctx: Context, retrieval: Retrieval) -> Answer:
         query = retrieval.query
-        forms = ctx.retriever.sentence_forms
-        weights = topic_weights(retrieval)
         citations = []
         rows = []
-        # Every quoted paragraph's sentences scored at once, not term by term per town.
-        scores = ctx.retriever.quote_scores([m.lead.id for m in retrieval.towns if m.matched], weights, query.numeric)
-        for m in retrieval.towns:
-            if not m.matched or not quotable(m.lead):  # a paragraph giving orders is no evidence
+        stated = []
+        for m, hit, sentence in town_sentences(ctx, retrieval):
+            if hit is None:
                 rows.append(((m.town,), (phrasing.NOT_MENTIONED,), (phrasing.NO_CELL,)))
                 continue
-            hit = m.lead
-            sentence = best_sentences(hit, weights, query.numeric, forms=forms(hit.id), scores=scores.get(hit.id))[0]
             c = ctx.cite(hit.id, sentence)
             citations.append(c)
             rows.append(((m.town,), (sentence,), (c,)))
-        matched = [m for m in retrieval.towns if m.matched and quotable(m.lead)]
+            stated.append(m)
+        matched = stated
         unit = unit_word([m.town for m in retrieval.towns])
         blocks = (
             Line((phrasing.comparison(len(matched), unit),)), Gap(), Table(phrasing.compare_header(unit), tuple(rows)),
@@ -72,3 +70,52 @@ class Compare(QuestionKind):
             question=query.text, blocks=blocks, towns=tuple(m.town for m in matched),
             abstained=False, citations=tuple(citations), kind=query.kind,
         )  # fmt: skip
+
+
+def town_sentences(ctx: Context, retrieval: Retrieval) -> list[tuple[TownMatch, Hit | None, str]]:
+    """Each town of a town-by-town retrieval with the paragraph and sentence quoted for it (None, "": not stated).
+
+    A named town's sentence is the one the fact decision finds stating the asked item
+    (:func:`town_verdicts`); otherwise the town's matched paragraph's best sentence, as before.
+    """
+    query = retrieval.query
+    forms = ctx.retriever.sentence_forms
+    weights = topic_weights(retrieval)
+    decided = town_verdicts(ctx, query)
+    # Every quoted paragraph's sentences scored at once, not term by term per town.
+    scores = ctx.retriever.quote_scores([m.lead.id for m in retrieval.towns if m.matched], weights, query.numeric)
+    out: list[tuple[TownMatch, Hit | None, str]] = []
+    for m in retrieval.towns:
+        verdict = decided.get(m.town)
+        if verdict is not None and verdict.answers and verdict.candidate is not None:
+            best = verdict.candidate
+            out.append((m, best.hit, best.sentence + best.following if verdict.with_next else best.sentence))
+        elif m.matched and quotable(m.lead):  # a paragraph giving orders is no evidence
+            hit = m.lead
+            sentence = best_sentences(hit, weights, query.numeric, forms=forms(hit.id), scores=scores.get(hit.id))[0]
+            out.append((m, hit, sentence))
+        else:
+            out.append((m, None, ""))
+    return out
+
+
+def town_verdicts(ctx: Context, query: Query) -> dict[str, Verdict]:
+    """The fact decision (:mod:`assistant.answerable`) on each town a comparison names, asked of it alone.
+
+    Town by town, the retriever quotes a town's best passage only where the question's words are
+    found in it; a report stating the figure in other words ("开会之前先学一段法" for 会前学法), or in a
+    paragraph the comparison's ranking put lower, left the town 未提及. Asked as that town's own fact
+    question, the fitted decision reads its passages by meaning and by the asked item's shape. Only
+    for named towns (two or more): over every town it would be one retrieval per report.
+    """
+    model = default_fact_model()
+    if model is None or len(query.towns) < 2:
+        return {}
+    out = {}
+    for town in query.towns:
+        single = replace(query, towns=(town,), kind=FACT)
+        retrieval = ctx.retriever.retrieve(single, k=ANSWER_PASSAGES)
+        if retrieval.abstain and retrieval.reason not in (phrasing.NO_SUPPORT, phrasing.NO_FIGURE):
+            continue
+        out[town] = judge(ctx.retriever, retrieval, not retrieval.abstain, model)
+    return out

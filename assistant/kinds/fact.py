@@ -16,12 +16,13 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from assistant import phrasing
-from assistant.answerable import OPEN, Verdict, default_fact_model, judge
+from assistant.answerable import FIGURES, Verdict, default_fact_model, judge
 from assistant.compose import Answer, drop_leads, quotable, sentence_score, topic_weights
 from assistant.kinds.abstain import abstain
 from assistant.kinds.base import ANSWER_PASSAGES, Answered, QuestionKind
+from assistant.kinds.compare import town_sentences
 from assistant.kinds.which_towns import town_lines
-from assistant.parts import Line
+from assistant.parts import Bold, Item, Line
 from assistant.query import FACT
 from assistant.text import NUMBER, split_sentences
 
@@ -56,6 +57,8 @@ class Fact(QuestionKind):
         """One named town's fact by the fitted fact decision; any other question as every kind answers it."""
         retrieval = ctx.retriever.retrieve(query, k=ANSWER_PASSAGES)
         model = default_fact_model()
+        if query.kind == FACT and len(query.towns) > 1 and model is not None:
+            return Answered(*each_town(ctx, retrieval))
         decided = query.kind == FACT and len(query.towns) == 1 and not retrieval.towns
         if model is None or not decided or (retrieval.abstain and retrieval.reason not in OVERRULABLE):
             if retrieval.abstain:
@@ -65,7 +68,8 @@ class Fact(QuestionKind):
         if verdict.kept:
             return Answered(self.compose(ctx, retrieval), retrieval)
         if not verdict.answers:
-            reason = phrasing.NO_SUPPORT if verdict.kind == OPEN else phrasing.NO_FIGURE
+            # "未找到问题所问的数字" only where a figure was asked; a person or name not stated is no figure.
+            reason = phrasing.NO_FIGURE if verdict.kind in FIGURES else phrasing.NO_SUPPORT
             retrieval = replace(retrieval, abstain=True, reason=reason)
             return Answered(abstain(ctx, retrieval), retrieval)
         retrieval = replace(retrieval, abstain=False, reason="")
@@ -75,6 +79,36 @@ class Fact(QuestionKind):
         if retrieval.towns:
             return town_lines(ctx, retrieval, phrasing.EACH_TOWN)
         return quote_best(ctx, retrieval)
+
+
+def each_town(ctx: Context, retrieval: Retrieval) -> tuple[Answer, Retrieval]:
+    """A fact asked of several named towns: each town's sentence by the fact decision, or 未提及.
+
+    Each town is judged as its own fact question (:func:`assistant.kinds.compare.town_sentences`),
+    so a town whose report states the figure in other words is quoted although the question's words
+    were not found in it; a town whose report does not state it is listed as not mentioning it.
+    """
+    rows = town_sentences(ctx, retrieval)
+    if all(hit is None for _, hit, _ in rows):
+        if not retrieval.abstain:
+            retrieval = replace(retrieval, abstain=True, reason=phrasing.NO_TOWN)
+        return abstain(ctx, retrieval), retrieval
+    citations = []
+    blocks: list = [Line((phrasing.EACH_TOWN,))]
+    for m, hit, sentence in rows:
+        if hit is None:
+            blocks.append(Item((Bold(m.town), "：", phrasing.NOT_MENTIONED)))
+            continue
+        c = ctx.cite(hit.id, sentence)
+        citations.append(c)
+        blocks.append(Item((Bold(m.town), "：", sentence, c)))
+    towns = tuple(m.town for m, hit, _ in rows if hit is not None)
+    retrieval = replace(retrieval, abstain=False, reason="")
+    answer = Answer(
+        question=retrieval.query.text, blocks=tuple(blocks), towns=towns, abstained=False,
+        citations=tuple(citations), kind=retrieval.query.kind,
+    )  # fmt: skip
+    return answer, retrieval
 
 
 def quote_best(ctx: Context, retrieval: Retrieval) -> Answer:
