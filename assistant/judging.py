@@ -62,11 +62,16 @@ class SupportFeatureTable:
         lexical: Paragraph id → (best sentence coverage, bigram coverage, coverage of the known words).
         numeric: The question asks for a figure (then a paragraph's sentences are checked for a digit).
         forms: Paragraph id → its sentence forms.
+        position: Paragraph id → its position in the arrays below.
+        arrays: ``coverage``, ``bigram``, ``coverage_known`` and ``numeric`` (some sentence holds a
+            digit, when the question asks for a figure) of every paragraph, by position.
     """
 
     lexical: dict[str, tuple[float, float, float]]
     numeric: bool
     forms: Callable[[str], list[str]] = field(repr=False)
+    position: dict[str, int] = field(default_factory=dict, repr=False)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def __contains__(self, pid: str) -> bool:
         return pid in self.lexical
@@ -74,11 +79,30 @@ class SupportFeatureTable:
     def values(self, pid: str, dense: float | None, rule: bool) -> dict[str, float | None]:
         """The features of one paragraph, as :meth:`SupportJudge.support_features` gives them."""
         coverage, bigram, coverage_known = self.lexical[pid]
-        numeric = float(self.numeric and any(re.search(r"\d", form) for form in self.forms(pid) or [""]))
+        if "numeric" in self.arrays:
+            numeric = float(self.arrays["numeric"][self.position[pid]])
+        else:
+            numeric = float(self.numeric and any(re.search(r"\d", form) for form in self.forms(pid) or [""]))
         return {
             "dense": dense, "standing": None, "gap": None, "coverage": coverage, "coverage_known": coverage_known,
             "bigram": bigram, "numeric": numeric, "rule": float(rule),
         }  # fmt: skip
+
+    def columns(self, pids: list[str], rules: list[bool]) -> dict[str, np.ndarray]:
+        """:meth:`values` of many paragraphs (all in the table) as feature columns, without ``dense`` and the lazy ones.
+
+        The same floats as stacking :meth:`values` of each (a which-towns question reads ~6,000
+        paragraphs: a dictionary per paragraph cost ~10 ms).
+        """
+        at = np.fromiter((self.position[pid] for pid in pids), dtype=np.int64, count=len(pids))
+        columns = {
+            "coverage": self.arrays["coverage"][at],
+            "coverage_known": self.arrays["coverage_known"][at],
+            "bigram": self.arrays["bigram"][at],
+            "numeric": self.arrays["numeric"][at].astype(np.float64),
+            "rule": np.array(rules, dtype=bool).astype(np.float64),
+        }
+        return {name: columns[name] for name in FEATURES if name in columns}
 
 
 @dataclass
@@ -201,19 +225,22 @@ class SupportJudge:
         def read(pids: list[str], rules: list[bool]) -> Judged:
             table = self.support_feature_table(query, topic, pids, grams)
             rules = list(rules)
-            for i, pid in enumerate(pids):
-                if pid not in table:  # not an index row (cannot happen while the views are current)
-                    rules[i] = self._supports(pid, lexical.get(pid, 0.0), dense.get(pid, 0.0), topic)
-            values = [
-                table.values(pid, None, rule)
-                if pid in table
-                else self.support_features(query, topic, pid, None, grams, rule)
-                for pid, rule in zip(pids, rules)
-            ]
+            outside = [i for i, pid in enumerate(pids) if pid not in table]
+            for i in outside:  # not an index row (cannot happen while the views are current)
+                rules[i] = self._supports(pids[i], lexical.get(pids[i], 0.0), dense.get(pids[i], 0.0), topic)
             n = len(pids)
-            columns = {
-                name: np.array([v[name] for v in values], dtype=np.float64) for name in FEATURES if name not in LAZY
-            }
+            if not outside:
+                columns = table.columns(pids, rules)
+            else:
+                values = [
+                    table.values(pid, None, rule)
+                    if pid in table
+                    else self.support_features(query, topic, pid, None, grams, rule)
+                    for pid, rule in zip(pids, rules)
+                ]
+                columns = {
+                    name: np.array([v[name] for v in values], dtype=np.float64) for name in FEATURES if name not in LAZY
+                }
             similarity = [dense.get(pid) if same_scale else None for pid in pids]
             columns["dense"] = np.array([np.nan if s is None else s for s in similarity], dtype=np.float64)
             if windows is not None:  # a model reading window meaning: beyond the dense query's reach it is unknown
@@ -222,7 +249,7 @@ class SupportJudge:
                     columns[name] = np.array([np.nan if m.get(name) is None else m[name] for m in window_values])
             probability = model.probabilities(columns, n)
             # Orders planted in a report are no evidence of anything.
-            planted = np.array([is_instruction(paragraphs[pid].text) for pid in pids], dtype=bool)
+            planted = self._planted(pids)
             probability = np.where(planted, 0.0, probability)
             window = None
             if meaning and same_scale:
@@ -314,17 +341,15 @@ class SupportJudge:
         and :func:`assistant.support.bigram_coverage` sum them, so every float is the same.
         """
         self._prepare()
-        views, paragraphs = self._views, self.kb.paragraphs
-        pids = [pid for pid in dict.fromkeys(pids) if pid in views.row]
+        views = self._views
+        row_of = views.row
+        pids = [pid for pid in dict.fromkeys(pids) if pid in row_of]
         evidence = views.evidence
-        rows = np.array([views.row[pid] for pid in pids], dtype=np.int64)
+        rows = np.fromiter((row_of[pid] for pid in pids), dtype=np.int64, count=len(pids))
         sentences, owner = evidence.sentences_of(rows)
         # The innermost section read with each sentence (as support_features reads it), folded once per section.
-        section_ids: dict[str, int] = {}
-        row_section = np.array(
-            [section_ids.setdefault(paragraphs[pid].section, len(section_ids)) for pid in pids], dtype=np.int64
-        )
-        prefixes = [PUNCT.sub("", fold(section)) for section in section_ids]
+        sections, row_section = views.sections_of(rows)
+        prefixes = [views.folded_section(section) for section in sections]
         prefix_of = row_section[owner] if len(owner) else np.zeros(0, dtype=np.int64)
 
         def has(needle: str) -> np.ndarray:
@@ -344,11 +369,41 @@ class SupportJudge:
             got = got + np.where(has(gram), weight, 0.0)
         bigram = got / gram_total if gram_total else np.zeros(len(sentences))
         best = [np.zeros(len(pids))] * 3
+        digit = np.zeros(len(pids), dtype=bool)
         if len(sentences):
             starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
             best = [np.maximum.reduceat(column, starts) for column in (coverage, bigram, coverage_known)]
+            if query.numeric:  # a regex per sentence took ~10 ms a question: the index's digit mask instead
+                digit = np.logical_or.reduceat(evidence.digits()[sentences], starts)
         lexical = dict(zip(pids, zip(*(column.tolist() for column in best))))
-        return SupportFeatureTable(lexical, query.numeric, self.sentence_forms)
+        arrays = {"coverage": best[0], "bigram": best[1], "coverage_known": best[2], "numeric": digit}
+        position = {pid: i for i, pid in enumerate(pids)}
+        return SupportFeatureTable(lexical, query.numeric, self.sentence_forms, position, arrays)
+
+    def _planted(self, pids: list[str]) -> np.ndarray:
+        """Whether each paragraph reads as an instruction to the assistant (:func:`is_instruction`).
+
+        Remembered per index row for the index state (a paragraph's text never changes under
+        its id): a which-towns question reads ~6,000 paragraphs, a look-up each cost ~8 ms.
+        """
+        self._prepare()
+        views = self._views
+        state = self.__dict__.get("_planted_state")
+        if state is None or state[0] is not views:
+            state = (views, np.full(len(views.order), -1, dtype=np.int8))
+            self.__dict__["_planted_state"] = state
+        known, row_of, paragraphs = state[1], views.row, self.kb.paragraphs
+        rows = np.fromiter((row_of.get(pid, -1) for pid in pids), dtype=np.int64, count=len(pids))
+        out = np.zeros(len(pids), dtype=bool)
+        inside = rows >= 0
+        flags = known[rows[inside]]
+        for i in np.flatnonzero(flags < 0).tolist():
+            row = int(rows[inside][i])
+            flags[i] = known[row] = is_instruction(paragraphs[views.order[row]].text)
+        out[inside] = flags > 0
+        for i in np.flatnonzero(~inside).tolist():
+            out[i] = is_instruction(paragraphs[pids[i]].text)
+        return out
 
     def model_supported(
         self, query: Query, topic: Topic, hits: list[Hit], nearest: list[Hit] | None = None
