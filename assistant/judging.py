@@ -437,8 +437,9 @@ class SupportJudge:
     def _planted(self, pids: list[str], rows: np.ndarray | None = None, views: object = None) -> np.ndarray:
         """Whether each paragraph reads as an instruction to the assistant (:func:`is_instruction`).
 
-        Remembered per index row for the index state (a paragraph's text never changes under
-        its id): a which-towns question reads ~6,000 paragraphs, a look-up each cost ~8 ms.
+        Saved per row at ingest (:func:`assistant.views.build_index_forms`; folding and searching
+        the ~2,000 paragraphs a first which-towns question reads took ~40 ms), else remembered per
+        index row for the index state as checked (a paragraph's text never changes under its id).
 
         Args:
             pids: The paragraphs.
@@ -450,7 +451,9 @@ class SupportJudge:
             views, rows = self._views, None
         state = self.__dict__.get("_planted_state")
         if state is None or state[0] is not views:
-            state = (views, np.full(len(views.order), -1, dtype=np.int8))
+            saved = views.planted  # saved at ingest (None: an older knowledge base, checked as read)
+            known = saved.astype(np.int8) if saved is not None else np.full(len(views.order), -1, dtype=np.int8)
+            state = (views, known)
             self.__dict__["_planted_state"] = state
         known, row_of, paragraphs = state[1], views.row, self.kb.paragraphs
         if rows is None:  # each paragraph's index row (-1: none)

@@ -21,6 +21,8 @@ import numpy as np
 
 from assistant.evidence import DIGIT, EvidenceIndex, SentenceRows
 from assistant.fusion import Ranking, SignalHit
+from assistant.injection import _INSTRUCTION as PLANTED  # the rule the saved flags were made with
+from assistant.injection import is_instruction
 from assistant.text import NUMBER, fold, folded_sentences
 from ingest.records import Paragraph
 from vectorstore.derived import (
@@ -84,7 +86,9 @@ class IndexViews:
         self.order = kb.row_ids
         # Row-aligned; the by-id dictionaries are made only when asked for (a question reads by row).
         self._folded_rows, self._heading_rows, self._sentence_rows = folded, headings, sentences
-        self.row = {pid: i for i, pid in enumerate(self.order)}
+        # Saved flat: a row's sentences are a slice of the flat list (sentences_of, ~2,400 calls an answer).
+        self._flat = (sentences.flat, sentences.bounds.tolist()) if isinstance(sentences, SentenceRows) else None
+        self.row = dict(zip(self.order, range(len(self.order))))
         if isinstance(paragraphs, ParagraphTable):  # its coded columns, without a look-up per row
             self.town_names, self.town_id = _sorted_codes(*paragraphs.coded("town"))
             self.doc_names, self.doc_id = _sorted_codes(*paragraphs.coded("doc_id"))
@@ -108,6 +112,7 @@ class IndexViews:
             numerals=_saved_mask(data, self.order, _generation(kb), "numerals", NUMBER),
             digits=_saved_mask(data, self.order, _generation(kb), "digits", DIGIT),
         )
+        self.planted = _saved_mask(data, self.order, _generation(kb), "planted", PLANTED)
         # The index views are millions of long-lived objects; a full garbage collection
         # walking them all paused a question for 100-300 ms at 2,000 reports (frozen on return).
 
@@ -129,7 +134,12 @@ class IndexViews:
     def sentences_of(self, pid: str) -> list[str]:
         """The folded sentences of one paragraph (none for an id outside the rows)."""
         row = self.row.get(pid)
-        return self._sentence_rows[row] if row is not None else []
+        if row is None:
+            return []
+        if self._flat is not None:
+            flat, bounds = self._flat
+            return flat[bounds[row] : bounds[row + 1]]
+        return self._sentence_rows[row]
 
     @functools.cached_property
     def _sections(self) -> tuple[list[str], np.ndarray]:
@@ -236,10 +246,25 @@ class SavedEvidence(EvidenceIndex):
         return self._saved_digits if self._saved_digits is not None else super().digits()
 
 
+def _planted_flags(paragraphs: Mapping[str, Paragraph], order: list[str], previous: dict | None) -> np.ndarray:
+    """Whether each row's paragraph reads as an instruction to the assistant (:func:`is_instruction`).
+
+    Reused from the previous forms file for unchanged paragraphs (an id names fixed content)
+    when the same rule made them; the first build after the flags were added checks every
+    paragraph once (~30 µs each).
+    """
+    known: dict[str, bool] = {}
+    if previous and previous.get("planted_pattern") == PLANTED.pattern and previous.get("planted") is not None:
+        if len(previous.get("ids") or []) == len(previous["planted"]):
+            known = dict(zip(previous["ids"], previous["planted"].tolist()))
+    flags = (known[pid] if pid in known else is_instruction(paragraphs[pid].text) for pid in order)
+    return np.fromiter(flags, dtype=bool, count=len(order))
+
+
 def _saved_mask(
     data: dict | None, order: list[str], generation: str, name: str, pattern: re.Pattern
 ) -> np.ndarray | None:
-    """A saved sentence mask (``numerals``, ``digits``), when the forms it goes with are the rows' and
+    """A saved mask (of sentences: ``numerals``, ``digits``; of rows: ``planted``), when the forms it goes with are the rows' and
     the pattern that made it is unchanged (else None: computed on first use)."""
     if not data or data.get("generation") != generation or data.get("ids") != order:
         return None
@@ -364,6 +389,7 @@ def read_forms(folder) -> dict | None:
         meta = json.loads(str(arrays["meta"][()]))
         numerals = arrays.get("numerals")  # absent in files written before it was saved
         digits = arrays.get("digits")  # likewise
+        planted = arrays.get("planted")  # likewise
     except (KeyError, ValueError):
         return None
     if not len(ids) == len(folded) == len(headings) == len(sentences) or sentences.bounds[-1] != len(flat):
@@ -376,6 +402,8 @@ def read_forms(folder) -> dict | None:
         "numerals_pattern": meta.get("numerals_pattern"),
         "digits": None if digits is None else digits.astype(bool, copy=False),
         "digits_pattern": meta.get("digits_pattern"),
+        "planted": None if planted is None else planted.astype(bool, copy=False),
+        "planted_pattern": meta.get("planted_pattern"),
     }  # fmt: skip
 
 
@@ -401,7 +429,8 @@ def build_index_forms(kb: KnowledgeBase) -> None:
         # Converting an older knowledge base: its n-gram files were written unaligned (read, not mapped).
         for name in NGRAM_FILES:
             (kb.dir / name).unlink(missing_ok=True)
-    forms = _fold_forms(paragraphs, _previous_forms(read_forms(kb.dir)))
+    previous = read_forms(kb.dir)
+    forms = _fold_forms(paragraphs, _previous_forms(previous))
     towns = kb.towns()
     pinyin = {t: pinyin_aliases(t) for t in towns}
     order = kb.row_ids
@@ -423,9 +452,10 @@ def build_index_forms(kb: KnowledgeBase) -> None:
     )
     arrays["numerals"] = evidence.numerals()  # read by SavedEvidence; tied to the pattern that made it
     arrays["digits"] = evidence.digits()  # likewise
+    arrays["planted"] = _planted_flags(paragraphs, order, previous)  # read by the support judge
     meta = {
         "version": FORMS_VERSION, "pinyin": pinyin, "towns": towns, "aliases": _fold_aliases(towns, pinyin),
-        "numerals_pattern": NUMBER.pattern, "digits_pattern": DIGIT.pattern,
+        "numerals_pattern": NUMBER.pattern, "digits_pattern": DIGIT.pattern, "planted_pattern": PLANTED.pattern,
     }  # fmt: skip
     arrays["meta"] = np.array(json.dumps(meta, ensure_ascii=False))
     save_arrays(kb.dir / FORMS_FILE, generation, arrays)
