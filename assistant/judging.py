@@ -19,13 +19,13 @@ nothing, however well it matches.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from assistant.evidence import weighted_hits
+from assistant.evidence import Prefixes, weighted_hits
 from assistant.fusion import Judged
 from assistant.injection import is_instruction
 from assistant.lexicon import contains as lexical_contains
@@ -35,6 +35,7 @@ from assistant.signals import dense_text
 from assistant.support import FEATURES, LAZY, bigram_coverage, bigram_weights, question_bigrams
 from assistant.text import fold, to_simplified
 from assistant.views import INNER_PUNCT, PUNCT
+from vectorstore.paragraph_table import ParagraphTable
 from vectorstore.sentences import SentenceVectors, standing
 
 if TYPE_CHECKING:
@@ -62,11 +63,22 @@ class SupportFeatureTable:
         lexical: Paragraph id → (best sentence coverage, bigram coverage, coverage of the known words).
         numeric: The question asks for a figure (then a paragraph's sentences are checked for a digit).
         forms: Paragraph id → its sentence forms.
+        position: Paragraph id → its position in the arrays below.
+        rows: The index row of each position.
+        views: The index views those rows are of.
+        asked: The list of paragraph ids the table was made for and their :meth:`positions`.
+        arrays: ``coverage``, ``bigram``, ``coverage_known`` and ``numeric`` (some sentence holds a
+            digit, when the question asks for a figure) of every paragraph, by position.
     """
 
     lexical: dict[str, tuple[float, float, float]]
     numeric: bool
     forms: Callable[[str], list[str]] = field(repr=False)
+    position: dict[str, int] = field(default_factory=dict, repr=False)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
+    views: object = field(default=None, repr=False)
+    asked: tuple[list[str], np.ndarray] | None = field(default=None, repr=False)
 
     def __contains__(self, pid: str) -> bool:
         return pid in self.lexical
@@ -74,11 +86,37 @@ class SupportFeatureTable:
     def values(self, pid: str, dense: float | None, rule: bool) -> dict[str, float | None]:
         """The features of one paragraph, as :meth:`SupportJudge.support_features` gives them."""
         coverage, bigram, coverage_known = self.lexical[pid]
-        numeric = float(self.numeric and any(re.search(r"\d", form) for form in self.forms(pid) or [""]))
+        if "numeric" in self.arrays:
+            numeric = float(self.arrays["numeric"][self.position[pid]])
+        else:
+            numeric = float(self.numeric and any(re.search(r"\d", form) for form in self.forms(pid) or [""]))
         return {
             "dense": dense, "standing": None, "gap": None, "coverage": coverage, "coverage_known": coverage_known,
             "bigram": bigram, "numeric": numeric, "rule": float(rule),
         }  # fmt: skip
+
+    def positions(self, pids: list[str]) -> np.ndarray:
+        """Each paragraph's position in the arrays (-1: not in the table)."""
+        if self.asked is not None and self.asked[0] is pids:
+            return self.asked[1]
+        get = self.position.get
+        return np.fromiter((get(pid, -1) for pid in pids), dtype=np.int64, count=len(pids))
+
+    def columns(self, at: np.ndarray, rules: list[bool]) -> dict[str, np.ndarray]:
+        """:meth:`values` of many paragraphs (:meth:`positions`, all in the table) as feature columns,
+        without ``dense`` and the lazy ones.
+
+        The same floats as stacking :meth:`values` of each (a which-towns question reads ~6,000
+        paragraphs: a dictionary per paragraph cost ~10 ms).
+        """
+        columns = {
+            "coverage": self.arrays["coverage"][at],
+            "coverage_known": self.arrays["coverage_known"][at],
+            "bigram": self.arrays["bigram"][at],
+            "numeric": self.arrays["numeric"][at].astype(np.float64),
+            "rule": np.array(rules, dtype=bool).astype(np.float64),
+        }
+        return {name: columns[name] for name in FEATURES if name in columns}
 
 
 @dataclass
@@ -116,6 +154,25 @@ class WindowMeaning:
         return {"standing": standing(similarity, self.background), "gap": gap}
 
 
+class _ParagraphsOf(Sequence):
+    """Paragraphs by id, each made when read: the background samples every ~80th of them.
+
+    Making all 43,000 paragraphs of 2,000 reports to sample them took ~100 ms of the first
+    cross-town question after an open.
+    """
+
+    def __init__(self, ids: list[str], paragraphs: Mapping) -> None:
+        self.ids, self.paragraphs = ids, paragraphs
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self.paragraphs[pid] for pid in self.ids[i]]
+        return self.paragraphs[self.ids[i]]
+
+
 class SupportJudge:
     """The support decision's features and verdict, for :class:`assistant.retrieve.HybridRetriever`."""
 
@@ -142,7 +199,10 @@ class SupportJudge:
         if state is None or state[0] is not self._views:
             vectors = SentenceVectors(self.kb.embedder.name, self.kb.catalog.cached_vectors)
             paragraphs = self.kb.paragraphs
-            sample = [paragraphs[pid] for pid in self._views.order if pid in paragraphs]
+            order = self._views.order
+            # The catalogue's own table holds every row (a look-up per row took ~15 ms).
+            whole = isinstance(paragraphs, ParagraphTable) and paragraphs.ids == order
+            sample = _ParagraphsOf(order if whole else [pid for pid in order if pid in paragraphs], paragraphs)
             state = (self._views, vectors, vectors.background(sample))
             self.__dict__["_window_state"] = state
         return state[1], state[2]
@@ -201,28 +261,35 @@ class SupportJudge:
         def read(pids: list[str], rules: list[bool]) -> Judged:
             table = self.support_feature_table(query, topic, pids, grams)
             rules = list(rules)
-            for i, pid in enumerate(pids):
-                if pid not in table:  # not an index row (cannot happen while the views are current)
-                    rules[i] = self._supports(pid, lexical.get(pid, 0.0), dense.get(pid, 0.0), topic)
-            values = [
-                table.values(pid, None, rule)
-                if pid in table
-                else self.support_features(query, topic, pid, None, grams, rule)
-                for pid, rule in zip(pids, rules)
-            ]
+            at = table.positions(pids)
+            outside = np.flatnonzero(at < 0).tolist()
+            for i in outside:  # not an index row (cannot happen while the views are current)
+                rules[i] = self._supports(pids[i], lexical.get(pids[i], 0.0), dense.get(pids[i], 0.0), topic)
             n = len(pids)
-            columns = {
-                name: np.array([v[name] for v in values], dtype=np.float64) for name in FEATURES if name not in LAZY
-            }
-            similarity = [dense.get(pid) if same_scale else None for pid in pids]
-            columns["dense"] = np.array([np.nan if s is None else s for s in similarity], dtype=np.float64)
+            if not outside:
+                columns = table.columns(at, rules)
+            else:
+                values = [
+                    table.values(pid, None, rule)
+                    if pid in table
+                    else self.support_features(query, topic, pid, None, grams, rule)
+                    for pid, rule in zip(pids, rules)
+                ]
+                columns = {
+                    name: np.array([v[name] for v in values], dtype=np.float64) for name in FEATURES if name not in LAZY
+                }
+            near = dense.get
+            if same_scale:  # (the dense similarities are floats: NaN where the dense query did not reach)
+                columns["dense"] = np.fromiter((near(pid, np.nan) for pid in pids), dtype=np.float64, count=n)
+            else:
+                columns["dense"] = np.full(n, np.nan)
             if windows is not None:  # a model reading window meaning: beyond the dense query's reach it is unknown
-                window_values = [windows(pid) if s is not None else {} for pid, s in zip(pids, similarity)]
+                window_values = [windows(pid) if near(pid) is not None else {} for pid in pids]
                 for name in LAZY:
                     columns[name] = np.array([np.nan if m.get(name) is None else m[name] for m in window_values])
             probability = model.probabilities(columns, n)
             # Orders planted in a report are no evidence of anything.
-            planted = np.array([is_instruction(paragraphs[pid].text) for pid in pids], dtype=bool)
+            planted = self._planted(pids, *(() if outside else (table.rows[at], table.views)))
             probability = np.where(planted, 0.0, probability)
             window = None
             if meaning and same_scale:
@@ -314,21 +381,31 @@ class SupportJudge:
         and :func:`assistant.support.bigram_coverage` sum them, so every float is the same.
         """
         self._prepare()
-        views, paragraphs = self._views, self.kb.paragraphs
-        pids = [pid for pid in dict.fromkeys(pids) if pid in views.row]
+        views = self._views
+        asked, get = pids, views.row.get
+        # One look-up per paragraph: its row (-1: none); the distinct rows in the order first asked.
+        asked_rows = np.fromiter((get(pid, -1) for pid in asked), dtype=np.int64, count=len(asked))
+        inside = np.flatnonzero(asked_rows >= 0)
+        distinct, first, inverse = np.unique(asked_rows[inside], return_index=True, return_inverse=True)
+        rank = np.empty(len(first), dtype=np.int64)
+        rank[np.argsort(first)] = np.arange(len(first))
+        rows = distinct[np.argsort(rank)]
+        pids = [asked[i] for i in inside[np.sort(first)].tolist()]
+        asked_at = np.full(len(asked), -1, dtype=np.int64)
+        asked_at[inside] = rank[inverse.reshape(-1)]
         evidence = views.evidence
-        rows = np.array([views.row[pid] for pid in pids], dtype=np.int64)
         sentences, owner = evidence.sentences_of(rows)
         # The innermost section read with each sentence (as support_features reads it), folded once per section.
-        section_ids: dict[str, int] = {}
-        row_section = np.array(
-            [section_ids.setdefault(paragraphs[pid].section, len(section_ids)) for pid in pids], dtype=np.int64
-        )
-        prefixes = [PUNCT.sub("", fold(section)) for section in section_ids]
+        sections, row_section = views.sections_of(rows)
+        prefixes = Prefixes([views.folded_section(section) for section in sections])
         prefix_of = row_section[owner] if len(owner) else np.zeros(0, dtype=np.int64)
+        looked: dict[str, np.ndarray] = {}  # a word can be a term, a near-synonym and a known word at once
 
         def has(needle: str) -> np.ndarray:
-            return evidence.contains_joined(needle, sentences, prefixes, prefix_of)
+            found = looked.get(needle)
+            if found is None:
+                found = looked[needle] = evidence.contains_joined(needle, sentences, prefixes, prefix_of)
+            return found
 
         def covered(weights: dict[str, float]) -> np.ndarray:
             total = sum(weights.values())
@@ -344,11 +421,52 @@ class SupportJudge:
             got = got + np.where(has(gram), weight, 0.0)
         bigram = got / gram_total if gram_total else np.zeros(len(sentences))
         best = [np.zeros(len(pids))] * 3
+        digit = np.zeros(len(pids), dtype=bool)
         if len(sentences):
             starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
             best = [np.maximum.reduceat(column, starts) for column in (coverage, bigram, coverage_known)]
+            if query.numeric:  # a regex per sentence took ~10 ms a question: the index's digit mask instead
+                digit = np.logical_or.reduceat(evidence.digits()[sentences], starts)
         lexical = dict(zip(pids, zip(*(column.tolist() for column in best))))
-        return SupportFeatureTable(lexical, query.numeric, self.sentence_forms)
+        arrays = {"coverage": best[0], "bigram": best[1], "coverage_known": best[2], "numeric": digit}
+        position = dict(zip(pids, range(len(pids))))
+        return SupportFeatureTable(
+            lexical, query.numeric, self.sentence_forms, position, arrays, rows, views, (asked, asked_at)
+        )
+
+    def _planted(self, pids: list[str], rows: np.ndarray | None = None, views: object = None) -> np.ndarray:
+        """Whether each paragraph reads as an instruction to the assistant (:func:`is_instruction`).
+
+        Saved per row at ingest (:func:`assistant.views.build_index_forms`; folding and searching
+        the ~2,000 paragraphs a first which-towns question reads took ~40 ms), else remembered per
+        index row for the index state as checked (a paragraph's text never changes under its id).
+
+        Args:
+            pids: The paragraphs.
+            rows: Their rows in ``views``, when known (else looked up in the current views).
+            views: The index views ``rows`` are of.
+        """
+        if rows is None or views is None:
+            self._prepare()
+            views, rows = self._views, None
+        state = self.__dict__.get("_planted_state")
+        if state is None or state[0] is not views:
+            saved = views.planted  # saved at ingest (None: an older knowledge base, checked as read)
+            known = saved.astype(np.int8) if saved is not None else np.full(len(views.order), -1, dtype=np.int8)
+            state = (views, known)
+            self.__dict__["_planted_state"] = state
+        known, row_of, paragraphs = state[1], views.row, self.kb.paragraphs
+        if rows is None:  # each paragraph's index row (-1: none)
+            rows = np.fromiter((row_of.get(pid, -1) for pid in pids), dtype=np.int64, count=len(pids))
+        inside = rows >= 0
+        unread = np.unique(rows[inside][known[rows[inside]] < 0])
+        texts = (paragraphs[views.order[row]].text for row in unread.tolist())
+        known[unread] = np.fromiter(map(is_instruction, texts), dtype=bool, count=len(unread))
+        out = np.zeros(len(pids), dtype=bool)
+        out[inside] = known[rows[inside]] > 0
+        for i in np.flatnonzero(~inside).tolist():
+            out[i] = is_instruction(paragraphs[pids[i]].text)
+        return out
 
     def model_supported(
         self, query: Query, topic: Topic, hits: list[Hit], nearest: list[Hit] | None = None

@@ -12,14 +12,17 @@ memory-mapped string blocks (parsing the 34 MB ``index-forms.json`` of older kno
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import re
 from collections.abc import Mapping
 
 import numpy as np
 
-from assistant.evidence import EvidenceIndex
+from assistant.evidence import DIGIT, EvidenceIndex, SentenceRows
 from assistant.fusion import Ranking, SignalHit
+from assistant.injection import _INSTRUCTION as PLANTED  # the rule the saved flags were made with
+from assistant.injection import is_instruction
 from assistant.text import NUMBER, fold, folded_sentences
 from ingest.records import Paragraph
 from vectorstore.derived import (
@@ -83,7 +86,9 @@ class IndexViews:
         self.order = kb.row_ids
         # Row-aligned; the by-id dictionaries are made only when asked for (a question reads by row).
         self._folded_rows, self._heading_rows, self._sentence_rows = folded, headings, sentences
-        self.row = {pid: i for i, pid in enumerate(self.order)}
+        # Saved flat: a row's sentences are a slice of the flat list (sentences_of, ~2,400 calls an answer).
+        self._flat = (sentences.flat, sentences.bounds.tolist()) if isinstance(sentences, SentenceRows) else None
+        self.row = dict(zip(self.order, range(len(self.order))))
         if isinstance(paragraphs, ParagraphTable):  # its coded columns, without a look-up per row
             self.town_names, self.town_id = _sorted_codes(*paragraphs.coded("town"))
             self.doc_names, self.doc_id = _sorted_codes(*paragraphs.coded("doc_id"))
@@ -91,6 +96,8 @@ class IndexViews:
             towns_of = [paragraphs[pid].town for pid in self.order]
             self.town_names, self.town_id = _sorted_codes(*_coded(towns_of))
             self.doc_names, self.doc_id = _sorted_codes(*_coded([paragraphs[pid].doc_id for pid in self.order]))
+        self._paragraphs = paragraphs  # the section of a row is read from it on first use (sections_of)
+        self._folded_sections: dict[str, str] = {}
         self.bm25 = kb.bm25
         # Built from the catalogue in its order, BM25's ids are the rows; were they not, its scores are mapped.
         self._bm25_rows = (
@@ -102,8 +109,10 @@ class IndexViews:
             sentences,
             cache_dir=kb.dir,
             tag=kb.catalog.get_state("generation", "0"),
-            numerals=_saved_numerals(data, self.order, _generation(kb)),
+            numerals=_saved_mask(data, self.order, _generation(kb), "numerals", NUMBER),
+            digits=_saved_mask(data, self.order, _generation(kb), "digits", DIGIT),
         )
+        self.planted = _saved_mask(data, self.order, _generation(kb), "planted", PLANTED)
         # The index views are millions of long-lived objects; a full garbage collection
         # walking them all paused a question for 100-300 ms at 2,000 reports (frozen on return).
 
@@ -125,7 +134,36 @@ class IndexViews:
     def sentences_of(self, pid: str) -> list[str]:
         """The folded sentences of one paragraph (none for an id outside the rows)."""
         row = self.row.get(pid)
-        return self._sentence_rows[row] if row is not None else []
+        if row is None:
+            return []
+        if self._flat is not None:
+            flat, bounds = self._flat
+            return flat[bounds[row] : bounds[row + 1]]
+        return self._sentence_rows[row]
+
+    @functools.cached_property
+    def _sections(self) -> tuple[list[str], np.ndarray]:
+        """The distinct innermost sections and each row's index into them."""
+        paragraphs = self._paragraphs
+        if isinstance(paragraphs, ParagraphTable):  # its coded column, without making a paragraph per row
+            return paragraphs.coded("section")
+        return _coded([paragraphs[pid].section for pid in self.order])
+
+    def folded_section(self, section: str) -> str:
+        """A section heading folded (:func:`fold`) and stripped of punctuation, as the support features read it.
+
+        Remembered: a which-towns question reads ~150 sections and folding (OpenCC) each took ~10 ms in all.
+        """
+        folded = self._folded_sections.get(section)
+        if folded is None:
+            folded = self._folded_sections[section] = PUNCT.sub("", fold(section))
+        return folded
+
+    def sections_of(self, rows: np.ndarray) -> tuple[list[str], np.ndarray]:
+        """The distinct innermost sections of ``rows`` and each row's index into them."""
+        names, codes = self._sections
+        used, inverse = np.unique(codes[np.asarray(rows, dtype=np.int64)], return_inverse=True)
+        return [names[c] for c in used.tolist()], inverse.reshape(-1).astype(np.int64, copy=False)
 
     def bm25_scores(self, terms: list[str]) -> np.ndarray:
         """BM25 score of every row for the terms."""
@@ -162,24 +200,32 @@ class IndexViews:
         rows = rows[np.arange(len(rows)) - group_start < per_town]
         rows = rows[np.lexsort((rows, -scores[rows]))]
         order = self.order
-        return [SignalHit(order[i], score, signal) for i, score in zip(rows.tolist(), scores[rows].tolist())]
+        # Thousands of hits a question: made without a Python-level call each (the named tuple's __new__).
+        ids = map(order.__getitem__, rows.tolist())
+        made = zip(ids, scores[rows].tolist(), itertools.repeat(signal))
+        return list(map(tuple.__new__, itertools.repeat(SignalHit), made))
 
 
 class SavedEvidence(EvidenceIndex):
-    """The views' evidence index, with the sentences stating a figure as the builder saved them.
+    """The views' evidence index, with the sentence masks as the builder saved them.
 
     Searching :data:`assistant.text.NUMBER` in each of ~170,000 sentences took ~200 ms of CPU, paid by
     the first question asking for a figure after every open at 2,000 reports; :func:`build_index_forms`
-    saves that mask with the forms and it is memory-mapped here.
+    saves that mask with the forms and it is memory-mapped here. So is the mask of sentences holding a
+    digit (:data:`assistant.evidence.DIGIT`, the support model's ``numeric`` feature; ~40 ms to compute).
+    A knowledge base built before a mask was saved computes it on first use, the same flags.
 
     Args:
         numerals: The saved mask, one flag per sentence (None: computed on first use, as the base class does).
+        digits: The saved digit mask, likewise.
         *args, **kwargs: As :class:`assistant.evidence.EvidenceIndex`.
     """
 
-    def __init__(self, *args, numerals: np.ndarray | None = None, **kwargs) -> None:
+    def __init__(self, *args, numerals: np.ndarray | None = None, digits: np.ndarray | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._saved_numerals = numerals if numerals is not None and len(numerals) == len(self.sentence_texts) else None
+        n = len(self.sentence_texts)
+        self._saved_numerals = numerals if numerals is not None and len(numerals) == n else None
+        self._saved_digits = digits if digits is not None and len(digits) == n else None
 
     @property
     def numerals_saved(self) -> bool:
@@ -190,13 +236,40 @@ class SavedEvidence(EvidenceIndex):
         """Sentences stating a figure (the saved mask when there is one)."""
         return self._saved_numerals if self._saved_numerals is not None else super().numerals()
 
+    @property
+    def digits_saved(self) -> bool:
+        """Whether the digit mask was saved (else the first question asking for a figure computes it)."""
+        return self._saved_digits is not None
 
-def _saved_numerals(data: dict | None, order: list[str], generation: str) -> np.ndarray | None:
-    """The saved sentences-with-a-figure mask, when the forms it goes with are the rows' and :data:`NUMBER` is unchanged."""
+    def digits(self) -> np.ndarray:
+        """Sentences holding a digit (the saved mask when there is one)."""
+        return self._saved_digits if self._saved_digits is not None else super().digits()
+
+
+def _planted_flags(paragraphs: Mapping[str, Paragraph], order: list[str], previous: dict | None) -> np.ndarray:
+    """Whether each row's paragraph reads as an instruction to the assistant (:func:`is_instruction`).
+
+    Reused from the previous forms file for unchanged paragraphs (an id names fixed content)
+    when the same rule made them; the first build after the flags were added checks every
+    paragraph once (~30 µs each).
+    """
+    known: dict[str, bool] = {}
+    if previous and previous.get("planted_pattern") == PLANTED.pattern and previous.get("planted") is not None:
+        if len(previous.get("ids") or []) == len(previous["planted"]):
+            known = dict(zip(previous["ids"], previous["planted"].tolist()))
+    flags = (known[pid] if pid in known else is_instruction(paragraphs[pid].text) for pid in order)
+    return np.fromiter(flags, dtype=bool, count=len(order))
+
+
+def _saved_mask(
+    data: dict | None, order: list[str], generation: str, name: str, pattern: re.Pattern
+) -> np.ndarray | None:
+    """A saved mask (of sentences: ``numerals``, ``digits``; of rows: ``planted``), when the forms it goes with are the rows' and
+    the pattern that made it is unchanged (else None: computed on first use)."""
     if not data or data.get("generation") != generation or data.get("ids") != order:
         return None
-    mask = data.get("numerals")
-    return mask if mask is not None and data.get("numerals_pattern") == NUMBER.pattern else None
+    mask = data.get(name)
+    return mask if mask is not None and data.get(f"{name}_pattern") == pattern.pattern else None
 
 
 def _coded(values: list[str]) -> tuple[list[str], np.ndarray]:
@@ -298,7 +371,8 @@ def _rows(forms: dict, order: list[str]) -> tuple[list, list, list]:
 
 def read_forms(folder) -> dict | None:
     """The saved forms: ``{"generation", "version", "ids", "folded", "headings", "sentences", "pinyin"}``
-    (row-aligned lists) from ``index-forms.npz``, memory-mapped string blocks; else the
+    (row-aligned; ``sentences`` a :class:`SentenceRows` over the flat block) from ``index-forms.npz``,
+    memory-mapped string blocks, with the saved sentence masks (``numerals``, ``digits``); else the
     ``{"generation", "version", "forms": {pid: [folded, heading, sentences]}, "pinyin"}`` of an older
     knowledge base's ``index-forms.json``; None when neither can be read.
     """
@@ -311,19 +385,25 @@ def read_forms(folder) -> dict | None:
         folded = unpack_strings(arrays["folded_utf8"], arrays["folded_offsets"])
         headings = unpack_strings(arrays["headings_utf8"], arrays["headings_offsets"])
         flat = unpack_strings(arrays["sentences_utf8"], arrays["sentences_offsets"])
-        bounds = arrays["sentence_starts"].tolist()
+        sentences = SentenceRows(flat, arrays["sentence_starts"])
         meta = json.loads(str(arrays["meta"][()]))
         numerals = arrays.get("numerals")  # absent in files written before it was saved
+        digits = arrays.get("digits")  # likewise
+        planted = arrays.get("planted")  # likewise
     except (KeyError, ValueError):
         return None
-    if not len(ids) == len(folded) == len(headings) == len(bounds) - 1 or bounds[-1] != len(flat):
+    if not len(ids) == len(folded) == len(headings) == len(sentences) or sentences.bounds[-1] != len(flat):
         return None
     return {
         "generation": tag_of(arrays), "version": meta.get("version"), "ids": ids, "folded": folded,
-        "headings": headings, "sentences": [flat[a:b] for a, b in zip(bounds, bounds[1:])],
+        "headings": headings, "sentences": sentences,
         "pinyin": meta.get("pinyin"), "towns": meta.get("towns"), "aliases": meta.get("aliases"),
         "numerals": None if numerals is None else numerals.astype(bool, copy=False),
         "numerals_pattern": meta.get("numerals_pattern"),
+        "digits": None if digits is None else digits.astype(bool, copy=False),
+        "digits_pattern": meta.get("digits_pattern"),
+        "planted": None if planted is None else planted.astype(bool, copy=False),
+        "planted_pattern": meta.get("planted_pattern"),
     }  # fmt: skip
 
 
@@ -349,7 +429,8 @@ def build_index_forms(kb: KnowledgeBase) -> None:
         # Converting an older knowledge base: its n-gram files were written unaligned (read, not mapped).
         for name in NGRAM_FILES:
             (kb.dir / name).unlink(missing_ok=True)
-    forms = _fold_forms(paragraphs, _previous_forms(read_forms(kb.dir)))
+    previous = read_forms(kb.dir)
+    forms = _fold_forms(paragraphs, _previous_forms(previous))
     towns = kb.towns()
     pinyin = {t: pinyin_aliases(t) for t in towns}
     order = kb.row_ids
@@ -370,9 +451,11 @@ def build_index_forms(kb: KnowledgeBase) -> None:
         write=True,
     )
     arrays["numerals"] = evidence.numerals()  # read by SavedEvidence; tied to the pattern that made it
+    arrays["digits"] = evidence.digits()  # likewise
+    arrays["planted"] = _planted_flags(paragraphs, order, previous)  # read by the support judge
     meta = {
         "version": FORMS_VERSION, "pinyin": pinyin, "towns": towns, "aliases": _fold_aliases(towns, pinyin),
-        "numerals_pattern": NUMBER.pattern,
+        "numerals_pattern": NUMBER.pattern, "digits_pattern": DIGIT.pattern, "planted_pattern": PLANTED.pattern,
     }  # fmt: skip
     arrays["meta"] = np.array(json.dumps(meta, ensure_ascii=False))
     save_arrays(kb.dir / FORMS_FILE, generation, arrays)

@@ -208,10 +208,11 @@ def test_saved_figure_mask_is_what_the_evidence_index_computes(fresh_copy):
         data = views.read_forms(fresh_copy)
         order = assistant.kb.row_ids
         generation = assistant.kb.catalog.get_state("generation", "0")
-        assert views._saved_numerals(data, order, generation) is not None
-        assert views._saved_numerals({**data, "numerals_pattern": "other"}, order, generation) is None
-        assert views._saved_numerals(data, order, "another generation") is None
-        assert views._saved_numerals(data, order[:-1], generation) is None
+        number = views.NUMBER
+        assert views._saved_mask(data, order, generation, "numerals", number) is not None
+        assert views._saved_mask({**data, "numerals_pattern": "other"}, order, generation, "numerals", number) is None
+        assert views._saved_mask(data, order, "another generation", "numerals", number) is None
+        assert views._saved_mask(data, order[:-1], generation, "numerals", number) is None
         short = views.SavedEvidence(["甲"], [""], [["甲"]], numerals=np.ones(3, dtype=bool))
         assert short.numerals().tolist() == [False] and not short.numerals_saved  # wrong length: not used
     finally:
