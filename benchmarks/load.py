@@ -59,7 +59,7 @@ class LoadResult:
         errors: One line per question that got no answer.
         mismatches: Questions whose loaded answer differs from the single-user answer.
         wall_s: Seconds from the first question to the last answer under load.
-        bytes: Bytes of the event stream of each answered question (what one chat turn sends).
+        bytes: Bytes each answered question's turn sends to a browser (its data as UTF-8 JSON).
         reference: The single-user answers of each sequence the users asked.
     """
 
@@ -116,7 +116,9 @@ class AppClient:
         self.prefix = parts.path.rstrip("/")
         self.timeout = timeout
         self.session_hash = uuid.uuid4().hex[:11]
-        self.last_bytes = 0  # bytes of the latest answer's event stream
+        # The latest answer's data as UTF-8 JSON: what the browser's event stream carries (orjson).
+        # The /call/ API writes the same data with non-ASCII escaped, about twice the bytes.
+        self.last_bytes = 0
         self._conn: http.client.HTTPConnection | None = None
 
     def _request(self, method: str, path: str, body: dict | None = None) -> http.client.HTTPResponse:
@@ -150,14 +152,14 @@ class AppClient:
         response = self._request("GET", f"/gradio_api/call/ask/{event_id}")
         if response.status != 200:
             raise LoadError(f"HTTP {response.status} on the event stream")
-        event, self.last_bytes = "", 0
+        event = ""
         for raw in response:  # server-sent events: "event: …" then "data: …"
-            self.last_bytes += len(raw)
             line = raw.decode("utf-8").rstrip("\n")
             if line.startswith("event:"):
                 event = line[6:].strip()
             elif line.startswith("data:") and event in ("complete", "error"):
                 data = json.loads(line[5:].strip() or "null")
+                self.last_bytes = len(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
                 response.read()  # drain, so the connection can be reused
                 if event == "error":
                     raise LoadError(f"error event: {str(data)[:200]}")

@@ -59,6 +59,8 @@ def test_reply_text_and_summary():
 def test_concurrency_limit_from_environment():
     assert concurrency_limit({}) == DEFAULT_CONCURRENCY
     assert concurrency_limit({"ASSISTANT_CONCURRENCY": "2"}) == 2
+    assert concurrency_limit({}, workers=2) == max(DEFAULT_CONCURRENCY, 4)
+    assert concurrency_limit({}, workers=8) == 16 and concurrency_limit({"ASSISTANT_CONCURRENCY": "3"}, workers=8) == 3
     with pytest.raises(ValueError):
         concurrency_limit({"ASSISTANT_CONCURRENCY": "many"})
 

@@ -352,6 +352,21 @@ class ChatTab:
             yield pending, "", gr.skip(), gr.skip(), session
         yield self.chat(question, towns, mode, session)
 
+    def chat_turn(self, question: str, towns: list[str] | None, mode: str, session: ChatSession | None) -> tuple:
+        """UI handler of a question: :meth:`chat`, and the export buttons in the same reply.
+
+        One request per turn: the buttons were a second event after each answer.
+        """
+        out = self.chat(question, towns, mode, session)
+        return (*out, *self.export_buttons(out[4]))
+
+    def chat_turn_stream(
+        self, question: str, towns: list[str] | None, mode: str, session: ChatSession | None
+    ) -> Iterator[tuple]:
+        """Streaming variant of :meth:`chat_turn` (LLM configured)."""
+        for out in self.chat_stream(question, towns, mode, session):
+            yield (*out, *self.export_buttons(out[4]))
+
     def show_citation(self, choice: str | None, session: ChatSession | None) -> str:
         """HTML of the chosen citation of the latest answer (or the hint)."""
         if choice in (None, "") or not isinstance(session, ChatSession) or not session.last:
@@ -508,9 +523,9 @@ class ChatTab:
         stream = bool(self.settings.llm_url)
         chatbot, question, citations, panel = c["chatbot"], c["question"], c["citations"], c["panel"]
         send, town_filter, mode, clear = c["send"], c["town_filter"], c["mode"], c["clear"]
-        chat_fn = self.chat_stream if stream else self.chat
-        chat_out = [chatbot, question, citations, panel, session]
+        chat_fn = self.chat_turn_stream if stream else self.chat_turn
         exports_out = [c["export_buttons"][key] for key in EXPORTS]
+        chat_out = [chatbot, question, citations, panel, session, *exports_out]
         for trigger, name in ((send.click, "ask"), (question.submit, "ask_submit")):
             trigger(
                 chat_fn,
@@ -519,7 +534,7 @@ class ChatTab:
                 api_name=name,
                 api_visibility="public" if name == "ask" else "undocumented",
                 show_progress="minimal",
-            ).then(self.export_buttons, inputs=[session], outputs=exports_out, api_visibility="private", queue=False)
+            )
         mode.change(self.on_mode, inputs=[mode], outputs=[question], api_visibility="private", queue=False)
         # A user's pick only (the list changes with every answer and every page turned).
         citations.input(
