@@ -375,11 +375,12 @@ def load_served(
     """
     pids = server.pids
     memory = MemorySampler(lambda: server.pids)
-    cpu = {"before": cpu_seconds(pids), "server_before": cpu_seconds(pids[:1])}
+    cpu = {"before": cpu_seconds(pids), "server_before": cpu_seconds(pids[:1]), "client_before": time.process_time()}
 
     def loaded() -> None:  # the load's CPU only, not the reference answers'
         cpu["load"] = cpu_seconds(server.pids) - cpu["before"]
         cpu["server"] = cpu_seconds(pids[:1]) - cpu["server_before"]
+        cpu["client"] = time.process_time() - cpu["client_before"]
 
     with memory:
         result = run_load(server.url, questions, users=users, per_user=per_user, before_reference=loaded,
@@ -390,6 +391,8 @@ def load_served(
     # rendering, Gradio's queue and JSON: the part that runs under one interpreter lock).
     summary["load_cpu_ms_per_answer"] = _round(cpu["load"] * 1000 / answered) if answered else None
     summary["load_server_cpu_ms_per_answer"] = _round(cpu["server"] * 1000 / answered) if answered else None
+    # The simulated users' own CPU (reading the answers' JSON): on the same cores as the server here.
+    summary["load_client_cpu_ms_per_answer"] = _round(cpu["client"] * 1000 / answered) if answered else None
     summary["load_workers"] = len(pids) - 1
     summary["load_server_start_s"] = _round(server.start_s, 1)
     summary.update(memory.summary())
