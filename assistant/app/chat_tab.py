@@ -38,12 +38,23 @@ log = logging.getLogger(__name__)
 
 _INLINE_LABEL = re.compile(r"〔[^〔〕\n]+〕")
 
+# An earlier answer is kept in the chat with its first lines only: every turn sends the whole
+# conversation to the browser, and one which-towns answer at 2,000 reports is 1,200 lines (~260 KB,
+# sent again with each later turn). The full answer stays in the conversation export.
+EARLIER_LINES = 40
+
+# Citations the list shows at once: a which-towns answer at 2,000 reports cites 1,200 paragraphs
+# (~80 KB of choices with every turn); the others are a page away, and every label in the answer
+# text opens its card directly.
+CITATION_PAGE = 50
+PAGE_CHOICE = "page:"  # value prefix of the list's 上一页 / 下一页 entries
+
 # The export buttons of the 问答 tab, in their order on the page.
 EXPORT_LABELS = {"docx": "Word (.docx)", "md": "Markdown (.md)", "conversation": "整个对话 (.md)"}
 EXPORTS = tuple(EXPORT_LABELS)
 
-# Clicking a citation label in the answer text picks the same entry of the citation list (whose
-# change event renders the paragraph card), so text and list open one card. On a phone the card
+# Clicking a citation label in the answer text opens its paragraph card and selects its entry of
+# the citation list, so text and list open one card. On a phone the card
 # is a sheet over the bottom of the chat (see PAGE_CSS), dismissed by its 关闭 button.
 CITATION_JS = """
 if (!window.__citeLinks) {
@@ -53,14 +64,12 @@ if (!window.__citeLinks) {
     if (link) {
       event.preventDefault();
       event.stopPropagation();
-      const n = parseInt(link.getAttribute('href').slice(6), 10);
-      const radios = document.querySelectorAll('#citations input[type=radio]');
       const panel = document.querySelector('#citation-panel');
       if (panel) panel.classList.remove('cite-dismissed');
-      if (radios[n]) {
-        radios[n].click();
-        radios[n].closest('label')?.scrollIntoView({block: 'nearest'});
-      }
+      // The list holds one page of the citations: the server opens the card and turns the list
+      // to the page of this one (see ChatTab.open_citation).
+      window.__citePick = link.getAttribute('href').slice(6);
+      document.querySelector('#cite-open')?.click();
       return;
     }
     if (event.target.closest && event.target.closest('#citation-panel .cite-close')) {
@@ -201,18 +210,81 @@ class ChatTab:
         return "\n\n".join(parts)
 
     @staticmethod
-    def _citation_choices(turn: dict | None) -> list[tuple[str, str]]:
-        """Radio choices ``[n] 镇 · 章节 · 第N段``: one per cited paragraph, numbered as in exports."""
-        if not turn:
-            return []
-        return [
-            (f"[{i}] {label.strip('〔〕')}", str(i - 1)) for i, (label, _) in enumerate(turn.get("sources") or (), 1)
-        ]
+    def _render_earlier(turn: dict) -> str:
+        """Chat bubble Markdown of an answer once a later one is shown: labels as plain text, long answers cut.
 
-    def _citation_radio(self, turn: dict | None) -> Any:
-        choices = self._citation_choices(turn)
+        The citation list and its links then belong to the later answer, so this one's labels
+        are no longer links (a link would open the later answer's paragraph of the same number).
+        """
+        parts = []
+        if turn.get("resolved") and turn["resolved"] != turn["question"]:
+            parts.append(f"*（按“{md_escape(turn['resolved'])}”理解）*")
+        if turn.get("kind") == "draft":
+            parts.append(f"**{md_escape(turn['title'])}**")
+        lines = md_escape(turn["markdown"]).split("\n")
+        if len(lines) > EARLIER_LINES:
+            shown = "\n".join(lines[:EARLIER_LINES]).rstrip()
+            parts.append(f"{shown}\n\n*……（较早的答复共 {len(lines)} 行，此处只显示前 {EARLIER_LINES} 行；"
+                         "完整内容请用“整个对话 (.md)”导出。）*")  # fmt: skip
+        else:
+            parts.append("\n".join(lines))
+        if turn.get("notice"):
+            parts.append(f"*{md_escape(turn['notice'])}*")
+        return "\n\n".join(parts)
+
+    @staticmethod
+    def _citation_choices(turn: dict | None, page: int = 0) -> list[tuple[str, str]]:
+        """Radio choices ``[n] 镇 · 章节 · 第N段`` of one page: one per cited paragraph, numbered as in exports.
+
+        A page after the first starts with an entry back, a page before the last ends with one on.
+        """
+        sources = (turn or {}).get("sources") or ()
+        pages = -(-len(sources) // CITATION_PAGE)
+        page = min(max(page, 0), max(pages - 1, 0))
+        start = page * CITATION_PAGE
+        end = min(start + CITATION_PAGE, len(sources))
+        choices = [(f"[{i + 1}] {sources[i][0].strip('〔〕')}", str(i)) for i in range(start, end)]
+        if page > 0:
+            choices.insert(
+                0, (f"◂ 前 {CITATION_PAGE} 处（第 {start - CITATION_PAGE + 1}–{start} 处）", f"{PAGE_CHOICE}{page - 1}")
+            )
+        if end < len(sources):
+            last = min(end + CITATION_PAGE, len(sources))
+            choices.append(
+                (f"▸ 后面的引用（第 {end + 1}–{last} 处，共 {len(sources)} 处）", f"{PAGE_CHOICE}{page + 1}")
+            )
+        return choices
+
+    def _citation_radio(self, turn: dict | None, page: int = 0, value: str | None = None) -> Any:
+        choices = self._citation_choices(turn, page)
         label = "可能相关段落（点击查看原文）" if turn and turn.get("related") else "引用（点击查看原文）"
-        return gr.Radio(choices=choices, value=None, label=label, visible=bool(choices))
+        return gr.Radio(choices=choices, value=value, label=label, visible=bool(choices))
+
+    def pick_citation(self, choice: str | None, session: ChatSession | None) -> tuple:
+        """UI handler of the citation list: a citation opens its card, a 前/后 entry turns the page.
+
+        Returns:
+            (citation panel, citation list).
+        """
+        if isinstance(choice, str) and choice.startswith(PAGE_CHOICE) and isinstance(session, ChatSession):
+            try:
+                page = int(choice[len(PAGE_CHOICE) :])
+            except ValueError:
+                return gr.skip(), gr.skip()
+            return gr.skip(), self._citation_radio(session.last, page)
+        return self.show_citation(choice, session), gr.skip()
+
+    def open_citation(self, choice: str | None, session: ChatSession | None) -> tuple:
+        """UI handler of a citation label clicked in the answer text: its card, and the list at its page.
+
+        Returns:
+            (citation list, citation panel).
+        """
+        panel = self.show_citation(choice, session)
+        if panel == PANEL_HINT:
+            return gr.skip(), panel
+        index = int(choice)  # show_citation found it, so it is a number
+        return self._citation_radio(session.last, index // CITATION_PAGE, value=str(index)), panel
 
     def chat(self, question: str, towns: list[str] | None, mode: str, session: ChatSession | None) -> tuple:
         """Chat handler: append the question and its answer to the session's messages.
@@ -257,9 +329,13 @@ class ChatTab:
             session.messages = session.messages + [user, {"role": "assistant", "content": message}]
             return session.messages, question, gr.skip(), gr.skip(), session
         turn["sources"] = group_sources(turn.get("blocks") or turn["markdown"], turn["citations"])
+        messages = list(session.messages)
+        if session.last is not None and session.answer_at is not None:
+            messages[session.answer_at] = {"role": "assistant", "content": self._render_earlier(session.last)}
         session.turns.append(turn)
         session.last = turn
-        session.messages = session.messages + [user, {"role": "assistant", "content": self._render_turn(turn)}]
+        session.answer_at = len(messages) + 1
+        session.messages = messages + [user, {"role": "assistant", "content": self._render_turn(turn)}]
         return session.messages, "", self._citation_radio(turn), PANEL_HINT, session
 
     def chat_stream(
@@ -275,6 +351,21 @@ class ChatTab:
             ]
             yield pending, "", gr.skip(), gr.skip(), session
         yield self.chat(question, towns, mode, session)
+
+    def chat_turn(self, question: str, towns: list[str] | None, mode: str, session: ChatSession | None) -> tuple:
+        """UI handler of a question: :meth:`chat`, and the export buttons in the same reply.
+
+        One request per turn: the buttons were a second event after each answer.
+        """
+        out = self.chat(question, towns, mode, session)
+        return (*out, *self.export_buttons(out[4]))
+
+    def chat_turn_stream(
+        self, question: str, towns: list[str] | None, mode: str, session: ChatSession | None
+    ) -> Iterator[tuple]:
+        """Streaming variant of :meth:`chat_turn` (LLM configured)."""
+        for out in self.chat_stream(question, towns, mode, session):
+            yield (*out, *self.export_buttons(out[4]))
 
     def show_citation(self, choice: str | None, session: ChatSession | None) -> str:
         """HTML of the chosen citation of the latest answer (or the hint)."""
@@ -407,6 +498,9 @@ class ChatTab:
                 with gr.Column(scale=2, min_width=300):
                     citations = gr.Radio(choices=[], label="引用（点击查看原文）", visible=False, elem_id="citations")
                     panel = gr.HTML(PANEL_HINT, elem_id="citation-panel", padding=True, js_on_load=CITATION_JS)
+                    # What a label clicked in the answer text opens (set and clicked by CITATION_JS).
+                    cite_pick = gr.Textbox(visible="hidden", elem_id="cite-pick")
+                    cite_open = gr.Button(visible="hidden", elem_id="cite-open")
                     gr.Markdown("**导出当前答复**（含引用列表）", elem_id="export-title")
                     with gr.Row():
                         # A file is written only when its button is clicked: the click builds it into
@@ -421,6 +515,7 @@ class ChatTab:
         return {
             "chatbot": chatbot, "question": question, "send": send, "mode": mode, "town_filter": town_filter,
             "clear": clear, "citations": citations, "panel": panel, "export_buttons": buttons, "export_files": files,
+            "cite_pick": cite_pick, "cite_open": cite_open,
         }  # fmt: skip
 
     def _wire_chat(self, c: dict[str, Any], session: Any) -> None:
@@ -428,9 +523,9 @@ class ChatTab:
         stream = bool(self.settings.llm_url)
         chatbot, question, citations, panel = c["chatbot"], c["question"], c["citations"], c["panel"]
         send, town_filter, mode, clear = c["send"], c["town_filter"], c["mode"], c["clear"]
-        chat_fn = self.chat_stream if stream else self.chat
-        chat_out = [chatbot, question, citations, panel, session]
+        chat_fn = self.chat_turn_stream if stream else self.chat_turn
         exports_out = [c["export_buttons"][key] for key in EXPORTS]
+        chat_out = [chatbot, question, citations, panel, session, *exports_out]
         for trigger, name in ((send.click, "ask"), (question.submit, "ask_submit")):
             trigger(
                 chat_fn,
@@ -439,9 +534,19 @@ class ChatTab:
                 api_name=name,
                 api_visibility="public" if name == "ask" else "undocumented",
                 show_progress="minimal",
-            ).then(self.export_buttons, inputs=[session], outputs=exports_out, api_visibility="private", queue=False)
+            )
         mode.change(self.on_mode, inputs=[mode], outputs=[question], api_visibility="private", queue=False)
-        citations.change(self.show_citation, inputs=[citations, session], outputs=[panel], api_visibility="private")
+        # A user's pick only (the list changes with every answer and every page turned).
+        citations.input(
+            self.pick_citation, inputs=[citations, session], outputs=[panel, citations], api_visibility="private"
+        )
+        c["cite_open"].click(
+            self.open_citation,
+            inputs=[c["cite_pick"], session],
+            outputs=[citations, panel],
+            js="(pick, session) => [String(window.__citePick ?? ''), session]",
+            api_visibility="private",
+        )
         clear_out = [chatbot, question, citations, panel, session, *exports_out]
         clear.click(self.clear, outputs=clear_out, api_visibility="private")
         chatbot.clear(self.clear, outputs=clear_out, api_visibility="private")

@@ -293,6 +293,7 @@ class ChatSession:
         messages: Chatbot messages ``{"role", "content"}``.
         turns: ``{"question", "resolved", "title", "markdown", "citations"}`` per answer.
         last: The latest turn (what the export buttons write).
+        answer_at: Index in ``messages`` of the latest turn's answer (shown in full, with links).
     """
 
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -300,6 +301,7 @@ class ChatSession:
     messages: list[dict] = field(default_factory=list)
     turns: list[dict] = field(default_factory=list)
     last: dict | None = None
+    answer_at: int | None = None
 
 
 @dataclass

@@ -76,7 +76,8 @@ class AssistantApp(ChatTab, KnowledgeBaseTab, StatsTab):
         self.query_vectors = share_query_vectors(assistant)
         # The same question asked again (by any session) while the knowledge base is unchanged gets
         # the answer computed the first time. Extractive answers only: an LLM's are its own each time.
-        self.answers: AnswerCache | None = None if self.settings.llm_url else AnswerCache()
+        remember = self.settings.answer_cache and not self.settings.llm_url
+        self.answers: AnswerCache | None = AnswerCache() if remember else None
         self._lock = RWLock()
         self._writer: Assistant | None = None
         self._writer_guard = threading.Lock()
