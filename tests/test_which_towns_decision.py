@@ -170,6 +170,19 @@ def test_a_town_is_read_by_the_meaning_of_any_of_its_candidates_the_more_the_fur
     assert table["window_any_gap"][0] == 0.0
 
 
+def test_any_candidates_meaning_reads_a_towns_few_likeliest_candidates():
+    """At 2,000 reports a town has several candidates; only its likeliest few are read (bounded cost)."""
+    towns = [
+        _match("乙镇", [0.3, 0.1, 0.25, 0.05, 0.2], matched=False, ruled=False, relevance=0.5),
+        _match("丙镇", [0.3], matched=False, ruled=False, relevance=0.4),
+        _match("丁镇", [0.3], matched=False, ruled=False, relevance=0.3),
+    ]
+    # 乙镇's fourth candidate (support 0.05, not among its three likeliest) has the best window.
+    similarity = {"乙镇-0": 0.8, "乙镇-2": 0.8, "乙镇-4": 0.8, "乙镇-3": 0.99, "丙镇-0": 0.9, "丁镇-0": 0.7}
+    table, _ = town_table(_Retriever(similarity), _retrieval("哪些镇有调解室？", towns))
+    assert table["window_any_z"][0] < table["window_any_z"][1]
+
+
 def test_the_packaged_model_reads_any_candidates_meaning():
     model = which_towns_model()
     assert {"window_any_z", "wording_gap", "window_any_gap"} <= set(model.features)

@@ -244,6 +244,8 @@ def _support_by_town(towns: tuple[TownMatch, ...]) -> tuple[np.ndarray, np.ndarr
 
 WINDOW_TOWNS = 100
 """How many towns the window standing is read for: the likeliest of those the rule leaves open."""
+ANY_CANDIDATES = 3
+"""How many of a town's candidates (its likeliest by support first) ``window_any_z`` reads."""
 
 
 def _window_z(
@@ -267,8 +269,8 @@ def _window_z(
     vector = retriever.embed_query(dense_text(query, _unit_scope(retriever, query), retriever.aliases))
     paragraphs = retriever.kb.paragraphs
     towns = retrieval.towns
-    # Every candidate of the towns read, in one catalogue read; the likeliest is among them.
-    read = [[pid for pid in dict.fromkeys((likeliest[i], *towns[i].judged)) if pid in paragraphs] for i in open_at]
+    # The likeliest candidates of the towns read, in one catalogue read; the likeliest first.
+    read = [[pid for pid in _likeliest_first(towns[i], likeliest[i]) if pid in paragraphs] for i in open_at]
     found = vectors.best_many([paragraphs[pid] for pids in read for pid in pids], vector)
     lead, best, at = [], [], 0
     for i, pids in zip(open_at, read):
@@ -278,6 +280,15 @@ def _window_z(
         best.append(max(values) if values else np.nan)
         at += len(pids)
     return _standardised(lead, open_at, n), _standardised(best, open_at, n)
+
+
+def _likeliest_first(match: TownMatch, likeliest: str) -> list[str]:
+    """A town's :data:`ANY_CANDIDATES` candidates of highest support, its likeliest first."""
+    support = _column(match, "support")
+    ranked = (
+        [match.judged[j] for j in np.argsort(-np.nan_to_num(support, nan=0.0), kind="stable")] if len(support) else []
+    )
+    return list(dict.fromkeys((likeliest, *ranked)))[:ANY_CANDIDATES]
 
 
 def _standardised(values: list[float], at: list[int], n: int) -> np.ndarray:
