@@ -117,6 +117,7 @@ def town_lines(ctx: Context, retrieval: Retrieval, lead: str) -> Answer:
 
 TOWN_FEATURES = (
     "support", "support_second", "support_logit_gap", "support_z", "question_support", "rule_towns", "dense_z", "bigram_z", "relevance_z", "coverage_known", "window_z",
+    "window_any_z", "wording_gap", "window_any_gap",
 )  # fmt: skip
 """A candidate town's features for the which-towns decision (:func:`town_table`):
 
@@ -127,7 +128,13 @@ TOWN_FEATURES = (
 - ``rule_towns``: log(1 + the number of towns the relevance-share rule matches): a question the reports
   answer in their own words is matched by the rule somewhere, one none answers rarely;
 - ``window_z``: the question's similarity to the best sentence window of its likeliest candidate, in
-  standard deviations over the likeliest towns the rule leaves open (NaN: not read, or not comparable).
+  standard deviations over the likeliest towns the rule leaves open (NaN: not read, or not comparable);
+- ``window_any_z``: the same over the best window of any of its candidates (its likeliest by support is
+  the one whose words match the question best; a question in the asker's own words is answered by
+  the candidate whose meaning matches, which support may rank second or third);
+- ``wording_gap``: 1 − the best coverage of the question's words among all towns' candidates: how far the
+  question's wording is from the reports' (an official asking in everyday words: near 1);
+- ``window_any_gap``: ``window_any_z`` × ``wording_gap``: meaning counts the more, the less the words match.
 """
 
 
@@ -217,7 +224,11 @@ def town_table(retriever: HybridRetriever, retrieval: Retrieval) -> tuple[dict[s
     }
     for name in ("support_logit_gap", "support_z", "dense_z", "bigram_z", "relevance_z", "coverage_known"):
         table[name] = candidates.best(name)
-    table["window_z"] = _window_z(retriever, retrieval, likeliest, table["support"])
+    table["window_z"], table["window_any_z"] = _window_z(retriever, retrieval, likeliest, table["support"])
+    known = table["coverage_known"]
+    gap = 1.0 - (float(np.nanmax(known)) if np.any(~np.isnan(known)) else 0.0)
+    table["wording_gap"] = np.full(len(towns), gap)
+    table["window_any_gap"] = np.nan_to_num(table["window_any_z"], nan=0.0) * gap
     return table, likeliest
 
 
@@ -233,32 +244,60 @@ def _support_by_town(towns: tuple[TownMatch, ...]) -> tuple[np.ndarray, np.ndarr
 
 WINDOW_TOWNS = 100
 """How many towns the window standing is read for: the likeliest of those the rule leaves open."""
+ANY_CANDIDATES = 3
+"""How many of a town's candidates (its likeliest by support first) ``window_any_z`` reads."""
 
 
 def _window_z(
     retriever: HybridRetriever, retrieval: Retrieval, likeliest: list[str], support: np.ndarray
-) -> np.ndarray:
-    """The best window similarity of each open town's likeliest candidate, standardised over those read.
+) -> tuple[np.ndarray, np.ndarray]:
+    """The best window similarity of each open town's likeliest candidate, and of any of its candidates, standardised.
 
     Read for the :data:`WINDOW_TOWNS` towns the rule leaves open with the highest support (the
     rule's towns are matched whatever their meaning; a town far down is not added on meaning
     alone, and at 2,000 reports reading every town's windows would cost more than the rest of the
     answer), with the question vector the dense query already embedded; NaN for the others.
+    Each series is standardised over the towns read (its own mean and spread).
     """
     query = retrieval.query
-    out = np.full(len(likeliest), np.nan)
+    n = len(likeliest)
     if not comparable(query):  # another script or language: every similarity is lower alike
-        return out
+        return np.full(n, np.nan), np.full(n, np.nan)
     open_towns = [i for i, m in enumerate(retrieval.towns) if not m.ruled]
     open_at = sorted(open_towns, key=lambda i: -support[i])[:WINDOW_TOWNS]
     vectors, _ = retriever.sentence_vectors()
     vector = retriever.embed_query(dense_text(query, _unit_scope(retriever, query), retriever.aliases))
     paragraphs = retriever.kb.paragraphs
-    found = vectors.best_many([paragraphs[likeliest[i]] for i in open_at], vector)
-    values = np.array([np.nan if v is None else v for v in found], dtype=np.float64)
-    known = values[~np.isnan(values)]
+    towns = retrieval.towns
+    # The likeliest candidates of the towns read, in one catalogue read; the likeliest first.
+    read = [[pid for pid in _likeliest_first(towns[i], likeliest[i]) if pid in paragraphs] for i in open_at]
+    found = vectors.best_many([paragraphs[pid] for pids in read for pid in pids], vector)
+    lead, best, at = [], [], 0
+    for i, pids in zip(open_at, read):
+        values = [v for v in found[at : at + len(pids)] if v is not None]
+        first = found[at] if pids and pids[0] == likeliest[i] else None
+        lead.append(np.nan if first is None else first)
+        best.append(max(values) if values else np.nan)
+        at += len(pids)
+    return _standardised(lead, open_at, n), _standardised(best, open_at, n)
+
+
+def _likeliest_first(match: TownMatch, likeliest: str) -> list[str]:
+    """A town's :data:`ANY_CANDIDATES` candidates of highest support, its likeliest first."""
+    support = _column(match, "support")
+    ranked = (
+        [match.judged[j] for j in np.argsort(-np.nan_to_num(support, nan=0.0), kind="stable")] if len(support) else []
+    )
+    return list(dict.fromkeys((likeliest, *ranked)))[:ANY_CANDIDATES]
+
+
+def _standardised(values: list[float], at: list[int], n: int) -> np.ndarray:
+    """``values`` (of the towns ``at``) in standard deviations over those known; NaN elsewhere or with no spread."""
+    out = np.full(n, np.nan)
+    array = np.array(values, dtype=np.float64)
+    known = array[~np.isnan(array)]
     if len(known) >= 2 and float(known.std()) > 0:
-        out[open_at] = (values - known.mean()) / known.std()
+        out[at] = (array - known.mean()) / known.std()
     return out
 
 
