@@ -140,6 +140,23 @@ def test_threshold_choice_weighs_an_invented_answer_above_a_missed_one():
     assert 0.6 < overrule <= 0.7
 
 
+def test_overruling_with_a_sentence_stating_something_else_costs_as_an_invented_answer():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from fit_fact import choose_thresholds
+
+    # Where the retriever found nothing: three answerable questions. The one at 0.6 is best scored on a
+    # sentence that does not hold its evidence (a count of something else: "学法大课堂办了几期" answered
+    # with the 380 远程视频会见); answering it is no miss made right but an invented figure.
+    pairs = [
+        ({"answerable": True, "rule": False, "kind": COUNT, "labels": [1]}, np.array([0.5])),
+        ({"answerable": True, "rule": False, "kind": COUNT, "labels": [1, 0]}, np.array([0.2, 0.6])),
+        ({"answerable": True, "rule": False, "kind": COUNT, "labels": [1]}, np.array([0.7])),
+        ({"answerable": True, "rule": True, "kind": COUNT, "labels": [1]}, np.array([0.9])),
+    ]
+    _, overrule = choose_thresholds([r for r, _ in pairs], [p for _, p in pairs])
+    assert 0.6 < overrule <= 0.7
+
+
 def test_fit_writes_a_loadable_model(tmp_path):
     sys.path.insert(0, str(ROOT / "scripts"))
     from fit_fact import model_of
