@@ -6,8 +6,8 @@ share almost no word, while "三道沟镇给各村请法律顾问一年花了多
 tell the two apart; what can is whether the sentence states the *kind of thing* asked (a count, an
 amount of money, a share, a date, a person, a name) next to the question's meaning. This module
 reads, for every sentence of the named town's best paragraphs, features of both, and a logistic
-regression fitted on labelled questions (``scripts/fit_fact.py`` on ``tests/data/train18.jsonl``,
-``train20.jsonl`` and the fact items of ``train17.jsonl``; held-out figures in ``assistant/data/fact_model.json``) gives
+regression fitted on labelled questions (``scripts/fit_fact.py`` on ``tests/data/train18.jsonl`` and
+the fact items of ``train17.jsonl``; held-out figures in ``assistant/data/fact_model.json``) gives
 the probability that the sentence answers. A question is answered when its best sentence clears the
 fitted threshold, and abstains otherwise — so no passage then listed as "可能相关" clears it.
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 import pytest
 
 
-# Strict xfail: the fact decision scores 北留镇's 会前学法 passage 0.36 for this wording, under the fitted
-# overrule threshold 0.57 (assistant/data/fact_model.json, fitted on train18 + train17 + train20): the
-# retriever found none of the question's words there, and overruling it at 0.36 would also answer with
-# a count of something else (train20 t20-036's best sentence at 0.56 counts 远程视频会见, not 学法大课堂;
-# the demo holdout's unstated 消防演练 question at 0.39). A fix shows here.
-@pytest.mark.xfail(strict=True, reason="fact decision 0.36 < overrule threshold 0.57 (see comment)")
+# Strict xfail: the fact decision scores 北留镇's 会前学法 passage 0.32 for this wording, under the
+# overrule floor of 0.47 (scripts/fit_fact.py OVERRULE_FLOOR). The fit's own threshold, 0.25, answers
+# it but also invents a figure for the demo holdout's 消防演练 question; the training data has no
+# unstated question scored between 0.25 and 0.47 to place the threshold. A fix shows here.
+@pytest.mark.xfail(strict=True, reason="fact decision 0.32 < overrule floor 0.47 (see comment)")
 @pytest.mark.parametrize(
     "question",
     ["北留镇和三道沟镇开会之前先学一段法，各搞了几回？", "北留鎮和三道溝鎮開會之前先學一段法，各搞了幾回？"],
