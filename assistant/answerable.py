@@ -73,9 +73,11 @@ SHAPES_FILE = Path(__file__).with_name("data") / "answer_shapes.toml"
 _SHAPES = tomllib.loads(SHAPES_FILE.read_text("utf-8"))
 _ASKS = tuple((entry["type"], re.compile(entry["pattern"])) for entry in _SHAPES["ask"])  # first match wins
 _ASKS_PERSON_BY_OFFICE = re.compile(_SHAPES["ask_person_by_office"]["pattern"])
+_ASKS_PERSONAL_NAME = re.compile(_SHAPES["ask_personal_name"]["pattern"])
 _STATED = {key: re.compile(pattern) for key, pattern in _SHAPES["stated"].items()}
 _YEAR_DATE, _FIGURE, _MONEY = _STATED["year_date"], _STATED["count"], _STATED["money"]
 _SHARE, _DATE, _PROPER, _PERSON_MARK = _STATED["share"], _STATED["date"], _STATED["name"], _STATED["person"]
+_HOLDER = _STATED["holder"]
 _ASKED_UNIT, _STATED_UNIT, _ASKED_HEAD = _STATED["asked_unit"], _STATED["stated_unit"], _STATED["asked_head"]
 _PER_UNIT, _ASKS_PER_UNIT = _STATED["per_unit"], _STATED["asks_per_unit"]
 # Measure words that count the same kind of thing: the question's and the report's need not be the same word.
@@ -105,20 +107,33 @@ def asked_type(question: str, numeric: bool = False) -> str:
     return COUNT if numeric else OPEN
 
 
+def asks_personal_name(question: str) -> bool:
+    """Whether a person is asked by name ("组长叫什么名字"), not only who holds a post ("组长是谁").
+
+    >>> asks_personal_name("碧土乡法治政府建设领导小组组长叫什么名字？"), asks_personal_name("组长由谁担任？")
+    (True, False)
+    """
+    return bool(_ASKS_PERSONAL_NAME.search(fold(question)))
+
+
 def _blank(pattern: re.Pattern[str], text: str) -> str:
     """``text`` with ``pattern``'s matches blanked out, every other character where it was."""
     return pattern.sub(lambda m: " " * len(m.group()), text)
 
 
-def stated_spans(kind: str, text: str) -> list[tuple[int, int]]:
+def stated_spans(kind: str, text: str, named: bool = False) -> list[tuple[int, int]]:
     """Where ``text`` (folded: :func:`assistant.text.fold`) states an item of the asked ``kind``.
 
-    Character spans; the whole text for an open question.
+    Character spans; the whole text for an open question. A person is stated by name, or by the
+    office said to hold the asked post ("由镇党委书记任组长" answers "组长是谁") unless the question
+    asks the person's ``named`` (:func:`asks_personal_name`): an office names no one.
 
     >>> stated_spans("money", "罚款11.88万元")
     [(2, 9)]
     >>> stated_spans("count", "2024年，我镇聘请法律顾问")
     []
+    >>> stated_spans("person", "成立以镇党委书记为组长的领导小组"), stated_spans("person", "以镇党委书记为组长", named=True)
+    ([(6, 11)], [])
     """
     if kind == OPEN:
         return [(0, len(text))]
@@ -130,9 +145,10 @@ def stated_spans(kind: str, text: str) -> list[tuple[int, int]]:
         matches = list(_SHARE.finditer(text))
     elif kind == DATE:
         matches = list(_DATE.finditer(text))
+    elif kind == PERSON:
+        matches = list(_PERSON_MARK.finditer(text)) + ([] if named else list(_HOLDER.finditer(text)))
     else:
-        marks = _PERSON_MARK if kind == PERSON else _PROPER
-        return [m.span() for m in marks.finditer(text)]
+        matches = list(_PROPER.finditer(text))
     return [m.span() for m in matches]
 
 
@@ -144,16 +160,16 @@ def states(kind: str, text: str) -> bool:
 NEAR = 12  # characters either side of a stated item read as what it is about
 
 
-def near_coverage(grams: dict[str, float], kind: str, text: str) -> float:
+def near_coverage(grams: dict[str, float], kind: str, text: str, named: bool = False) -> float:
     """The best bigram coverage of the question in the :data:`NEAR` characters around an item of the asked kind.
 
-    ``text`` is folded (:func:`assistant.text.fold`).
+    ``text`` is folded (:func:`assistant.text.fold`); ``named`` as for :func:`stated_spans`.
 
     "人民调解员26人" states the count next to what is counted; "都配备了法律顾问、人民调解员" beside
     "13个村" does not — coverage of the whole sentence cannot tell the two apart.
     """
     best = 0.0
-    for start, end in stated_spans(kind, text):
+    for start, end in stated_spans(kind, text, named):
         window = INNER_PUNCT.sub("", text[max(0, start - NEAR) : end + NEAR])
         best = max(best, bigram_coverage(grams, window))
     return best
@@ -330,6 +346,7 @@ def candidate_features(
     kind = asked_type(query.text, query.numeric)
     unit = asked_unit(query.text) if kind == COUNT else None
     head = asked_head(query.text) if kind == COUNT else None
+    named = kind == PERSON and asks_personal_name(query.text)
     meaning = None
     embedded = dense_text(query, list(query.towns) or None, retriever.aliases)
     # The scale is the embedded text's: a named town's question embeds its folded (simplified) form, so a
@@ -352,8 +369,8 @@ def candidate_features(
         heading = headings[c.hit.section]
         sentence, following = folded[(c.hit.id, c.position)], folded.get((c.hit.id, c.position + 1), "")
         here, after = INNER_PUNCT.sub("", sentence), INNER_PUNCT.sub("", following)
-        stated_here = bool(stated_spans(kind, sentence))
-        stated_next = not stated_here and bool(following) and bool(stated_spans(kind, following))
+        stated_here = bool(stated_spans(kind, sentence, named))
+        stated_next = not stated_here and bool(following) and bool(stated_spans(kind, following, named))
         stated = sentence + following if stated_next else sentence
         standing, gap = meaning(c.hit.id, c.sentence) if meaning is not None else (None, None)
         out.append(
@@ -368,7 +385,7 @@ def candidate_features(
                 "unit": unit_stated(unit, stated),
                 "head": unit_stated(head, stated),
                 "per_unit": per_unit_only(query.text, stated) if kind == COUNT else 0.0,
-                "near": near_coverage(grams, kind, stated),
+                "near": near_coverage(grams, kind, stated, named),
                 "rank": float(c.rank),
                 "rule": float(rule),
             }
@@ -439,9 +456,10 @@ def names_anyone(kind: str, values: list[dict[str, float | None]]) -> bool:
     """False when a person is asked and no candidate sentence (or the one after it) names anyone by office.
 
     The retriever's answer to a question asking no figure is kept, but not when the asked item has a
-    shape none of the passages shows: "组长是谁" over "建立法治政府建设领导小组" names no one. A
-    person named by office (:data:`_PERSON_MARK`) is the one such shape a pattern tells reliably; a
-    name's is not (a quoted name, a title), so a name question's answer is kept.
+    shape none of the passages shows: "组长是谁" over "建立法治政府建设领导小组" names no one, nor does
+    "以镇党委书记为组长" for "组长叫什么名字" (:func:`stated_spans`). A person named by office
+    (:data:`_PERSON_MARK`, or the office holding the post where no name is asked) is the one such shape
+    a pattern tells reliably; a name's is not (a quoted name, a title), so a name question's answer is kept.
     """
     return kind != PERSON or any(v["type_here"] or v["type_next"] for v in values)
 

@@ -209,11 +209,18 @@ OVERRULE_FLOOR = 0.47
 
 
 def _net(side: list[tuple[dict, np.ndarray]], t: float, rule: bool) -> float:
-    """Questions a threshold makes right that the retriever had wrong, less COST times the reverse."""
+    """Questions a threshold makes right that the retriever had wrong, less COST times the reverse.
+
+    Where the retriever abstained, an answerable question answered from a sentence that does not
+    hold its evidence is wrong both before and after, but not alike: the abstention missed it, the
+    answer states a figure of something else ("学法大课堂办了几期" answered with the 380 远程视频会见).
+    That is an invented answer and costs as one.
+    """
     total = 0.0
     for r, p in side:
         now, before = right_at(r, p, (t, t)), r["answerable"] == rule
-        total += (now and not before) - COST[rule] * (before and not now)
+        invents = not rule and r["answerable"] and not now and says(r, p, (t, t))
+        total += (now and not before) - COST[rule] * ((before and not now) or invents)
     return total
 
 
