@@ -363,7 +363,8 @@ def bench(reports, queries, no_baseline, distinct, load_users, load_questions, o
     """性能基准：用 N 篇合成报告测导入吞吐、重复导入、检索/问答延迟、并发压测、内存与索引大小，并与朴素基线对比。
 
     Builds a fresh temporary index (``--db`` is not touched); ``--chroma-url`` runs it against a server.
-    The load run serves the app on 127.0.0.1 and asks through its HTTP API from a child process.
+    The load run starts ``python -m assistant serve`` on the index (127.0.0.1, default answer workers) and asks
+    through its HTTP API, once with the answer cache off and once with it on.
 
     Example: python -m assistant bench --reports 200 --distinct --no-baseline --json
     """
