@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 from pathlib import Path
 
@@ -55,6 +56,14 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture
+def fresh_copy(demo_db, tmp_path) -> Path:
+    """A private copy of the demo knowledge base that one test may change (its ingest lock left out)."""
+    target = tmp_path / "db"
+    shutil.copytree(demo_db, target, ignore=shutil.ignore_patterns(".ingest.lock"))
+    return target
 
 
 @pytest.fixture(scope="module")

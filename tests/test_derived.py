@@ -30,13 +30,6 @@ def _snapshot(folder: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def fresh_copy(demo_db, tmp_path):
-    target = tmp_path / "db"
-    shutil.copytree(demo_db, target, ignore=shutil.ignore_patterns(".ingest.lock"))
-    return target
-
-
 def _opened(db: Path):
     """An Assistant over ``db`` with the catalogue and Chroma open.
 

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -24,13 +23,6 @@ QUESTIONS = [
     "北留镇现有执法持证人员多少名？",
     "各镇在行政复议方面存在哪些问题？",
 ]
-
-
-@pytest.fixture
-def fresh_copy(demo_db, tmp_path):
-    target = tmp_path / "db"
-    shutil.copytree(demo_db, target, ignore=shutil.ignore_patterns(".ingest.lock"))
-    return target
 
 
 def _assistant(db: Path):
