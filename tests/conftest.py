@@ -6,6 +6,8 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -49,6 +51,29 @@ def demo_db(tmp_path_factory) -> Path:
     report = Assistant(Settings(db=str(db))).ingest([str(REPORTS)])
     assert report.documents == 5 and not report.errors
     return db
+
+
+def seed_embedding_cache(db, *sources) -> None:
+    """Put the embedding cache of the ``sources`` knowledge bases into ``db``'s new catalogue.
+
+    The cache maps model name + exact text to its vector, and a text's vector does not depend on the batch
+    it was embedded in (a county base built from scratch holds the same bytes as the real-world base alone),
+    so the ingest that follows builds the same knowledge base as from nothing, without embedding those texts
+    again. For fixtures whose point is not the embedding of reports another fixture embedded already.
+    """
+    import numpy as np
+
+    from vectorstore.catalog import Catalog
+
+    catalog = Catalog(db / "catalog.sqlite")
+    try:
+        for source in sources:
+            with closing(sqlite3.connect(f"file:{source / 'catalog.sqlite'}?mode=ro", uri=True)) as conn:
+                rows = conn.execute("SELECT key, vec FROM embeddings").fetchall()
+            with catalog.conn:
+                catalog.cache_vectors({key: np.frombuffer(vec, dtype=np.float32) for key, vec in rows})
+    finally:
+        catalog.close()
 
 
 def free_port() -> int:

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from assistant.cli import cli
-from tests.conftest import ROOT
+from tests.conftest import ROOT, seed_embedding_cache
 
 pytestmark = pytest.mark.slow
 REALWORLD = ROOT / "tests" / "data" / "realworld"
@@ -97,10 +97,15 @@ BLIND15 = ROOT / "tests" / "data" / "blind15.jsonl"
 
 
 @pytest.fixture(scope="module")
-def county_db(tmp_path_factory):
-    """The demo and real-world reports in one knowledge base, as blind15 was written against."""
+def county_db(tmp_path_factory, demo_db, realworld_db):
+    """The demo and real-world reports in one knowledge base, as blind15 was written against.
+
+    Its ingest takes the vectors of the two bases already built this session from their embedding caches.
+    """
     demo = sorted(str(p) for p in (ROOT / "data" / "reports").glob("*.txt"))
-    return _ingested(tmp_path_factory.mktemp("county-db"), demo + sorted(str(p) for p in REALWORLD.glob("*.txt")))
+    db = tmp_path_factory.mktemp("county-db")
+    seed_embedding_cache(db, demo_db, realworld_db)
+    return _ingested(db, demo + sorted(str(p) for p in REALWORLD.glob("*.txt")))
 
 
 def test_blind15_regression_floor(county_db):
