@@ -23,7 +23,7 @@ from assistant.llm import OpenAICompatibleLLM, Passage, ground, supports
 from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.text import fold, split_sentences
-from tests.conftest import REPORTS
+from tests.conftest import REPORTS, seed_embedding_cache
 from tests.fake_openai import FakeOpenAIServer
 from tests.reliability import tally
 
@@ -50,13 +50,16 @@ FOUR_TOWNS = {"旧院镇", "东方红镇", "二道甸子镇", "三道沟镇"}
 
 
 @pytest.fixture(scope="module")
-def poisoned(tmp_path_factory) -> Assistant:
-    """The demo reports plus 南湖镇's, whose first paragraph gives the assistant orders."""
+def poisoned(tmp_path_factory, demo_db) -> Assistant:
+    """The demo reports plus 南湖镇's, whose first paragraph gives the assistant orders (the demo reports'
+    vectors from the session's demo_db)."""
     reports = tmp_path_factory.mktemp("steer-reports")
     for path in REPORTS.iterdir():
         (reports / path.name).write_bytes(path.read_bytes())
     (reports / "南湖镇2024年法治政府建设工作总结.txt").write_text(NANHU, encoding="utf-8")
-    assistant = Assistant(Settings(db=str(tmp_path_factory.mktemp("steer-db"))))
+    db = tmp_path_factory.mktemp("steer-db")
+    seed_embedding_cache(db, demo_db)
+    assistant = Assistant(Settings(db=str(db)))
     report = assistant.ingest([str(reports)])
     assert report.documents == 6 and not report.errors
     return assistant
