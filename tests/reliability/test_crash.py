@@ -56,7 +56,7 @@ def _new_reports(folder):
 
 
 # The ingest a test kills: the knowledge base's own ingest in a process of its own, whose progress hook
-# (the one the CLI's bar uses) prints the stage and waits when it reaches the requested point,
+# (the one the CLI's bar uses) prints the stage and waits the first time it reaches the requested point,
 # so the kill lands there on any machine, however fast or loaded.
 KILLABLE_INGEST = """
 import sys
@@ -65,8 +65,11 @@ from assistant.settings import Settings
 
 stage, at, db, paths = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
 
+reached = []
+
 def progress(name, done, total):
-    if name == stage and done >= min(at, total):
+    if name == stage and done >= min(at, total) and not reached:
+        reached.append(done)
         print(name, flush=True)
         sys.stdin.readline()
 
