@@ -442,11 +442,11 @@ def candidate_features(
     retrieval: Retrieval,
     rule: bool,
     found: list[Candidate] | None = None,
-    meaning: bool = False,
+    embed_counted: bool = False,
 ) -> list[dict[str, float | None]]:
     """The :data:`FEATURES` and :data:`MORE_FEATURES` of every :func:`candidates` sentence of a retrieval.
 
-    Same order; ``found``: them, if known. ``counted_meaning`` is computed only with ``meaning`` (None otherwise).
+    Same order; ``found``: them, if known. ``counted_meaning`` is computed only with ``embed_counted`` (None otherwise).
     """
     query, topic = retrieval.query, retrieval.topic
     found = candidates(retrieval) if found is None else found
@@ -509,7 +509,7 @@ def candidate_features(
                 "rule": float(rule),
             }
         )
-    if meaning and vector is not None and kind != OPEN:
+    if embed_counted and vector is not None and kind != OPEN:
         _counted_meaning(retriever, query.folded, kind, named, measured, texts, out)
     return out
 
@@ -642,7 +642,7 @@ def judge(retriever: HybridRetriever, retrieval: Retrieval, rule: bool, model: F
     kind = asked_type(query.text, query.numeric)
     found = candidates(retrieval)
     read = model.model.features
-    values = candidate_features(retriever, retrieval, rule, found, meaning="counted_meaning" in read)
+    values = candidate_features(retriever, retrieval, rule, found, embed_counted="counted_meaning" in read)
     if not found:
         return Verdict(False, None, 0.0, False, kind)
     columns = {f: np.array([np.nan if v[f] is None else v[f] for v in values], dtype=np.float64) for f in read}

@@ -91,7 +91,7 @@ def rows(gold_files: list[Path], db: str) -> list[dict]:
                 continue
             rule = not retrieval.abstain
             found = candidates(retrieval)
-            values = candidate_features(retriever, retrieval, rule, meaning=True)
+            values = candidate_features(retriever, retrieval, rule, embed_counted=True)
             spans = [_squeeze(e["text"]) for e in item.get("evidence", [])]
             labels = []
             for c in found:

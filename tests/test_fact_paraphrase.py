@@ -284,3 +284,23 @@ def test_a_leader_asked_by_name_abstains_where_the_report_gives_the_office_only(
     who = demo.ask("北留镇法治建设领导小组的组长是谁？")
     assert not who.abstained and "镇党委书记为组长" in who.answer
     assert any("镇党委书记为组长" in c.text for c in who.citations)
+
+
+def test_counted_meaning_is_embedded_only_where_the_model_reads_it(demo, monkeypatch):
+    import assistant.answerable as answerable
+
+    retriever = demo.retriever
+    retrieval = retriever.retrieve(retriever.understand("北留镇领导接访一年接了多少批来访群众？"), k=5)
+    values = answerable.candidate_features(retriever, retrieval, True, embed_counted=True)
+    read = [v["counted_meaning"] for v in values if v["counted_meaning"] is not None]
+    assert read and all(-1.0 <= x <= 1.0 for x in read)
+    assert len(read) <= answerable.MEANING_SENTENCES
+    # The packaged model does not read it: judging embeds no phrase (the feature costs an embedding each).
+    model = default_fact_model()
+    assert "counted_meaning" not in model.model.features
+
+    def embeds(*args, **kwargs):
+        raise AssertionError("counted_meaning computed for a model that does not read it")
+
+    monkeypatch.setattr(answerable, "_counted_meaning", embeds)
+    judge(retriever, retrieval, True, model)
