@@ -25,6 +25,13 @@ in the same paragraph, where reports often give the figure: "开展远程视频�
 - ``unit``: the sentence's figure carries a measure word of the asked class (几回/几趟 ↔ 次/趟/场;
   多少人/几个人 ↔ 人/名/位);
 - ``rank``: the paragraph's rank among the hits;
+- (tried by ``scripts/fit_fact.py --features``, not in the packaged model: :data:`MORE_FEATURES`)
+  ``counted``: the question's asking clause (:func:`asked_clause`: "…最后办结了多少件") against the
+  clause of a figure in the asked measure word; ``counted_meaning``: the question's similarity, by
+  meaning, to the clause each figure is said of ("镇级代表提出议案建议6件" counts proposals made, not
+  settled). Fitted with train20 they abstained on more nearby figures (held out, train20 37 → 43 of 60
+  unstated) but lowered answerable figures the retriever had not found below the overrule threshold;
+  ``counted_meaning`` costs ~45 ms CPU a fact question (an embedding per phrase);
 - ``rule``: the retriever's own verdict on the question (its lexical rule or support model found
   support, and a figure where one is asked), so the fit learns how far to trust it.
 """
@@ -60,6 +67,13 @@ FEATURES = (
     "bigram", "bigram_next", "coverage", "standing", "gap", "type_here", "type_next", "unit", "head", "per_unit",
     "near", "rank", "rule",
 )  # fmt: skip
+# Features computed for a fit to try (``scripts/fit_fact.py --features``) but not in the packaged model: a
+# model reads them only when fitted with them. ``counted_meaning`` costs an embedding per phrase, so it is
+# computed only where the model reads it (see the module doc for what they measured).
+MORE_FEATURES = ("counted", "counted_meaning")
+# The figures whose counted phrase is embedded (``counted_meaning``): those of the first sentences stating the
+# asked item, by paragraph rank, up to a number of phrases — each costs one embedding (~10-15 ms CPU).
+MEANING_SENTENCES, MEANING_PHRASES = 3, 4
 
 # --- what the question asks for -------------------------------------------------------------
 COUNT, MONEY, SHARE, DATE, PERSON, NAME, OPEN = "count", "money", "share", "date", "person", "name", "open"
@@ -80,6 +94,7 @@ _SHARE, _DATE, _PROPER, _PERSON_MARK = _STATED["share"], _STATED["date"], _STATE
 _HOLDER = _STATED["holder"]
 _ASKED_UNIT, _STATED_UNIT, _ASKED_HEAD = _STATED["asked_unit"], _STATED["stated_unit"], _STATED["asked_head"]
 _PER_UNIT, _ASKS_PER_UNIT = _STATED["per_unit"], _STATED["asks_per_unit"]
+_ASKS_HERE, _CLAUSE_END = re.compile(_STATED["asks_here"]), re.compile(_STATED["clause_end"])
 # Measure words that count the same kind of thing: the question's and the report's need not be the same word.
 _UNIT_CLASSES = tuple(_SHAPES["units"]["classes"])
 # Head nouns (their last character) of a measure-word class: "调解员" is counted in 人/名/位.
@@ -121,24 +136,32 @@ def _blank(pattern: re.Pattern[str], text: str) -> str:
     return pattern.sub(lambda m: " " * len(m.group()), text)
 
 
-def stated_spans(kind: str, text: str, named: bool = False) -> list[tuple[int, int]]:
+def stated_spans(kind: str, text: str, named: bool = False, measured: bool = False) -> list[tuple[int, int]]:
     """Where ``text`` (folded: :func:`assistant.text.fold`) states an item of the asked ``kind``.
 
     Character spans; the whole text for an open question. A person is stated by name, or by the
     office said to hold the asked post ("由镇党委书记任组长" answers "组长是谁") unless the question
-    asks the person's ``named`` (:func:`asks_personal_name`): an office names no one.
+    asks the person's ``named`` (:func:`asks_personal_name`): an office names no one. A count asked
+    in a ``measured`` word (几人, 多少件: :func:`asked_unit`, :func:`asked_head`) is not stated by a share
+    or an amount of money ("失业率控制在4%" for "失业的有多少人"); a bare 多少 may ask either
+    ("权重提高到了多少").
 
     >>> stated_spans("money", "罚款11.88万元")
     [(2, 9)]
     >>> stated_spans("count", "2024年，我镇聘请法律顾问")
     []
+    >>> stated_spans("count", "失业率控制在4%"), stated_spans("count", "失业率控制在4%", measured=True)
+    ([(6, 7)], [])
     >>> stated_spans("person", "成立以镇党委书记为组长的领导小组"), stated_spans("person", "以镇党委书记为组长", named=True)
     ([(6, 11)], [])
     """
     if kind == OPEN:
         return [(0, len(text))]
     if kind == COUNT:
-        matches = list(_FIGURE.finditer(_blank(_YEAR_DATE, text)))
+        # A year is no count of anything; a share or an amount of money none in the asked measure word.
+        bare = _blank(_YEAR_DATE, text)
+        bare = _blank(_MONEY, _blank(_SHARE, bare)) if measured else bare
+        matches = list(_FIGURE.finditer(bare))
     elif kind == MONEY:
         matches = list(_MONEY.finditer(text))
     elif kind == SHARE:
@@ -160,19 +183,100 @@ def states(kind: str, text: str) -> bool:
 NEAR = 12  # characters either side of a stated item read as what it is about
 
 
-def near_coverage(grams: dict[str, float], kind: str, text: str, named: bool = False) -> float:
+def near_coverage(grams: dict[str, float], kind: str, text: str, named: bool = False, measured: bool = False) -> float:
     """The best bigram coverage of the question in the :data:`NEAR` characters around an item of the asked kind.
 
-    ``text`` is folded (:func:`assistant.text.fold`); ``named`` as for :func:`stated_spans`.
+    ``text`` is folded (:func:`assistant.text.fold`); ``named`` and ``measured`` as for :func:`stated_spans`.
 
     "人民调解员26人" states the count next to what is counted; "都配备了法律顾问、人民调解员" beside
     "13个村" does not — coverage of the whole sentence cannot tell the two apart.
     """
     best = 0.0
-    for start, end in stated_spans(kind, text, named):
+    for start, end in stated_spans(kind, text, named, measured):
         window = INNER_PUNCT.sub("", text[max(0, start - NEAR) : end + NEAR])
         best = max(best, bigram_coverage(grams, window))
     return best
+
+
+def asked_clause(question: str) -> str:
+    """The clause of a question (folded) holding its last interrogative: what is asked, not the topic named before it.
+
+    >>> asked_clause("东方红镇镇级人大代表提的那些建议，最后办结了多少件？")
+    '最后办结了多少件'
+    >>> asked_clause("东溪镇那几个宣讲团下村一共讲了多少场？")
+    '东溪镇那几个宣讲团下村一共讲了多少场'
+    """
+    clauses = [c for c in _CLAUSE_END.split(fold(question)) if c.strip()]
+    asking = [c for c in clauses if _ASKS_HERE.search(c)]
+    return (asking or clauses or [""])[-1]
+
+
+def clause_of(text: str, start: int, end: int) -> str:
+    """The clause of ``text`` (folded) holding the span ``start:end``, inner punctuation removed."""
+    before = [m.end() for m in _CLAUSE_END.finditer(text, 0, start)]
+    after = _CLAUSE_END.search(text, end)
+    return INNER_PUNCT.sub("", text[before[-1] if before else 0 : after.start() if after else len(text)])
+
+
+def counted_coverage(
+    grams: dict[str, float], asked: int | None, kind: str, text: str, named: bool = False
+) -> float | None:
+    """How far the clause of a stated item names what the question's asking clause names (bigram coverage).
+
+    ``grams`` are the question's weighted bigrams found in its :func:`asked_clause`; ``asked`` the
+    measure-word class a count asks for (None: any). A figure counts what its own clause names:
+    "镇级代表提出议案建议6件" counts proposals made, not the ones "办结" (asked); "受众达2800余人次"
+    counts an audience, not the 乡贤能人 asked in 人 — the figure of the asked class must sit by the
+    asked words, not merely somewhere in the sentence. None when the asking clause has no weighted
+    bigram (it says only "一共几次": the topic is named elsewhere).
+
+    >>> counted_coverage({"办结": 1.0}, 3, "count", "镇级代表提出议案建议6件,办结5件")
+    1.0
+    >>> counted_coverage({"办结": 1.0}, 3, "count", "镇级代表提出议案建议6件")
+    0.0
+    """
+    if not grams:
+        return None
+    best = 0.0
+    for start, end in stated_spans(kind, text, named, asked is not None):
+        if asked is not None and kind == COUNT:
+            unit = _STATED_UNIT.match(text, start)
+            if unit is None or unit_class(unit.group(1)) != asked:
+                continue
+        best = max(best, bigram_coverage(grams, clause_of(text, start, end)))
+    return best
+
+
+def counted_phrases(kind: str, text: str, named: bool = False, measured: bool = False) -> list[str]:
+    """What each stated item of ``text`` (folded) is said of: its clause ("镇级代表提出议案建议6件"), each once.
+
+    >>> counted_phrases("count", "人大全年共组织开展视察调研活动4次、镇级代表提出议案建议6件,市级代表提出议案建议3件。")
+    ['人大全年共组织开展视察调研活动4次', '镇级代表提出议案建议6件', '市级代表提出议案建议3件']
+    """
+    out = []
+    for start, end in stated_spans(kind, text, named, measured):
+        phrase = clause_of(text, start, end)
+        if phrase and phrase not in out:
+            out.append(phrase)
+    return out
+
+
+_PHRASE_MEMO: dict[tuple[str, str], np.ndarray] = {}
+PHRASE_MEMO = 4096  # counted phrases kept embedded (a town's passages recur across its questions)
+
+
+def embed_phrases(embedder, phrases: list[str]) -> np.ndarray:
+    """Unit vectors of ``phrases`` as passages, each embedded once per process (bounded memo)."""
+    missing = [p for p in phrases if (embedder.name, p) not in _PHRASE_MEMO]
+    if missing:
+        if len(_PHRASE_MEMO) + len(missing) > PHRASE_MEMO:
+            _PHRASE_MEMO.clear()
+        for phrase, vector in zip(missing, embedder.embed(missing, "passage")):
+            _PHRASE_MEMO[(embedder.name, phrase)] = np.asarray(vector, dtype=np.float32)
+    rows = [_PHRASE_MEMO.get((embedder.name, p)) for p in phrases]
+    if any(r is None for r in rows):  # another thread cleared the memo meanwhile
+        return np.asarray(embedder.embed(phrases, "passage"), dtype=np.float32)
+    return np.stack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
 
 
 def unit_class(unit: str) -> int | None:
@@ -334,9 +438,16 @@ def _folded_sentences(found: list[Candidate]) -> dict[tuple[str, int], str]:
 
 
 def candidate_features(
-    retriever: HybridRetriever, retrieval: Retrieval, rule: bool, found: list[Candidate] | None = None
+    retriever: HybridRetriever,
+    retrieval: Retrieval,
+    rule: bool,
+    found: list[Candidate] | None = None,
+    embed_counted: bool = False,
 ) -> list[dict[str, float | None]]:
-    """The :data:`FEATURES` of every :func:`candidates` sentence of a retrieval (same order; ``found``: them, if known)."""
+    """The :data:`FEATURES` and :data:`MORE_FEATURES` of every :func:`candidates` sentence of a retrieval.
+
+    Same order; ``found``: them, if known. ``counted_meaning`` is computed only with ``embed_counted`` (None otherwise).
+    """
     query, topic = retrieval.query, retrieval.topic
     found = candidates(retrieval) if found is None else found
     if not found:
@@ -347,7 +458,11 @@ def candidate_features(
     unit = asked_unit(query.text) if kind == COUNT else None
     head = asked_head(query.text) if kind == COUNT else None
     named = kind == PERSON and asks_personal_name(query.text)
+    measured = unit is not None or head is not None
+    asking = asked_clause(query.text)
+    asked_grams = {g: w for g, w in grams.items() if g in asking}
     meaning = None
+    vector = None
     embedded = dense_text(query, list(query.towns) or None, retriever.aliases)
     # The scale is the embedded text's: a named town's question embeds its folded (simplified) form, so a
     # question in traditional characters is judged on the meaning its simplified twin is judged on.
@@ -362,17 +477,19 @@ def candidate_features(
         )
     folded = _folded_sentences(found)
     headings: dict[str, str] = {}
-    out = []
+    out: list[dict[str, float | None]] = []
+    texts: list[str] = []  # each candidate's text read for the stated item (with the next sentence where it is there)
     for c in found:
         if c.hit.section not in headings:
             headings[c.hit.section] = PUNCT.sub("", fold(c.hit.section))
         heading = headings[c.hit.section]
         sentence, following = folded[(c.hit.id, c.position)], folded.get((c.hit.id, c.position + 1), "")
         here, after = INNER_PUNCT.sub("", sentence), INNER_PUNCT.sub("", following)
-        stated_here = bool(stated_spans(kind, sentence, named))
-        stated_next = not stated_here and bool(following) and bool(stated_spans(kind, following, named))
+        stated_here = bool(stated_spans(kind, sentence, named, measured))
+        stated_next = not stated_here and bool(following) and bool(stated_spans(kind, following, named, measured))
         stated = sentence + following if stated_next else sentence
         standing, gap = meaning(c.hit.id, c.sentence) if meaning is not None else (None, None)
+        texts.append(stated)
         out.append(
             {
                 "bigram": bigram_coverage(grams, heading + here),
@@ -385,12 +502,60 @@ def candidate_features(
                 "unit": unit_stated(unit, stated),
                 "head": unit_stated(head, stated),
                 "per_unit": per_unit_only(query.text, stated) if kind == COUNT else 0.0,
-                "near": near_coverage(grams, kind, stated, named),
+                "near": near_coverage(grams, kind, stated, named, measured),
+                "counted": counted_coverage(asked_grams, unit if unit is not None else head, kind, stated, named),
+                "counted_meaning": None,
                 "rank": float(c.rank),
                 "rule": float(rule),
             }
         )
+    if embed_counted and vector is not None and kind != OPEN:
+        _counted_meaning(retriever, query.folded, kind, named, measured, texts, out)
     return out
+
+
+def _counted_meaning(
+    retriever: HybridRetriever,
+    question: str,
+    kind: str,
+    named: bool,
+    measured: bool,
+    texts: list[str],
+    values: list[dict[str, float | None]],
+) -> None:
+    """Set ``counted_meaning``: the question's similarity to the best phrase a stated item of the sentence is said of.
+
+    "旧院镇那170项行政检查里一共查出了多少问题" and "我镇开展行政检查170项" share the topic, and the
+    sentence's meaning is near the question's; the figure's own phrase counts checks, not problems
+    found. Words cannot tell "摆平了几件" ↔ "成功化解14件" (answers) from "办结了多少件" ↔ "提出议案建议
+    6件" (does not): the phrase is embedded and compared with the question's vector. Only the first
+    :data:`MEANING_SENTENCES` sentences stating the item, by paragraph rank, are read (up to
+    :data:`MEANING_PHRASES` phrases); the others' value is unknown (the fitted mean). The question
+    (folded) is embedded whole, its town and interrogative kept: "多少件" is part of what a phrase
+    should match (its town-stripped search vector separated the training questions less well).
+    """
+    order = sorted(
+        (i for i, v in enumerate(values) if v["type_here"] or v["type_next"]),
+        key=lambda i: (values[i]["rank"], -(values[i]["near"] or 0.0)),
+    )[:MEANING_SENTENCES]
+    phrases: dict[int, list[str]] = {}
+    wanted: list[str] = []
+    for i in order:
+        own = []
+        for phrase in counted_phrases(kind, texts[i], named, measured):
+            if phrase not in wanted and len(wanted) < MEANING_PHRASES:
+                wanted.append(phrase)
+            if phrase in wanted:
+                own.append(phrase)
+        if own:
+            phrases[i] = own
+    if not wanted:
+        return
+    rows = embed_phrases(retriever.kb.embedder, wanted)
+    vector = retriever.embed_query(question)
+    similarity = dict(zip(wanted, (rows @ vector / max(float(np.linalg.norm(vector)), 1e-12)).tolist()))
+    for i, own in phrases.items():
+        values[i]["counted_meaning"] = round(max(similarity[p] for p in own), 6)
 
 
 @dataclass(frozen=True)
@@ -476,10 +641,11 @@ def judge(retriever: HybridRetriever, retrieval: Retrieval, rule: bool, model: F
     query = retrieval.query
     kind = asked_type(query.text, query.numeric)
     found = candidates(retrieval)
-    values = candidate_features(retriever, retrieval, rule, found)
+    read = model.model.features
+    values = candidate_features(retriever, retrieval, rule, found, embed_counted="counted_meaning" in read)
     if not found:
         return Verdict(False, None, 0.0, False, kind)
-    columns = {f: np.array([np.nan if v[f] is None else v[f] for v in values], dtype=np.float64) for f in FEATURES}
+    columns = {f: np.array([np.nan if v[f] is None else v[f] for v in values], dtype=np.float64) for f in read}
     probabilities = model.model.probabilities(columns, len(values)).tolist()
     scored = sorted(((p, i) for i, p in enumerate(probabilities)), key=lambda pi: (-pi[0], pi[1]))
     probability, best = scored[0]

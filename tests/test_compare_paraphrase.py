@@ -25,3 +25,16 @@ def test_each_named_town_gets_its_own_stated_figure_or_not_mentioned(demo, quest
     assert "会前学法" in answer.answer and any("会前学法" in c.text for c in answer.citations)
     lines = [line for line in answer.answer.splitlines() if "三道沟镇" in line]
     assert lines and ("未提及" in lines[0] or "三道沟镇" in answer.towns)
+
+
+def test_a_comparison_whose_words_no_report_uses_still_judges_each_named_town(demo):
+    # The question's words are in neither report, so the comparison's own retrieval finds no town
+    # (报告中未找到提及该内容的镇); 北留镇's report states the figure in its own words
+    # ("远程视频会见380余次"), and each named town is asked as its own fact question before abstaining.
+    question = "北留镇和三道沟镇帮服刑人员家属和监狱隔着屏幕见面，各弄了多少次？"
+    query = demo.retriever.understand(question)
+    assert query.kind == "compare" and demo.retriever.retrieve(query, k=5).abstain
+    answer = demo.ask(question)
+    assert not answer.abstained and "北留镇" in answer.towns
+    line = next(line for line in answer.answer.splitlines() if "北留镇" in line)
+    assert "380" in line and any("远程视频会见" in c.text for c in answer.citations)

@@ -23,11 +23,14 @@ from assistant.answerable import (
     PERSON,
     SHARE,
     FactModel,
+    asked_clause,
     asked_head,
     asked_type,
     asked_unit,
     asks_personal_name,
     candidates,
+    counted_coverage,
+    counted_phrases,
     default_fact_model,
     judge,
     names_anyone,
@@ -54,6 +57,9 @@ ROOT = Path(__file__).resolve().parents[1]
         ("旧院镇是照着哪个通知办的？文号是多少？", NAME),
         ("东方红镇开会之前先学一段法律，去年总共搞了几回？", COUNT),
         ("旧院镇报告的不足里，行政执法方面存在什么问题？", OPEN),
+        # 多少 before a word of money asks an amount, not a count of the 律所 or 官司 named before it.
+        ("丹东街道请这几家律所当法律顾问，一年付了多少律师费？", MONEY),
+        ("城南街道那8件行政官司一共涉及多少金额？", MONEY),
     ],
 )
 def test_asked_type(question, kind):
@@ -78,6 +84,34 @@ def test_measure_words_of_one_class_match():
     assert unit_stated(asked_unit("搞了几回？"), fold("共计开展会前学法26次")) == 1.0
     assert unit_stated(asked_unit("有多少号人？"), fold("共计开展会前学法26次")) == 0.0
     assert unit_stated(asked_unit("有几个专门调解的人？"), fold("人民调解员26人")) == 0.5  # 个 counts anything
+
+
+def test_a_demonstrative_ji_is_not_the_question():
+    # 那几个/这几家 point at items already named; the measure word asked is the one after 多少.
+    assert asked_unit("东溪镇那几个宣讲团下村一共讲了多少场？") == asked_unit("讲了几场？") is not None
+    assert asked_head("这几家律所一共有多少个律师？") == asked_unit("有多少名？")
+    assert asked_clause("东方红镇镇级人大代表提的那些建议，最后办结了多少件？") == "最后办结了多少件"
+
+
+def test_a_share_or_an_amount_is_no_count_in_a_measure_word():
+    # "失业的有多少人" is not answered by a rate; a bare 多少 ("权重提高到了多少") may ask one.
+    assert not stated_spans(COUNT, fold("城镇登记失业率控制在4%以内"), measured=True)
+    assert stated_spans(COUNT, fold("城镇登记失业率控制在4%以内"))
+    assert not stated_spans(COUNT, fold("罚款11.88万元"), measured=True)
+    assert stated_spans(COUNT, fold("罚款案件12件"), measured=True)
+
+
+def test_counted_reads_the_clause_of_the_figure():
+    # Each figure counts what its own clause names: 6件 are proposals made, 5件 the ones settled.
+    text = fold("人大全年共组织开展视察调研活动4次、镇级代表提出议案建议6件，办结5件。")
+    assert counted_phrases(COUNT, text) == ["人大全年共组织开展视察调研活动4次", "镇级代表提出议案建议6件", "办结5件"]
+    pieces = asked_unit("办结了多少件？")
+    assert counted_coverage({"办结": 1.0}, pieces, COUNT, text) == 1.0
+    assert counted_coverage({"办结": 1.0}, pieces, COUNT, fold("镇级代表提出议案建议6件")) == 0.0
+    # Only a figure in the asked measure word counts: the audience's 人次 is not a count of 场.
+    assert counted_coverage({"宣讲": 1.0}, asked_unit("讲了多少场"), COUNT, fold("开展宣讲36场")) == 1.0
+    assert counted_coverage({"宣讲": 1.0}, asked_unit("请了多少位"), COUNT, fold("开展宣讲36场")) == 0.0
+    assert counted_coverage({}, None, COUNT, text) is None
 
 
 def test_near_reads_the_words_around_the_figure():
@@ -250,3 +284,23 @@ def test_a_leader_asked_by_name_abstains_where_the_report_gives_the_office_only(
     who = demo.ask("北留镇法治建设领导小组的组长是谁？")
     assert not who.abstained and "镇党委书记为组长" in who.answer
     assert any("镇党委书记为组长" in c.text for c in who.citations)
+
+
+def test_counted_meaning_is_embedded_only_where_the_model_reads_it(demo, monkeypatch):
+    import assistant.answerable as answerable
+
+    retriever = demo.retriever
+    retrieval = retriever.retrieve(retriever.understand("北留镇领导接访一年接了多少批来访群众？"), k=5)
+    values = answerable.candidate_features(retriever, retrieval, True, embed_counted=True)
+    read = [v["counted_meaning"] for v in values if v["counted_meaning"] is not None]
+    assert read and all(-1.0 <= x <= 1.0 for x in read)
+    assert len(read) <= answerable.MEANING_SENTENCES
+    # The packaged model does not read it: judging embeds no phrase (the feature costs an embedding each).
+    model = default_fact_model()
+    assert "counted_meaning" not in model.model.features
+
+    def embeds(*args, **kwargs):
+        raise AssertionError("counted_meaning computed for a model that does not read it")
+
+    monkeypatch.setattr(answerable, "_counted_meaning", embeds)
+    judge(retriever, retrieval, True, model)

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 from assistant import phrasing
 from assistant.answerable import Verdict, default_fact_model, judge
 from assistant.compose import Answer, best_sentences, quotable, topic_weights
-from assistant.kinds.base import ANSWER_PASSAGES, QuestionKind
+from assistant.kinds.abstain import abstain
+from assistant.kinds.base import ANSWER_PASSAGES, Answered, QuestionKind
 from assistant.parts import Gap, Line, Table
 from assistant.query import COMPARE, FACT, MULTI_TOWN
 from assistant.units import unit_word
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
 
 RANKING = "最多|最少|最高|最低"
 """Superlatives that make a question a comparison (:mod:`assistant.kinds.figures` adds 最大/最小 for figures)."""
+# Abstentions of a comparison's own retrieval that its named towns' fact decisions may overrule: the
+# question's words were not found in the towns' passages, which may state the asked item in others.
+OVERRULABLE = (phrasing.NO_TOWN, phrasing.NO_SUPPORT, phrasing.NO_FIGURE)
 # English comparisons (a Chinese question's kind is read by the fitted question model).
 _COMPARE_EN = re.compile(r"\beach town\b|compare|\bmost\b|\bleast\b|per town")
 
@@ -48,12 +52,35 @@ class Compare(QuestionKind):
     def recognise(self, query: Query) -> bool:
         return super().recognise(query) and self.town_by_town(query)
 
+    def answer(self, ctx: Context, query: Query) -> Answered | None:
+        """The comparison's table; over named towns, also where the retriever found none of them stating it.
+
+        "三道沟镇和西兴街道分片管网格的人员各有多少个" found the question's words in neither report and
+        abstained before any town was judged, though 三道沟镇's states 「34名网格员」: each named town
+        is asked as its own fact question (:func:`town_verdicts`), and the comparison abstains only
+        when none of them states the asked item.
+        """
+        retrieval = ctx.retriever.retrieve(query, k=ANSWER_PASSAGES)
+        if not retrieval.abstain:
+            return Answered(self.compose(ctx, retrieval), retrieval)
+        if len(query.towns) < 2 or retrieval.reason not in OVERRULABLE or not retrieval.towns:
+            return Answered(abstain(ctx, retrieval), retrieval)
+        rows = town_sentences(ctx, retrieval)
+        if all(hit is None for _, hit, _ in rows):
+            return Answered(abstain(ctx, retrieval), retrieval)
+        retrieval = replace(retrieval, abstain=False, reason="")
+        return Answered(self.table(ctx, retrieval, rows), retrieval)
+
     def compose(self, ctx: Context, retrieval: Retrieval) -> Answer:
+        return self.table(ctx, retrieval, town_sentences(ctx, retrieval))
+
+    def table(self, ctx: Context, retrieval: Retrieval, found: list[tuple[TownMatch, Hit | None, str]]) -> Answer:
+        """Every town's row: its sentence and citation (``found``: :func:`town_sentences`), or 未提及."""
         query = retrieval.query
         citations = []
         rows = []
         stated = []
-        for m, hit, sentence in town_sentences(ctx, retrieval):
+        for m, hit, sentence in found:
             if hit is None:
                 rows.append(((m.town,), (phrasing.NOT_MENTIONED,), (phrasing.NO_CELL,)))
                 continue

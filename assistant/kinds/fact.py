@@ -23,7 +23,7 @@ from assistant.kinds.base import ANSWER_PASSAGES, Answered, QuestionKind
 from assistant.kinds.compare import town_sentences
 from assistant.kinds.which_towns import town_lines
 from assistant.parts import Bold, Item, Line
-from assistant.query import FACT
+from assistant.query import COMPARE, FACT
 from assistant.text import NUMBER, split_sentences
 
 if TYPE_CHECKING:
@@ -59,7 +59,9 @@ class Fact(QuestionKind):
         model = default_fact_model()
         if query.kind == FACT and len(query.towns) > 1 and model is not None:
             return Answered(*each_town(ctx, retrieval))
-        decided = query.kind == FACT and len(query.towns) == 1 and not retrieval.towns
+        # A comparison left with one named town (the others have no report of the asked year: assistant.answer)
+        # asks that town's fact.
+        decided = query.kind in (FACT, COMPARE) and len(query.towns) == 1 and not retrieval.towns
         if model is None or not decided or (retrieval.abstain and retrieval.reason not in OVERRULABLE):
             if retrieval.abstain:
                 return Answered(abstain(ctx, retrieval), retrieval)
