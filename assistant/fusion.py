@@ -398,22 +398,31 @@ def decide_ranked_towns(
     lead_score = scores[asked[lead_at]].tolist()
     matrix = np.column_stack([features[name] for name in CANDIDATE_FEATURES])
     order_list, town_list, asked_list = order.tolist(), towns.tolist(), asked.tolist()
+    # Python values once, not a numpy scalar per town (2,000 towns a question).
+    matched_list, probabilities, firsts = (
+        matched.tolist(),
+        probability.astype(np.float64).tolist(),
+        asked_starts.tolist(),
+    )
+    id_of = ids.__getitem__
     decided = []
     for g, (start, end) in enumerate(zip(starts.tolist(), [*starts[1:].tolist(), n])):
-        group = order_list[start:end]
         lead = asked_list[lead_at[g]]
-        group.remove(lead)
-        group.insert(0, lead)
-        shown = tuple(ids[i] for i in group[: TOWN_PASSAGES if matched[g] else 1])
-        first, last = int(asked_starts[g]), asked_ends[g]
+        if matched_list[g]:  # the lead, then the town's next best
+            group = order_list[start:end]
+            group.remove(lead)
+            shown = (ids[lead], *map(id_of, group[: TOWN_PASSAGES - 1]))
+        else:
+            shown = (ids[lead],)
+        first, last = firsts[g], asked_ends[g]
         decided.append(
             TownDecision(
                 town_names[town_list[lead]],
-                bool(matched[g]),
+                matched_list[g],
                 lead_score[g],
                 shown,
-                float(probability[g]),
-                tuple(ids[i] for i in asked_list[first:last]),
+                probabilities[g],
+                tuple(map(id_of, asked_list[first:last])),
                 matrix[first:last],
                 ruled[g],
             )  # fmt: skip

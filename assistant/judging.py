@@ -18,9 +18,11 @@ nothing, however well it matches.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -60,10 +62,9 @@ class SupportFeatureTable:
     """The support model's features of many paragraphs (:meth:`SupportJudge.support_feature_table`).
 
     Attributes:
-        lexical: Paragraph id → (best sentence coverage, bigram coverage, coverage of the known words).
+        pids: The paragraphs, by position (:attr:`lexical` and :attr:`position` read by id).
         numeric: The question asks for a figure (then a paragraph's sentences are checked for a digit).
         forms: Paragraph id → its sentence forms.
-        position: Paragraph id → its position in the arrays below.
         rows: The index row of each position.
         views: The index views those rows are of.
         asked: The list of paragraph ids the table was made for and their :meth:`positions`.
@@ -71,17 +72,29 @@ class SupportFeatureTable:
             digit, when the question asks for a figure) of every paragraph, by position.
     """
 
-    lexical: dict[str, tuple[float, float, float]]
+    pids: list[str]
     numeric: bool
     forms: Callable[[str], list[str]] = field(repr=False)
-    position: dict[str, int] = field(default_factory=dict, repr=False)
     arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
     views: object = field(default=None, repr=False)
     asked: tuple[list[str], np.ndarray] | None = field(default=None, repr=False)
 
+    # The two dictionaries over ~6,000 paragraphs are made on first use: the support decision reads the
+    # table by position (:meth:`columns`), and only a paragraph outside the index rows reads them (~2 ms).
+    @functools.cached_property
+    def lexical(self) -> dict[str, tuple[float, float, float]]:
+        """Paragraph id → (best sentence coverage, bigram coverage, coverage of the known words)."""
+        columns = (self.arrays[name].tolist() for name in ("coverage", "bigram", "coverage_known"))
+        return dict(zip(self.pids, zip(*columns)))
+
+    @functools.cached_property
+    def position(self) -> dict[str, int]:
+        """Paragraph id → its position in the arrays."""
+        return dict(zip(self.pids, range(len(self.pids))))
+
     def __contains__(self, pid: str) -> bool:
-        return pid in self.lexical
+        return pid in self.position
 
     def values(self, pid: str, dense: float | None, rule: bool) -> dict[str, float | None]:
         """The features of one paragraph, as :meth:`SupportJudge.support_features` gives them."""
@@ -100,7 +113,7 @@ class SupportFeatureTable:
         if self.asked is not None and self.asked[0] is pids:
             return self.asked[1]
         get = self.position.get
-        return np.fromiter((get(pid, -1) for pid in pids), dtype=np.int64, count=len(pids))
+        return np.fromiter(map(get, pids, repeat(-1)), dtype=np.int64, count=len(pids))
 
     def columns(self, at: np.ndarray, rules: list[bool]) -> dict[str, np.ndarray]:
         """:meth:`values` of many paragraphs (:meth:`positions`, all in the table) as feature columns,
@@ -280,7 +293,7 @@ class SupportJudge:
                 }
             near = dense.get
             if same_scale:  # (the dense similarities are floats: NaN where the dense query did not reach)
-                columns["dense"] = np.fromiter((near(pid, np.nan) for pid in pids), dtype=np.float64, count=n)
+                columns["dense"] = np.fromiter(map(near, pids, repeat(np.nan)), dtype=np.float64, count=n)
             else:
                 columns["dense"] = np.full(n, np.nan)
             if windows is not None:  # a model reading window meaning: beyond the dense query's reach it is unknown
@@ -384,7 +397,7 @@ class SupportJudge:
         views = self._views
         asked, get = pids, views.row.get
         # One look-up per paragraph: its row (-1: none); the distinct rows in the order first asked.
-        asked_rows = np.fromiter((get(pid, -1) for pid in asked), dtype=np.int64, count=len(asked))
+        asked_rows = np.fromiter(map(get, asked, repeat(-1)), dtype=np.int64, count=len(asked))
         inside = np.flatnonzero(asked_rows >= 0)
         distinct, first, inverse = np.unique(asked_rows[inside], return_index=True, return_inverse=True)
         rank = np.empty(len(first), dtype=np.int64)
@@ -427,12 +440,8 @@ class SupportJudge:
             best = [np.maximum.reduceat(column, starts) for column in (coverage, bigram, coverage_known)]
             if query.numeric:  # a regex per sentence took ~10 ms a question: the index's digit mask instead
                 digit = np.logical_or.reduceat(evidence.digits()[sentences], starts)
-        lexical = dict(zip(pids, zip(*(column.tolist() for column in best))))
         arrays = {"coverage": best[0], "bigram": best[1], "coverage_known": best[2], "numeric": digit}
-        position = dict(zip(pids, range(len(pids))))
-        return SupportFeatureTable(
-            lexical, query.numeric, self.sentence_forms, position, arrays, rows, views, (asked, asked_at)
-        )
+        return SupportFeatureTable(pids, query.numeric, self.sentence_forms, arrays, rows, views, (asked, asked_at))
 
     def _planted(self, pids: list[str], rows: np.ndarray | None = None, views: object = None) -> np.ndarray:
         """Whether each paragraph reads as an instruction to the assistant (:func:`is_instruction`).
@@ -457,7 +466,7 @@ class SupportJudge:
             self.__dict__["_planted_state"] = state
         known, row_of, paragraphs = state[1], views.row, self.kb.paragraphs
         if rows is None:  # each paragraph's index row (-1: none)
-            rows = np.fromiter((row_of.get(pid, -1) for pid in pids), dtype=np.int64, count=len(pids))
+            rows = np.fromiter(map(row_of.get, pids, repeat(-1)), dtype=np.int64, count=len(pids))
         inside = rows >= 0
         unread = np.unique(rows[inside][known[rows[inside]] < 0])
         texts = (paragraphs[views.order[row]].text for row in unread.tolist())

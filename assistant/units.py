@@ -7,6 +7,7 @@ of them; an answer counts what it lists in the same words ("共3个乡镇（街�
 
 from __future__ import annotations
 
+import functools
 import re
 
 # The township-level units of the administrative divisions (GB/T 2260: 镇, 乡, 街道办事处, 苏木), as
@@ -28,8 +29,11 @@ UNITS = rf"(?:{UNIT}|{_PLACE})(?:\s*[（(、/和及与或]?\s*(?:{UNIT}|{_PLACE}
 _ASKED = re.compile(rf"(?:{WHICH}|{EACH}|有多少个)(?P<units>{UNITS})")
 
 
+@functools.lru_cache(maxsize=65_536)
 def unit_of(town: str) -> str | None:
     """The unit a town name ends with; None for a placeholder name.
+
+    Remembered per name (a which-towns question over 2,000 towns asked it ~4,000 times: ~8 ms).
 
     >>> unit_of("桐木漯瑶族乡"), unit_of("万兴街"), unit_of("北留镇")
     ('乡', '街道', '镇')

@@ -40,6 +40,24 @@ def test_ngram_index_on_many_texts_over_a_small_alphabet_matches_python_in():
         assert index.containing(probe).tolist() == [i for i, t in enumerate(texts) if probe in t], probe
 
 
+def test_ngram_index_of_few_characters_equals_the_dense_build(monkeypatch):
+    # A small text (the headings every open indexes) finds its alphabet by sorting; a large one by a flag per
+    # code point of Unicode: the same arrays either way, NULs and characters beyond the BMP included.
+    import vectorstore.ngram_index as ngram_index
+
+    rng = random.Random(5)
+    alphabet = "执法力量薄弱普法宣传，。a1\x00😀"
+    for _ in range(100):
+        texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12))) for _ in range(rng.randint(1, 20))]
+        monkeypatch.setattr(ngram_index, "_DENSE_FROM", 10**9)
+        small = NgramIndex.build(texts)
+        monkeypatch.setattr(ngram_index, "_DENSE_FROM", 0)
+        dense = NgramIndex.build(texts)
+        for name in ("alphabet", "keys", "starts", "rows"):
+            got, want = getattr(small, name), getattr(dense, name)
+            assert got.dtype == want.dtype and got.tolist() == want.tolist(), (name, texts)
+
+
 def test_sorted_intersection_equals_numpy_intersect1d():
     from vectorstore.ngram_index import _intersect_sorted
 
