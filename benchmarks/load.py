@@ -60,6 +60,8 @@ class LoadResult:
         mismatches: Questions whose loaded answer differs from the single-user answer.
         wall_s: Seconds from the first question to the last answer under load.
         bytes: Bytes each answered question's turn sends to a browser (its data as UTF-8 JSON).
+        events: Server-sent events each answered question's stream carried (queue estimations,
+            heartbeats, the answer): each one is work for the server and the client.
         reference: The single-user answers of each sequence the users asked.
     """
 
@@ -70,6 +72,7 @@ class LoadResult:
     mismatches: list[str] = field(default_factory=list)
     wall_s: float = 0.0
     bytes: list[int] = field(default_factory=list)
+    events: list[int] = field(default_factory=list)
     reference: list[list[str]] = field(default_factory=list)
 
     def summary(self) -> dict:
@@ -89,6 +92,7 @@ class LoadResult:
             "load_kb_per_answer_p50": _round(_percentile(self.bytes, 50) / 1024 if self.bytes else None, 1),
             "load_kb_per_answer_max": _round(max(self.bytes) / 1024 if self.bytes else None, 1),
             "load_kb_per_answer_mean": _round(sum(self.bytes) / len(self.bytes) / 1024 if self.bytes else None, 1),
+            "load_events_per_answer_mean": _round(sum(self.events) / len(self.events) if self.events else None, 1),
         }
 
 
@@ -119,6 +123,7 @@ class AppClient:
         # The latest answer's data as UTF-8 JSON: what the browser's event stream carries (orjson).
         # The /call/ API writes the same data with non-ASCII escaped, about twice the bytes.
         self.last_bytes = 0
+        self.last_events = 0  # server-sent events of the latest answer's stream
         self._conn: http.client.HTTPConnection | None = None
 
     def _request(self, method: str, path: str, body: dict | None = None) -> http.client.HTTPResponse:
@@ -153,10 +158,12 @@ class AppClient:
         if response.status != 200:
             raise LoadError(f"HTTP {response.status} on the event stream")
         event = ""
+        self.last_events = 0
         for raw in response:  # server-sent events: "event: …" then "data: …"
             line = raw.decode("utf-8").rstrip("\n")
             if line.startswith("event:"):
                 event = line[6:].strip()
+                self.last_events += 1
             elif line.startswith("data:") and event in ("complete", "error"):
                 data = json.loads(line[5:].strip() or "null")
                 self.last_bytes = len(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
@@ -240,6 +247,7 @@ def run_load(
                 with lock:
                     result.latencies_ms.append((time.perf_counter() - t) * 1000)
                     result.bytes.append(client.last_bytes)
+                    result.events.append(client.last_events)
                     got[i, j] = answer
         finally:
             client.close()

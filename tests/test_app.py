@@ -485,3 +485,40 @@ def test_a_long_citation_list_is_paged_and_every_citation_opens(app):
     assert "cite-card" in panel and radio.value == str(CITATION_PAGE + 3)
     assert (radio.choices[0][1], radio.choices[-1][1]) == (f"{PAGE_CHOICE}0", f"{PAGE_CHOICE}2")
     assert app.open_citation("99999", session)[1] == app.show_citation(None, session)
+
+
+def test_chat_turn_sends_what_gradio_would_and_only_what_changed(app):
+    """The chat event runs without Gradio's postprocessing: its messages are the chatbot's own form,
+    each converted once per session, and the session and export buttons go out only when they change."""
+    import gradio as gr
+
+    chatbot = gr.Chatbot(render=False)
+    session = None
+    sent = []
+    for n, question in enumerate((WHICH_TOWNS, "各镇分别发放了多少普法宣传资料？", "北留镇呢？")):
+        shown, box, radio, _, session_out, *buttons = app.chat_turn(question, [], MODE_ASK, session)
+        if n == 0:
+            assert isinstance(session_out, ChatSession)
+            assert all(b.interactive for b in buttons)  # usable from the first answer on
+            session = session_out
+        else:
+            assert session_out == gr.skip() and all(b == gr.skip() for b in buttons)
+        assert box == "" and radio.visible
+        assert shown == chatbot.postprocess(session.messages).model_dump()
+        sent.append(shown)
+    # The question of the first turn is the same object in every later reply: converted once.
+    assert sent[0][0] is sent[1][0] is sent[2][0]
+    assert sent[0][1] is not sent[1][1]  # the first answer, shortened once a later one is shown
+
+
+def test_chat_turn_checks_its_inputs(app):
+    """What Gradio's preprocessing refused is refused by the handler (the API sends any JSON)."""
+    import gradio as gr
+
+    with pytest.raises(gr.Error):
+        app.chat_turn(WHICH_TOWNS, ["不存在镇"], MODE_ASK, None)
+    with pytest.raises(gr.Error):
+        app.chat_turn(WHICH_TOWNS, [], "随便", None)
+    town = app.towns()[0]
+    shown, *_ = app.chat_turn("执法力量薄弱吗？", [town], None, None)
+    assert shown[0]["content"][0]["text"] == "执法力量薄弱吗？"

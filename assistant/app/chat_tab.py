@@ -111,6 +111,12 @@ def link_citations(markdown: str, sources: Sequence[tuple[str, list]]) -> str:
     return _INLINE_LABEL.sub(link, markdown)
 
 
+@functools.cache
+def _plain_chatbot() -> gr.Chatbot:
+    """A chatbot component outside any page, for converting messages when the app was not built."""
+    return gr.Chatbot(render=False)
+
+
 class ChatTab:
     """Chat handlers of :class:`assistant.app.core.AssistantApp` (a mixin: state lives on the app)."""
 
@@ -355,17 +361,74 @@ class ChatTab:
     def chat_turn(self, question: str, towns: list[str] | None, mode: str, session: ChatSession | None) -> tuple:
         """UI handler of a question: :meth:`chat`, and the export buttons in the same reply.
 
-        One request per turn: the buttons were a second event after each answer.
+        One request per turn: the buttons were a second event after each answer. The event runs
+        without Gradio's pre- and postprocessing (see :meth:`_wire_chat`): the inputs are checked
+        here and the reply is sent as the browser reads it, each chat message converted once.
         """
-        out = self.chat(question, towns, mode, session)
-        return (*out, *self.export_buttons(out[4]))
+        mode = self._check_inputs(towns, mode)
+        ready = isinstance(session, ChatSession) and session.last is not None
+        return self._turn_reply(self.chat(question, towns, mode, session), session, ready)
 
     def chat_turn_stream(
         self, question: str, towns: list[str] | None, mode: str, session: ChatSession | None
     ) -> Iterator[tuple]:
         """Streaming variant of :meth:`chat_turn` (LLM configured)."""
+        mode = self._check_inputs(towns, mode)
+        ready = isinstance(session, ChatSession) and session.last is not None
         for out in self.chat_stream(question, towns, mode, session):
-            yield (*out, *self.export_buttons(out[4]))
+            yield self._turn_reply(out, session, ready)
+
+    def _check_inputs(self, towns: list[str] | None, mode: str | None) -> str:
+        """What Gradio's preprocessing checked: a known mode, towns of the knowledge base (the API sends any JSON).
+
+        Returns:
+            The mode (问答 when none was sent).
+
+        Raises:
+            gradio.Error: An unknown mode or town.
+        """
+        if mode in (None, ""):
+            return MODE_ASK
+        if mode not in (MODE_ASK, MODE_DRAFT):
+            raise gr.Error(f"未知的模式：{str(mode)[:40]}")
+        if towns:
+            known = set(self.towns())
+            unknown = [t for t in towns if not isinstance(t, str) or t not in known]
+            if unknown:
+                raise gr.Error(f"知识库中没有这些镇：{'、'.join(map(str, unknown[:5]))[:200]}")
+        return mode
+
+    def _turn_reply(self, out: tuple, before: ChatSession | None, ready: bool) -> tuple:
+        """The reply of a turn as sent to the browser: only what changed.
+
+        Each turn resends the whole conversation (the chatbot has no partial update); its messages
+        are converted to the browser's form once each (:meth:`_wire_messages`), not again every
+        turn. The session, changed in place, is sent only when it is a new one, and the export
+        buttons only when they become usable: every component update costs the server a new
+        component and two configurations of it.
+        """
+        messages, box, radio, panel, session = out
+        buttons = self.export_buttons(session) if (session.last is not None) != ready else (gr.skip(),) * len(EXPORTS)
+        shown = self._wire_messages(messages, session)
+        return (shown, box, radio, panel, gr.skip() if session is before else session, *buttons)
+
+    def _wire_messages(self, messages: list[dict], session: ChatSession) -> list[dict]:
+        """Chat messages as Gradio's chatbot postprocessing makes them, each converted once per session.
+
+        A message unchanged since the last turn (the same dict) reuses its converted form; the
+        conversion is the chatbot component's own, so the browser gets what it always got.
+        """
+        chatbot = getattr(self, "_chatbot", None) or _plain_chatbot()
+        # Keyed by identity: the session keeps the earlier messages alive, so an id is not reused.
+        done = {id(message): converted for message, converted in session.wire}
+        pairs = []
+        for message in messages:
+            converted = done.get(id(message))
+            if converted is None:
+                converted = chatbot.postprocess([message]).model_dump()
+            pairs.append((message, converted))
+        session.wire = pairs
+        return [item for _, converted in pairs for item in converted]
 
     def show_citation(self, choice: str | None, session: ChatSession | None) -> str:
         """HTML of the chosen citation of the latest answer (or the hint)."""
@@ -526,7 +589,11 @@ class ChatTab:
         chat_fn = self.chat_turn_stream if stream else self.chat_turn
         exports_out = [c["export_buttons"][key] for key in EXPORTS]
         chat_out = [chatbot, question, citations, panel, session, *exports_out]
+        self._chatbot = chatbot  # whose postprocessing converts the chat messages (ChatTab._wire_messages)
         for trigger, name in ((send.click, "ask"), (question.submit, "ask_submit")):
+            # Without Gradio's pre- and postprocessing: each runs every input and output in a
+            # thread of its own and converts the whole conversation again every turn; the
+            # handler checks its inputs and sends its outputs in the browser's form itself.
             trigger(
                 chat_fn,
                 inputs=[question, town_filter, mode, session],
@@ -534,6 +601,8 @@ class ChatTab:
                 api_name=name,
                 api_visibility="public" if name == "ask" else "undocumented",
                 show_progress="minimal",
+                preprocess=False,
+                postprocess=False,
             )
         mode.change(self.on_mode, inputs=[mode], outputs=[question], api_visibility="private", queue=False)
         # A user's pick only (the list changes with every answer and every page turned).

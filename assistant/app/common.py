@@ -294,6 +294,8 @@ class ChatSession:
         turns: ``{"question", "resolved", "title", "markdown", "citations"}`` per answer.
         last: The latest turn (what the export buttons write).
         answer_at: Index in ``messages`` of the latest turn's answer (shown in full, with links).
+        wire: ``(message, its chatbot form)`` of the messages last sent to the browser, so a
+            message is converted once (see ``ChatTab._wire_messages``).
     """
 
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -302,6 +304,7 @@ class ChatSession:
     turns: list[dict] = field(default_factory=list)
     last: dict | None = None
     answer_at: int | None = None
+    wire: list[tuple[dict, list[dict]]] = field(default_factory=list, repr=False, compare=False)
 
 
 @dataclass

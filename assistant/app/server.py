@@ -30,6 +30,10 @@ CONCURRENCY_ENV = "ASSISTANT_CONCURRENCY"
 # (the query embedding releases the interpreter lock, the rest does not): 30 users × 3 questions
 # on the demo corpus, median p95 of 4 runs 486 / 402 / 399 / 366 ms at 1 / 2 / 4 / 8 at once.
 DEFAULT_CONCURRENCY = 4
+# Seconds between two queue-position updates to waiting pages. Gradio's default ("auto") sends
+# every waiting event its position each time any event starts: with 30 officials asking at once
+# that is hundreds of messages built (and, in a browser, sent and parsed) per wave of answers.
+QUEUE_STATUS_SECONDS = 1.0
 
 APP_CSS = """
 .app-header h1 { margin-bottom: 0.2em; }
@@ -391,7 +395,10 @@ def launch_app(
     seconds = app.warm_up()
     log.info("models and index loaded in %.1f s", seconds)
     demo = app.build()
-    demo.queue(default_concurrency_limit=concurrency or concurrency_limit(workers=workers))
+    demo.queue(
+        status_update_rate=QUEUE_STATUS_SECONDS,
+        default_concurrency_limit=concurrency or concurrency_limit(workers=workers),
+    )
     cache = upload_cache or UploadCache()
     # Gradio's own clean-up: the same age bound, and every cached upload deleted when the server stops.
     demo.delete_cache = (max(1, int(cache.interval)), max(1, int(cache.max_age)))
