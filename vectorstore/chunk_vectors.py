@@ -72,7 +72,9 @@ class ChunkVectors:
         """
         query = np.asarray(query_vector, dtype=np.float32).reshape(-1)
         query = query / max(float(np.linalg.norm(query)), 1e-12)
-        per_chunk = self.vectors @ query
+        # einsum, not ``@``: OpenBLAS splits a matrix-vector product over its threads, and on a busy
+        # 2-core machine they wait for each other (3,880 × 384: ~20-37 ms by BLAS, 0.14 ms by einsum's one loop).
+        per_chunk = np.einsum("ij,j->i", self.vectors, query)
         out = np.zeros(self.rows, dtype=np.float64)
         if len(self._covered):
             out[self._covered] = np.maximum.reduceat(per_chunk[self.pair_chunk], self._starts)
