@@ -37,7 +37,7 @@ from assistant.judging import QUOTED_BAR, SupportJudge
 from assistant.kinds import kind_named, understand
 from assistant.lexicon import GENERIC, term_weight
 from assistant.query import Query, strip_towns
-from assistant.signals import Bm25, Dense, Evidence, Exact, Scope, TopicQuery
+from assistant.signals import Bm25, Dense, Evidence, Exact, Meaning, Scope, TopicQuery
 from assistant.support import SupportModel, default_model, default_town_model
 from assistant.text import NUMBER, fold
 from assistant.units import strip_asked_units
@@ -45,6 +45,7 @@ from assistant.views import INNER_PUNCT, PUNCT, IndexViews, pinyin_aliases  # no
 from assistant.years import ReportYears
 from ingest.parse import DOC_NUMBER, SIGNER_LINE
 from ingest.records import Paragraph
+from vectorstore.chunk_vectors import ChunkVectors, chunk_vectors
 from vectorstore.kb import KnowledgeBase, town_aliases
 from vectorstore.tokenize import tokenize, tokenize_precise
 
@@ -52,6 +53,7 @@ MAX_DENSE = 600  # chunks one Chroma query may return
 PER_TOWN_CANDIDATES = 12  # BM25 candidates kept per town (questions over up to ``many_towns`` towns)
 EVIDENCE_PER_TOWN = 2  # best evidence-holding paragraphs of each town added to a town-by-town question's candidates
 DENSE_PER_HIT = 4  # dense chunks fetched per hit wanted (at least ``dense_candidates``)
+MEANING_PER_TOWN = 4  # paragraphs nearest in meaning kept per town (town-by-town questions, from the chunk matrix)
 PART_WEIGHT = 0.5  # sub-words of a question word count half
 UNKNOWN_LATIN_WEIGHT = 0.2  # an English word the glossary could not map says little about evidence
 VERB_WEIGHT = 0.6  # questions paraphrase verbs freely ("建立或落实" vs "聘用…担任")
@@ -291,6 +293,9 @@ class HybridRetriever(SupportJudge):
         self._holding_rows = np.zeros(0, dtype=bool)
         self.bm25_signal, self.dense_signal = Bm25(self), Dense(self)
         self.evidence_signal, self.exact_signal = Evidence(self), Exact(self)
+        self.meaning_signal = Meaning(self)
+        self.meaning_per_town = MEANING_PER_TOWN
+        self._chunk_vectors: tuple[IndexViews, ChunkVectors | None] | None = None
         self.report_years = ReportYears(kb)
 
     # --- views of the knowledge base -----------------------------------------
@@ -302,6 +307,22 @@ class HybridRetriever(SupportJudge):
         """Forget cached views after the knowledge base changed."""
         self._views = None
         self._holding_key = None
+        self._chunk_vectors = None
+
+    def row_similarities(self, vector: np.ndarray) -> np.ndarray | None:
+        """Dense similarity of every index row to a question vector (None: no chunk vectors for this index).
+
+        Each row's is its best covering chunk's cosine, as the Chroma query scores it
+        (:class:`vectorstore.chunk_vectors.ChunkVectors`), for all rows in one matrix product.
+        """
+        self._prepare()
+        held = self._chunk_vectors
+        if held is None or held[0] is not self._views:
+            matrix = chunk_vectors(self.kb)
+            if matrix is not None and matrix.rows != len(self._views.order):
+                matrix = None  # not the views' rows (cannot happen while both are of one generation)
+            held = self._chunk_vectors = (self._views, matrix)
+        return None if held[1] is None else held[1].similarities(vector)
 
     def clear_caches(self) -> None:
         """Forget every result a question leaves behind for the next one; the loaded index views stay.
@@ -518,6 +539,7 @@ class HybridRetriever(SupportJudge):
         dense_n: int,
         per_town: int = PER_TOWN_CANDIDATES,
         with_evidence: bool = False,
+        meaning_per_town: int = 0,
     ) -> Candidates:
         """Every candidate paragraph over the allowed towns with its signals, fused, best first.
 
@@ -530,6 +552,10 @@ class HybridRetriever(SupportJudge):
             with_evidence: Also take each town's best paragraphs that hold the required evidence,
                 wherever BM25 ranks them (cross-town questions: a town must not be missed because
                 other paragraphs of its report repeat the question's common words more often).
+            meaning_per_town: When positive and the index has its chunk matrix, the dense signal is
+                each town's ``meaning_per_town`` paragraphs nearest in meaning (:class:`Meaning`,
+                every row scored) instead of one Chroma query, and every candidate carries its
+                similarity (cross-town questions: every town is reached by meaning).
         """
         self._prepare()
         docs = self._year_docs(query)
@@ -537,7 +563,11 @@ class HybridRetriever(SupportJudge):
         scope = Scope(towns=towns, docs=docs, rows=rows)
         asked = TopicQuery(query, topic)
         bm25_hits = self.bm25_signal.search(asked, scope, per_town)
-        dense_hits = self.dense_signal.search(asked, scope, dense_n)
+        everywhere = self.meaning_signal.similarities(asked, scope) if meaning_per_town > 0 else None
+        if everywhere is not None:
+            dense_hits = self._meaning_hits(everywhere, scope.rows, dense_n, meaning_per_town)
+        else:
+            dense_hits = self.dense_signal.search(asked, scope, dense_n)
         supporting = self.evidence_signal.search(asked, scope, EVIDENCE_PER_TOWN) if with_evidence else []
         exact = self.exact_signal.found(query, scope)
         dense = {h.id: h.score for h in dense_hits}
@@ -566,12 +596,41 @@ class HybridRetriever(SupportJudge):
             lexical.setdefault(pid, 1.0)  # a verbatim quote is full evidence
         # The fused rows' signals as arrays, for deciding towns without a look-up per paragraph.
         coverage = np.where(np.isin(fused_rows, candidates), evidence[fused_rows], 1.0)
-        similarity = np.zeros(len(order))
-        similarity[signal_rows[1]] = [h.score for h in dense_hits]
+        if everywhere is not None:  # every candidate's similarity is known
+            similarity = everywhere
+            dense = dict(zip(lexical, everywhere[candidates].tolist()))
+            for pid in exact:
+                dense.setdefault(pid, float(everywhere[row[pid]]))
+        else:
+            similarity = np.zeros(len(order))
+            similarity[signal_rows[1]] = [h.score for h in dense_hits]
         return Candidates(
             fused=fused, dense=dense, bm25=bm25, lexical=lexical, exact=exact,
             rows=fused_rows, coverage=coverage, similarity=similarity[fused_rows],
         )  # fmt: skip
+
+    def _meaning_hits(self, similarity: np.ndarray, keep: np.ndarray, nearest: int, per_town: int) -> list[SignalHit]:
+        """The dense signal from every row's similarity, best first: the ``nearest`` rows in scope (what
+        the Chroma query of ``nearest`` chunks found) and every town's ``per_town`` best.
+
+        Over row arrays (2,000 towns: ~8,000 hits), one sort of the rows in scope by town and similarity.
+        """
+        scoped = np.flatnonzero(keep & (similarity > 0))
+        if not len(scoped):
+            return []
+        values = similarity[scoped]
+        by_town = np.lexsort((-values, self._views.town_id[scoped]))
+        town = self._views.town_id[scoped[by_town]]
+        first = np.r_[True, town[1:] != town[:-1]]
+        start = np.maximum.accumulate(np.where(first, np.arange(len(town)), 0))
+        chosen = np.zeros(len(scoped), dtype=bool)
+        chosen[by_town[np.arange(len(town)) - start < per_town]] = True
+        chosen[np.argsort(-values, kind="stable")[:nearest]] = True
+        at = np.flatnonzero(chosen)
+        at = at[np.argsort(-values[at], kind="stable")]  # ties in row order
+        order = self._views.order
+        rows, scores = scoped[at].tolist(), values[at].tolist()
+        return [SignalHit(order[r], v, "dense") for r, v in zip(rows, scores)]
 
     def _fuse_by_id(
         self,
@@ -751,13 +810,17 @@ class HybridRetriever(SupportJudge):
         when no town matches.
         """
         n_towns = len(towns or self.kb.towns())
-        # One Chroma query for all towns; towns beyond its reach are judged on BM25 + lexical evidence.
+        # Without the chunk matrix: one Chroma query for all towns; towns beyond its reach are judged
+        # on BM25 + lexical evidence.
         n_chunks = min(MAX_DENSE, max(self.dense_candidates, self.town_chunks * n_towns))
         # Each town needs only its best few paragraphs judged; with many towns fewer each keeps it bounded.
         per_town = PER_TOWN_CANDIDATES if n_towns <= self.many_towns else self.town_candidates
-        # The dense query could not give every town its share of chunks: towns it missed have no similarity.
-        capped = n_chunks < max(1, self.town_chunks) * n_towns
-        found = self._candidates(query, topic, towns, n_chunks, per_town=per_town, with_evidence=True)
+        found = self._candidates(
+            query, topic, towns, n_chunks, per_town=per_town, with_evidence=True, meaning_per_town=self.meaning_per_town
+        )
+        # The dense query could not give every town its share of chunks: towns it missed have no similarity
+        # (with the chunk matrix every candidate has one).
+        capped = len(found.dense) < len(found.fused) and n_chunks < max(1, self.town_chunks) * n_towns
         lexical, dense = found.lexical, found.dense
         views = self._views
         ids = list(found.fused)

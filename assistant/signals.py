@@ -12,6 +12,7 @@ signal          ranks                                                           
 ==============  ===============================================================  ==========================
 :class:`Bm25`   paragraphs by BM25 over the question's weighted terms             paragraphs kept per town
 :class:`Dense`  paragraphs by the best cosine similarity of a chunk covering it  chunks fetched from Chroma
+:class:`Meaning`  the same similarity, every paragraph scored (one matrix product)  paragraphs kept per town
 :class:`Evidence`  paragraphs whose sentence window holds the required terms    paragraphs kept per town
 :class:`Exact`  paragraphs containing the question verbatim (punctuation aside)  (all of them)
 ==============  ===============================================================  ==========================
@@ -109,6 +110,28 @@ class Dense(_OnIndex):
         return [SignalHit(pid, score, "dense") for pid, score in sorted(sims.items(), key=lambda kv: -kv[1])]
 
 
+class Meaning(_OnIndex):
+    """Every paragraph's dense similarity from the chunk-vector matrix (:mod:`vectorstore.chunk_vectors`).
+
+    The best ``k`` of every town in scope, so no town is left without candidates by meaning: the
+    one Chroma query of :class:`Dense` returns the nearest few hundred chunks of the whole
+    collection, and over a county most towns got none (a colloquial question then found them on
+    lexical evidence alone, or not at all). The similarity of a paragraph is the one
+    :class:`Dense` gives it (its best covering chunk's cosine), computed exactly.
+    """
+
+    def search(self, query: TopicQuery, scope: Scope, k: int) -> list[SignalHit]:
+        similarity = self.similarities(query, scope)
+        if similarity is None:
+            return []
+        return self.index.per_town_best(similarity, scope.rows, k, "dense")
+
+    def similarities(self, query: TopicQuery, scope: Scope) -> np.ndarray | None:
+        """Similarity of every index row to the question (None: no chunk vectors for this index)."""
+        vector = self.index.embed_query(dense_text(query.query, scope.towns, self.index.aliases))
+        return self.index.row_similarities(vector)
+
+
 class Evidence(_OnIndex):
     """Sentence-level lexical evidence (:mod:`assistant.evidence`): coverage of the question's terms."""
 
@@ -154,4 +177,4 @@ class Exact(_OnIndex):
         return {pid for pid in hits if pid in paragraphs and (allowed is None or paragraphs[pid].town in allowed)}
 
 
-__all__ = ["Bm25", "Dense", "Evidence", "Exact", "Scope", "Signal", "TopicQuery"]
+__all__ = ["Bm25", "Dense", "Evidence", "Exact", "Meaning", "Scope", "Signal", "TopicQuery"]

@@ -32,6 +32,7 @@ from ingest.pipeline import PARSER_VERSION, doc_id_for, parse_file
 from ingest.records import DocumentMeta, Paragraph, ParsedDocument
 from vectorstore.bm25_index import BM25Damaged, BM25Index
 from vectorstore.chroma_store import ChromaStore, collection_name
+from vectorstore.chunk_vectors import VECTORS_FILE, build_chunk_vectors
 from vectorstore.derived import ArraysDamaged, Derived
 from vectorstore.embedders import Embedder
 from vectorstore.files import _error, find_files
@@ -176,7 +177,11 @@ class KnowledgeBase(IndexUpkeep):
         self.max_bytes = max_bytes
         self.workers = workers
         # The paragraph table first: the assistant's builders read the paragraphs through it.
-        self.derived = (Derived((TABLE_FILE,), _build_paragraph_table), *derived)
+        self.derived = (
+            Derived((TABLE_FILE,), _build_paragraph_table),
+            Derived((VECTORS_FILE,), build_chunk_vectors),  # after the table: it maps chunks onto its rows
+            *derived,
+        )
         self._tokenizer: Tokenizer | None = None
         self._row_ids: list[str] | None = None
         self._bm25: BM25Index | None = None
