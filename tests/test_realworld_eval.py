@@ -179,12 +179,14 @@ def test_blind16_regression_floor(county_db):
     regression set. Floors: the sixth session's figures (answers 0.571 with the fitted fact decision; town sets
     0.348 once questions naming several towns are compared or drafted rather than read as which-towns;
     abstention 1.00 once a question's year is checked against the loaded reports' years); raised to the seventh's
-    (0.756/0.738/0.391/0.592: the which-towns model reads the meaning of a town's three likeliest paragraphs)."""
+    (0.756/0.738/0.391/0.592: the which-towns model reads the meaning of a town's three likeliest paragraphs) and
+    the eighth's (town sets 0.435, answers 0.612: a comparison asks each named town as its own fact question before
+    it gives up)."""
     summary = _eval_summary(BLIND16, county_db)
     assert summary["abstention_accuracy"] >= 0.99
     assert summary["evidence_recall"] >= 0.75
-    assert summary["town_accuracy"] >= 0.39
-    assert summary["answer_accuracy"] >= 0.59
+    assert summary["town_accuracy"] >= 0.43
+    assert summary["answer_accuracy"] >= 0.61
 
 
 def test_blind17_regression_floor(county_db):
