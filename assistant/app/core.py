@@ -273,11 +273,18 @@ class AssistantApp(ChatTab, KnowledgeBaseTab, StatsTab):
         docs = self.documents()
         choices = self.towns()
         ids = {d.get("doc_id") for d in docs}
+        # The page's inputs were read when the tick fired; a document picked while this ran must
+        # survive its reply, so "nothing picked" updates the choices only (a deleted pick is dropped).
+        picker = (
+            gr.Dropdown(choices=document_choices(docs), value=doc_id if doc_id in ids else None)
+            if doc_id
+            else gr.update(choices=document_choices(docs))
+        )
         views = (
             generation,
             gr.Dropdown(choices=choices, value=[t for t in (towns or []) if t in choices]),
             document_rows(docs),
-            gr.Dropdown(choices=document_choices(docs), value=doc_id if doc_id in ids else None),
+            picker,
         )
         if self.stats is not None:
             views += self.stats_refresh(metric, stat_towns)
