@@ -173,79 +173,42 @@ def test_train18_spans_are_in_the_reports():
     assert not missing
 
 
-def test_blind16_regression_floor(county_db):
-    """blind16 (49 questions written blind, tests/data/blind16.md): its first runs are in the third session's
-    note (answers 0.37 at the session's start, 0.41 after its merges, abstention 0.86); from now on it is a
-    regression set. Floors: the sixth session's figures (answers 0.571 with the fitted fact decision; town sets
-    0.348 once questions naming several towns are compared or drafted rather than read as which-towns;
-    abstention 1.00 once a question's year is checked against the loaded reports' years); raised to the seventh's
-    (0.756/0.738/0.391/0.592: the which-towns model reads the meaning of a town's three likeliest paragraphs) and
-    the eighth's (town sets 0.435, answers 0.612: a comparison asks each named town as its own fact question before
-    it gives up)."""
-    summary = _eval_summary(BLIND16, county_db)
-    assert summary["abstention_accuracy"] >= 0.99
-    assert summary["evidence_recall"] >= 0.75
-    assert summary["town_accuracy"] >= 0.43
-    assert summary["answer_accuracy"] >= 0.61
+# Regression floors of the blind sets written since blind16 (each tests/data/blindN.md says how it was written):
+# (set, abstention, evidence recall, town sets, answers), with where each floor comes from.
+#   blind16 (49 questions): first runs in the third session's note (answers 0.37 → 0.41, abstention 0.86). Floors
+#     the sixth session's (answers 0.571, fitted fact decision; town sets 0.348, several named towns compared or
+#     drafted; abstention 1.00, a question's year checked against the reports' years), raised to the seventh's
+#     (0.756/0.738/0.391/0.592: meaning of a town's three likeliest paragraphs) and the eighth's (town sets 0.435,
+#     answers 0.612: a comparison asks each named town as its own fact question before it gives up).
+#   blind17 (52): first run 0.64/0.60/0.08/0.35/0.71 on the fourth session's starting code, 0.63/0.58/0.12/0.38/0.86
+#     on its merged code. Floors the fifth session's (town sets 0.20), raised to the sixth's (answers 0.538,
+#     abstention 1.00) and the seventh's (town sets 0.24).
+#   blind18 (59, 7 which-towns answered by no town): first run 0.708/0.644/0.355/0.458/1.00 (fifth session).
+#     Floors the sixth session's 0.717/0.667/0.419/0.542/1.00.
+#   blind19 (55, 6 answered by no town): first run 0.647/0.605/0.310/0.455/0.833 (sixth session). Floors the
+#     seventh's (town sets 0.379, answers 0.473).
+#   blind20 (55, 6 answered by no town): first run 0.488/0.512/0.357/0.364/0.667 (seventh session); floors those.
+#   blind21 (58, 6 answered by no town): first run 0.616/0.674/0.258/0.397/0.667 (eighth session); floors those.
+BLIND_FLOORS = [
+    (BLIND16, 0.99, 0.75, 0.43, 0.61),
+    (BLIND17, 0.99, 0.66, 0.24, 0.53),
+    (BLIND18, 0.99, 0.71, 0.41, 0.54),
+    (BLIND19, 0.83, 0.64, 0.37, 0.47),
+    (BLIND20, 0.66, 0.48, 0.35, 0.36),
+    (BLIND21, 0.66, 0.61, 0.25, 0.39),
+]
 
 
-def test_blind17_regression_floor(county_db):
-    """blind17 (52 questions written blind, tests/data/blind17.md): first run on the fourth session's starting
-    code 0.64/0.60/0.08/0.35/0.71 (recall, all evidence, town sets, answers, abstention), on its merged code
-    0.63/0.58/0.12/0.38/0.86 — the fourth session's note. A regression set from then on; floors are the fifth
-    session's figures (town sets 0.20 once named-town comparisons and drafts are routed as such), raised to the
-    sixth's (answers 0.538 with the fitted fact decision, abstention 1.00 with the town-level which-towns model) and the seventh's (town sets 0.24)."""
-    summary = _eval_summary(BLIND17, county_db)
-    assert summary["abstention_accuracy"] >= 0.99
-    assert summary["evidence_recall"] >= 0.66
-    assert summary["town_accuracy"] >= 0.24
-    assert summary["answer_accuracy"] >= 0.53
-
-
-def test_blind18_regression_floor(county_db):
-    """blind18 (59 questions written blind, tests/data/blind18.md, 7 of its which-towns questions answered by no
-    town): first run on the fifth session's merged code 0.708/0.644/0.355/0.458/1.00 (recall, all evidence, town
-    sets, answers, abstention) — the fifth session's note. A regression set from then on; floors are the sixth
-    session's figures 0.717/0.667/0.419/0.542/1.00 (town-level which-towns model, fitted fact decision)."""
-    summary = _eval_summary(BLIND18, county_db)
-    assert summary["abstention_accuracy"] >= 0.99
-    assert summary["evidence_recall"] >= 0.71
-    assert summary["town_accuracy"] >= 0.41
-    assert summary["answer_accuracy"] >= 0.54
-
-
-def test_blind19_regression_floor(county_db):
-    """blind19 (55 questions written blind, tests/data/blind19.md, 6 of its which-towns questions answered by no
-    town): first run on the sixth session's merged code 0.647/0.605/0.310/0.455/0.833 (recall, all evidence, town
-    sets, answers, abstention) — the sixth session's note. A regression set from then on; floors are the seventh
-    session's figures (town sets 0.379, answers 0.473)."""
-    summary = _eval_summary(BLIND19, county_db)
-    assert summary["abstention_accuracy"] >= 0.83
-    assert summary["evidence_recall"] >= 0.64
-    assert summary["town_accuracy"] >= 0.37
-    assert summary["answer_accuracy"] >= 0.47
-
-
-def test_blind20_regression_floor(county_db):
-    """blind20 (55 questions written blind, tests/data/blind20.md, 6 of its which-towns questions answered by no
-    town): first run on the seventh session's merged code 0.488/0.512/0.357/0.364/0.667 (recall, all evidence, town
-    sets, answers, abstention) — the seventh session's note. A regression set from then on; floors are those figures."""
-    summary = _eval_summary(BLIND20, county_db)
-    assert summary["abstention_accuracy"] >= 0.66
-    assert summary["evidence_recall"] >= 0.48
-    assert summary["town_accuracy"] >= 0.35
-    assert summary["answer_accuracy"] >= 0.36
-
-
-def test_blind21_regression_floor(county_db):
-    """blind21 (58 questions written blind, tests/data/blind21.md, 6 of its which-towns questions answered by no
-    town): first run on the eighth session's merged code 0.616/0.674/0.258/0.397/0.667 (recall, all evidence, town
-    sets, answers, abstention) — the eighth session's note. A regression set from then on; floors are those figures."""
-    summary = _eval_summary(BLIND21, county_db)
-    assert summary["abstention_accuracy"] >= 0.66
-    assert summary["evidence_recall"] >= 0.61
-    assert summary["town_accuracy"] >= 0.25
-    assert summary["answer_accuracy"] >= 0.39
+@pytest.mark.parametrize(
+    ("path", "abstention", "recall", "towns", "answers"), BLIND_FLOORS, ids=[row[0].stem for row in BLIND_FLOORS]
+)
+def test_blind_regression_floor(county_db, path, abstention, recall, towns, answers):
+    """A blind set after its first run: its figures on the county knowledge base stay at or above its floors."""
+    summary = _eval_summary(path, county_db)
+    assert summary["abstention_accuracy"] >= abstention
+    assert summary["evidence_recall"] >= recall
+    assert summary["town_accuracy"] >= towns
+    assert summary["answer_accuracy"] >= answers
 
 
 def test_which_towns_decision_refits_to_the_packaged_model(county_db, tmp_path):
